@@ -1,0 +1,211 @@
+//! `-f FILE|DIR|-` and the settings flags: the CLI's IO edge.
+
+use clap::Args;
+use libsvc::config::IpFamily;
+use libsvc::{Diagnostic, Input, Overrides, Severity};
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// Where manifests come from, and node / cluster settings.
+#[derive(Args, Debug, Clone, Default)]
+pub struct InputArgs {
+    /// Manifests: a file, a directory (its .yaml/.yml/.json files, sorted by
+    /// name) or `-` for stdin. Repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "FILE|DIR|-")]
+    pub files: Vec<String>,
+    /// Recurse into directories given with -f.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// The node's name (overrides a Node / KubeProxyConfiguration in the input).
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// A node IP (repeatable; the first of each family is the primary IP).
+    #[arg(long, value_name = "IP")]
+    pub node_ip: Vec<IpAddr>,
+    /// A service CIDR (repeatable; default 10.96.0.0/12, or the ServiceCIDRs in the input).
+    #[arg(long, value_name = "CIDR")]
+    pub service_cidr: Vec<String>,
+    /// The node-port range, e.g. 30000-32767.
+    #[arg(long, value_name = "FROM-TO")]
+    pub service_node_port_range: Option<String>,
+    /// The cluster domain (default cluster.local).
+    #[arg(long, value_name = "DOMAIN")]
+    pub cluster_domain: Option<String>,
+    /// The cluster DNS server address (repeatable; default the 10th address of the first service CIDR).
+    #[arg(long, value_name = "IP")]
+    pub cluster_dns: Vec<IpAddr>,
+    /// The pod CIDR kube-proxy uses to detect local traffic (KubeProxyConfiguration clusterCIDR).
+    #[arg(long, value_name = "CIDR")]
+    pub cluster_cidr: Vec<String>,
+    /// Render for one IP family only (kube-proxy's single-stack proxier).
+    #[arg(long, value_name = "IPv4|IPv6")]
+    pub ip_family: Option<String>,
+    /// Host fact: iptables supports --random-fully.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub iptables_random_fully: Option<bool>,
+    /// Host fact: sysctl nf_conntrack_tcp_be_liberal is set.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub conntrack_tcp_be_liberal: Option<bool>,
+    /// Host fact: the nfacct counters that exist (comma-separated; empty: none).
+    #[arg(long, value_name = "A,B", num_args = 0..=1, default_missing_value = "")]
+    pub nfacct_counters: Option<String>,
+}
+
+fn usage(msg: String) -> Diagnostic {
+    Diagnostic::new(Severity::Error, msg, None)
+}
+
+impl InputArgs {
+    /// The settings flags as overrides.
+    pub fn overrides(&self) -> Result<Overrides, Diagnostic> {
+        let cidr = |s: &String| {
+            libsvc::config::parse_cidr(s).ok_or_else(|| usage(format!("invalid CIDR {s:?}")))
+        };
+        let node_port_range = match &self.service_node_port_range {
+            None => None,
+            Some(r) => {
+                let (a, b) = r.split_once('-').ok_or_else(|| {
+                    usage(format!("invalid node-port range {r:?}: expected FROM-TO"))
+                })?;
+                let a: u16 = a
+                    .trim()
+                    .parse()
+                    .map_err(|_| usage(format!("invalid node-port range {r:?}")))?;
+                let b: u16 = b
+                    .trim()
+                    .parse()
+                    .map_err(|_| usage(format!("invalid node-port range {r:?}")))?;
+                if a == 0 || a > b {
+                    return Err(usage(format!("invalid node-port range {r:?}")));
+                }
+                Some((a, b))
+            }
+        };
+        let ip_family = match self.ip_family.as_deref() {
+            None => None,
+            Some(f) => Some(IpFamily::parse(f).ok_or_else(|| {
+                usage(format!("invalid --ip-family {f:?}: expected IPv4 or IPv6"))
+            })?),
+        };
+        Ok(Overrides {
+            node_name: self.node_name.clone(),
+            node_ips: self.node_ip.clone(),
+            service_cidrs: self
+                .service_cidr
+                .iter()
+                .map(cidr)
+                .collect::<Result<_, _>>()?,
+            node_port_range,
+            cluster_domain: self.cluster_domain.clone(),
+            cluster_dns: self.cluster_dns.clone(),
+            cluster_cidrs: self
+                .cluster_cidr
+                .iter()
+                .map(cidr)
+                .collect::<Result<_, _>>()?,
+            ip_family,
+            iptables_random_fully: self.iptables_random_fully,
+            conntrack_tcp_be_liberal: self.conntrack_tcp_be_liberal,
+            nfacct_counters: self.nfacct_counters.as_ref().map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(String::from)
+                    .collect()
+            }),
+            ipvs_scheduler: None,
+        })
+    }
+
+    /// Reads every `-f` source. Unreadable files are errors.
+    pub fn read(&self) -> Result<Vec<Input>, Vec<Diagnostic>> {
+        let mut inputs = Vec::new();
+        let mut errors = Vec::new();
+        if self.files.is_empty() {
+            errors.push(usage(
+                "no input: give manifests with -f FILE|DIR|- (see --help)".into(),
+            ));
+        }
+        for f in &self.files {
+            if f == "-" {
+                let mut buf = Vec::new();
+                match std::io::stdin()
+                    .take(libsvc::parse::MAX_INPUT_BYTES as u64 + 1)
+                    .read_to_end(&mut buf)
+                {
+                    Ok(_) => push(&mut inputs, &mut errors, "-", buf),
+                    Err(e) => errors.push(usage(format!("-: cannot read stdin: {e}"))),
+                }
+                continue;
+            }
+            let path = Path::new(f);
+            if path.is_dir() {
+                let mut files = Vec::new();
+                collect_dir(path, self.recursive, &mut files, &mut errors);
+                files.sort();
+                for p in files {
+                    read_file(&p, &mut inputs, &mut errors);
+                }
+            } else {
+                read_file(path, &mut inputs, &mut errors);
+            }
+        }
+        if errors.is_empty() {
+            Ok(inputs)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn push(inputs: &mut Vec<Input>, errors: &mut Vec<Diagnostic>, name: &str, bytes: Vec<u8>) {
+    match Input::from_bytes(name, bytes) {
+        Ok(i) => inputs.push(i),
+        Err(d) => errors.push(*d),
+    }
+}
+
+fn read_file(path: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<Diagnostic>) {
+    let name = path.display().to_string();
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            errors.push(usage(format!("{name}: cannot open: {e}")));
+            return;
+        }
+    };
+    let mut buf = Vec::new();
+    // Read one byte past the limit so that an oversized file is reported,
+    // not silently cut.
+    match file
+        .take(libsvc::parse::MAX_INPUT_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+    {
+        Ok(_) => push(inputs, errors, &name, buf),
+        Err(e) => errors.push(usage(format!("{name}: cannot read: {e}"))),
+    }
+}
+
+fn collect_dir(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>, errors: &mut Vec<Diagnostic>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(usage(format!("{}: cannot list: {e}", dir.display())));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            if recursive {
+                collect_dir(&p, recursive, out, errors);
+            }
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            out.push(p);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! svcgen: Kubernetes Service networking, visible and reproducible.
+//!
+//! The binary is the command-line definition plus glue; everything it
+//! prints is computed by `libsvc`.
+
+mod inputs;
+mod output;
+mod render;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use inputs::InputArgs;
+use std::process::ExitCode;
+
+/// Exit codes: 0 success, 1 the input has errors, 2 usage errors.
+const EXIT_INVALID: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "svcgen", version, about = "Kubernetes Service networking, exactly as Kubernetes does it: env vars, DNS records, kube-proxy rules", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Machine-readable or human output.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// Text, as the real tool prints it.
+    #[default]
+    Text,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check manifests as kube-apiserver would on create.
+    #[command(
+        after_help = "Examples:\n  svcgen validate -f examples/\n  svcgen validate -f svc.yaml -o json\n  cat svc.yaml | svcgen validate -f -\n\nExit status: 0 valid, 1 invalid (diagnostics on stdout), 2 usage error."
+    )]
+    Validate {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t)]
+        output: OutputFormat,
+    },
+    /// Render what a node or a pod would see: kube-proxy rules, env vars, DNS.
+    #[command(
+        after_help = "Examples:\n  svcgen render -f examples/redis-master.yaml --mode env\n  svcgen render -f examples/ --mode iptables --node-ip 192.168.0.2\n  svcgen render -f examples/kubia-affinity.yaml --mode ipvs --section ipvs\n  svcgen render -f examples/ --mode dns -o json\n\nValidation problems are printed on stderr as warnings and the output is still\nrendered, as kube-proxy renders whatever the API holds; --strict makes them errors."
+    )]
+    Render(render::RenderArgs),
+    /// Follow a new connection through the rules of a proxy mode.
+    #[command(
+        after_help = "Examples:\n  svcgen trace -f examples/hello-world.yaml --mode iptables --src 10.244.1.5 --dst 10.96.0.50 --port 80\n  svcgen trace -f examples/ --mode nftables --src 203.0.113.9 --dst 192.168.0.2 --port 30080 -o json"
+    )]
+    Trace(render::TraceArgs),
+    /// Answer a DNS query the way the cluster DNS would.
+    #[command(
+        after_help = "Examples:\n  svcgen resolve kubia -f examples/ --namespace default\n  svcgen resolve _http._tcp.multi-port.default --type SRV -f examples/"
+    )]
+    Resolve(render::ResolveArgs),
+    /// Print what `kubectl get` prints for Services, Endpoints or EndpointSlices.
+    #[command(
+        after_help = "Examples:\n  svcgen get svc -A -f examples/\n  svcgen get endpoints -n default -f examples/\n  svcgen get endpointslices -f examples/ -o json"
+    )]
+    Get(render::GetArgs),
+    /// Print what `kubectl describe service` prints.
+    #[command(
+        after_help = "Examples:\n  svcgen describe service redis-master -f examples/\n  svcgen describe svc kubia -n default -f examples/"
+    )]
+    Describe(render::DescribeArgs),
+    /// List the cluster add-on Services, as `kubectl cluster-info` does.
+    #[command(
+        after_help = "Examples:\n  svcgen cluster-info -f examples/\n  svcgen cluster-info -f examples/ --server https://10.0.0.1:6443"
+    )]
+    ClusterInfo(render::ClusterInfoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { input, output } => validate(&input, output),
+        Command::Render(args) => render::render(&args),
+        Command::Trace(args) => render::trace(&args),
+        Command::Resolve(args) => render::resolve(&args),
+        Command::Get(args) => render::get(&args),
+        Command::Describe(args) => render::describe(&args),
+        Command::ClusterInfo(args) => render::cluster_info(&args),
+    }
+}
+
+fn validate(input: &InputArgs, format: OutputFormat) -> ExitCode {
+    let (inputs, loaded) = match render::load(input) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let errors: Vec<&libsvc::Diagnostic> = loaded.errors().collect();
+    match format {
+        OutputFormat::Text => {
+            for d in &loaded.diagnostics {
+                if d.is_error() {
+                    println!("{}", d.render(&inputs));
+                } else {
+                    eprintln!("{}", d.render(&inputs));
+                }
+            }
+            if errors.is_empty() {
+                eprintln!("{} Service(s) valid", loaded.objects.services.len());
+            }
+        }
+        OutputFormat::Json | OutputFormat::Yaml => output::print_diagnostics(&errors, format),
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INVALID)
+    }
+}

@@ -1,0 +1,93 @@
+//! # libsvc
+//!
+//! Kubernetes Service networking as a pure function: manifests in,
+//! everything a node and a pod would see out — the environment variables
+//! kubelet injects, the cluster DNS records, and the rules kube-proxy
+//! programs — the way Kubernetes itself does it.
+//!
+//! The crate does no IO (no files, clock, randomness, threads or
+//! environment) and builds for `wasm32-unknown-unknown`.
+//!
+//! ```
+//! use libsvc::{load, Input, Overrides};
+//!
+//! let manifest = r#"
+//! apiVersion: v1
+//! kind: Service
+//! metadata: {name: redis-master}
+//! spec:
+//!   clusterIP: 10.0.0.11
+//!   selector: {app: redis}
+//!   ports: [{port: 6379}]
+//! "#;
+//! let overrides = Overrides { service_cidrs: vec!["10.0.0.0/16".parse().unwrap()], ..Default::default() };
+//! let loaded = load(&[Input::new("svc.yaml", manifest)], &overrides);
+//! assert!(loaded.errors().next().is_none());
+//! let svc = loaded.table.get("default", "redis-master").unwrap();
+//! assert_eq!(svc.cluster_ips[0].to_string(), "10.0.0.11");
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod diag;
+pub mod model;
+pub mod parse;
+pub mod proxy;
+pub mod render;
+pub mod resolve;
+pub mod table;
+pub mod trace;
+pub mod validate;
+
+pub use config::{Overrides, Settings};
+pub use diag::{Diagnostic, Location, Severity};
+pub use parse::Input;
+pub use table::ServiceTable;
+
+/// Everything read from the inputs: objects, settings, the table, and what
+/// was found wrong along the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The objects as written.
+    pub objects: model::Objects,
+    /// The effective settings (objects in the stream, then flags).
+    pub settings: Settings,
+    /// The normalised snapshot.
+    pub table: ServiceTable,
+    /// Parse errors, validation errors (kube-apiserver's), warnings, notes;
+    /// parse errors first, then in input order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Some input could not be read (syntax, types, encoding).
+    pub parse_failed: bool,
+}
+
+impl Loaded {
+    /// The error diagnostics.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    /// Did any input fail to be read (as opposed to read but fail validation)?
+    /// Such input is always an error, even for `render`.
+    pub fn has_parse_errors(&self) -> bool {
+        self.parse_failed
+    }
+}
+
+/// Reads, validates and resolves the inputs. Never panics.
+pub fn load(inputs: &[Input], overrides: &Overrides) -> Loaded {
+    let parsed = parse::parse(inputs);
+    let mut diagnostics = parsed.diagnostics;
+    let parse_failed = diagnostics.iter().any(Diagnostic::is_error);
+    let settings = config::settings_from(&parsed.objects, overrides, &mut diagnostics);
+    diagnostics.extend(validate::validate(&parsed.objects, &settings));
+    let table = resolve::resolve(&parsed.objects, &settings, &mut diagnostics);
+    Loaded {
+        objects: parsed.objects,
+        settings,
+        table,
+        diagnostics,
+        parse_failed,
+    }
+}

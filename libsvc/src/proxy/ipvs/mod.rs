@@ -1,0 +1,4 @@
+//! kube-proxy's ipvs mode: `build` (ServiceTable → typed ruleset),
+//! `model` (the ruleset), `render` (ruleset → text), `trace`.
+//!
+//! Not implemented yet.

@@ -1,0 +1,102 @@
+//! One entry point for every output, shared by the CLI and the playground:
+//! a [`Mode`] and its options in, text or a JSON value out.
+
+use crate::Loaded;
+use serde::Serialize;
+
+/// The outputs svcgen renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Mode {
+    /// kube-proxy iptables mode: `iptables-restore` input.
+    Iptables,
+    /// kube-proxy nftables mode: an `nft -f` transaction.
+    Nftables,
+    /// kube-proxy IPVS mode: ipvsadm, ipset and iptables sections.
+    Ipvs,
+    /// The service environment variables kubelet injects into a pod.
+    Env,
+    /// The cluster DNS records, as a zone-file listing.
+    Dns,
+    /// A pod's `/etc/resolv.conf` under the ClusterFirst policy.
+    Resolv,
+}
+
+impl Mode {
+    /// Every mode.
+    pub const ALL: [Mode; 6] = [
+        Mode::Iptables,
+        Mode::Nftables,
+        Mode::Ipvs,
+        Mode::Env,
+        Mode::Dns,
+        Mode::Resolv,
+    ];
+
+    /// The name used on the command line (`--mode`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Iptables => "iptables",
+            Mode::Nftables => "nftables",
+            Mode::Ipvs => "ipvs",
+            Mode::Env => "env",
+            Mode::Dns => "dns",
+            Mode::Resolv => "resolv",
+        }
+    }
+
+    /// Parses a `--mode` name (`nft` is nftables).
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "nft" => Some(Mode::Nftables),
+            _ => Mode::ALL.into_iter().find(|m| m.name() == s),
+        }
+    }
+}
+
+/// Options of one render; each mode reads the ones that concern it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RenderOptions {
+    /// env / resolv: the pod's namespace (default `default`).
+    pub namespace: Option<String>,
+    /// env: the pod's `enableServiceLinks` (default true).
+    pub enable_service_links: Option<bool>,
+    /// env / resolv: a Pod of the input whose namespace and
+    /// `enableServiceLinks` are used.
+    pub pod: Option<String>,
+    /// iptables: add the jumps from the built-in chains.
+    pub with_jumps: bool,
+    /// ipvs: one section only (`ipvs`, `ipset`, `iptables`, `addresses`).
+    pub section: Option<String>,
+}
+
+/// Why a render produced nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// The mode is not implemented yet.
+    #[error("--mode {} is not implemented yet", .0.name())]
+    NotImplemented(Mode),
+    /// The options do not fit the input (e.g. `--pod` names no Pod).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A rendered output: the text a user reads, and the model as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// The text (`iptables-restore` input, `KEY=VALUE` lines, zone listing, …).
+    pub text: String,
+    /// The typed model as JSON (`-o json`).
+    pub json: serde_json::Value,
+    /// Notes about this output (e.g. env size warnings), shown with the diagnostics.
+    pub diagnostics: Vec<crate::Diagnostic>,
+}
+
+/// Renders `mode` for the loaded input.
+pub fn render(
+    loaded: &Loaded,
+    mode: Mode,
+    options: &RenderOptions,
+) -> Result<Rendered, RenderError> {
+    let _ = (loaded, options);
+    Err(RenderError::NotImplemented(mode))
+}
