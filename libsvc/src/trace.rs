@@ -62,7 +62,22 @@ pub struct TraceResult {
 /// Traces `packet` through the rules of `mode`.
 pub fn trace(loaded: &Loaded, mode: Mode, packet: &Packet) -> Result<TraceResult, RenderError> {
     let _ = (loaded, packet);
-    Err(RenderError::NotImplemented(mode))
+    match mode {
+        // kube-proxy iptables mode
+        Mode::Iptables => Err(RenderError::NotImplemented(mode)),
+
+        // kube-proxy nftables mode
+        Mode::Nftables => Err(RenderError::NotImplemented(mode)),
+
+        // kube-proxy IPVS mode
+        Mode::Ipvs => Err(RenderError::NotImplemented(mode)),
+
+        // env, dns and resolv have no packets to trace
+        Mode::Env | Mode::Dns | Mode::Resolv => Err(RenderError::Invalid(format!(
+            "--mode {} has no rules to trace; use iptables, nftables or ipvs",
+            mode.name()
+        ))),
+    }
 }
 
 /// The human report of a trace: the path, then where the packet ends.
