@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the svcgen playground into web/dist/ (index.html, style.css, the
+# JS glue and the wasm): a static site that works offline.
+#
+#   web/build.sh            then serve web/dist, e.g.
+#   python3 -m http.server -d web/dist -b 127.0.0.1 8000   and open http://127.0.0.1:8000/
+#
+# (Browsers do not run wasm modules from file:// pages, hence a local server.)
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+source web/tools.sh
+
+cargo build --target wasm32-unknown-unknown --profile wasm-release -p svcgen-web
+wasm="target/wasm32-unknown-unknown/wasm-release/svcgen_web.wasm"
+
+rm -rf web/dist
+mkdir -p web/dist
+wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir web/dist "$wasm"
+if command -v wasm-opt >/dev/null; then
+  # Optional: binaryen's optimiser shrinks the module further when installed.
+  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    -o web/dist/svcgen_web_bg.wasm.opt web/dist/svcgen_web_bg.wasm \
+    && mv web/dist/svcgen_web_bg.wasm.opt web/dist/svcgen_web_bg.wasm \
+    || echo "wasm-opt failed; keeping the unoptimised module" >&2
+fi
+cp web/static/index.html web/static/style.css web/dist/
+
+raw=$(stat -c %s web/dist/svcgen_web_bg.wasm)
+gz=$(gzip -9 -c web/dist/svcgen_web_bg.wasm | wc -c)
+echo "web/dist/svcgen_web_bg.wasm: $raw bytes, $gz bytes gzip -9"
+echo "built web/dist/; serve it with: python3 -m http.server -d web/dist -b 127.0.0.1 8000"
+echo "then open http://127.0.0.1:8000/"

@@ -1,0 +1,136 @@
+//! The playground's functions for JavaScript (`wasm-bindgen`): the same
+//! calls the page makes, with JSON strings in and out so that any script
+//! can use them.
+//!
+//! `settings` is the settings form as JSON (`{"nodeName": …, "nodeIPs": …,
+//! "clusterCIDR": …, "serviceCIDR": …, "clusterDomain": …, "ipFamily": …,
+//! "ipvsScheduler": …, "namespace": …, "withJumps": …}`, every field
+//! optional; an empty string means "not set").
+
+use crate::compute::{self, Output, Traced};
+use crate::settings::FormSettings;
+use crate::share::{self, TraceForm};
+use libsvc::render::Mode;
+use serde_json::{Value, json};
+use wasm_bindgen::prelude::*;
+
+fn settings(json: &str) -> Result<FormSettings, String> {
+    if json.trim().is_empty() {
+        return Ok(FormSettings::default());
+    }
+    serde_json::from_str(json).map_err(|e| format!("settings: {e}"))
+}
+
+fn error(message: impl Into<String>) -> String {
+    json!({"ok": false, "error": message.into()}).to_string()
+}
+
+/// The modes, in tab order: `["iptables", "nftables", …]`.
+#[wasm_bindgen]
+pub fn modes() -> String {
+    Value::from(Mode::ALL.map(|m| m.name()).to_vec()).to_string()
+}
+
+/// The examples: `[{"name": …, "manifests": …}, …]`, the starter first.
+#[wasm_bindgen]
+pub fn examples() -> String {
+    let list: Vec<Value> = crate::examples::all()
+        .into_iter()
+        .map(|(name, text)| json!({"name": name, "manifests": text}))
+        .collect();
+    Value::from(list).to_string()
+}
+
+/// Renders one mode: `{"ok": true, "text", "json", "diagnostics"}`, or
+/// `{"ok": false, "error", "notImplemented"?}`.
+#[wasm_bindgen]
+pub fn render(manifests: &str, settings_json: &str, mode: &str) -> String {
+    let Some(mode) = Mode::parse(mode) else {
+        return error(format!("unknown mode {mode:?}"));
+    };
+    let form = match settings(settings_json) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let (loaded, mapped) = compute::load(manifests, &form);
+    match compute::render(&loaded, &mapped, mode) {
+        Output::Rendered(r) => json!({
+            "ok": true,
+            "text": r.text,
+            "json": r.json,
+            "diagnostics": r.diagnostics,
+        })
+        .to_string(),
+        Output::NotImplemented => json!({
+            "ok": false,
+            "notImplemented": true,
+            "error": format!("{} is not available yet", mode.name()),
+        })
+        .to_string(),
+        Output::Invalid(e) => error(e),
+        Output::Blocked => error("the manifests could not be read; see validate()"),
+    }
+}
+
+/// Every diagnostic of the input and the settings, placed in the text:
+/// `[{"severity", "message", "field"?, "object"?, "source", "line"?,
+/// "column"?, "offset"?}]` (`offset` in UTF-16 code units).
+#[wasm_bindgen]
+pub fn validate(manifests: &str, settings_json: &str) -> String {
+    let form = match settings(settings_json) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let out = compute::compute(manifests, &form);
+    serde_json::to_string(&out.diagnostics).unwrap_or_else(|e| error(e.to_string()))
+}
+
+/// Traces a packet: `packet` is `{"mode", "src", "dst", "port", "proto"}`.
+/// Gives `{"ok": true, "report", "result"}` or `{"ok": false, "error",
+/// "notImplemented"?}`.
+#[wasm_bindgen]
+pub fn trace(manifests: &str, settings_json: &str, packet_json: &str) -> String {
+    let form = match settings(settings_json) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let packet: TraceForm = match serde_json::from_str(packet_json) {
+        Ok(p) => p,
+        Err(e) => return error(format!("packet: {e}")),
+    };
+    let (loaded, _) = compute::load(manifests, &form);
+    match compute::trace(&loaded, &packet) {
+        Traced::Done(p, r) => json!({
+            "ok": true,
+            "report": libsvc::trace::report(&p, &r),
+            "result": r,
+        })
+        .to_string(),
+        Traced::NotImplemented(m) => json!({
+            "ok": false,
+            "notImplemented": true,
+            "error": format!("tracing {} is not available yet", m.name()),
+        })
+        .to_string(),
+        Traced::Failed(e) => error(e),
+    }
+}
+
+/// Encodes a state (`{"manifests", "settings", "tab", "trace"}`) for a URL
+/// fragment; empty on a malformed state.
+#[wasm_bindgen(js_name = encodeState)]
+pub fn encode_state(state_json: &str) -> String {
+    serde_json::from_str(state_json)
+        .map(|s| share::encode(&s))
+        .unwrap_or_default()
+}
+
+/// Decodes a URL fragment's state to JSON; `{"ok": false, "error"}` if it
+/// is not one.
+#[wasm_bindgen(js_name = decodeState)]
+pub fn decode_state(encoded: &str) -> String {
+    match share::decode(encoded) {
+        Ok(s) => serde_json::to_string(&s).unwrap_or_default(),
+        Err(e) => error(e),
+    }
+}
