@@ -1,0 +1,272 @@
+// The playground as a person uses it, in Debian's headless Chromium:
+// load, pick examples, type into the editor, see outputs change, make an
+// error and jump to it, trace a packet, and reopen the share link.
+//
+// Run: web/test.sh (builds web/dist first), or `npm test` here with
+// SVCGEN_DIST pointing at a built site. Timings are printed, not asserted.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dist = path.resolve(process.env.SVCGEN_DIST ?? path.join(here, "../../dist"));
+const artifacts = path.join(here, "artifacts");
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const TIMEOUT = 15000;
+
+const types = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript",
+  ".css": "text/css",
+  ".wasm": "application/wasm",
+};
+
+let server, base, context, userDataDir;
+const perf = { examples: {} };
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(dist, "index.html")), `no site at ${dist}: run web/build.sh`);
+  server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    const rel = url.pathname === "/" ? "index.html" : decodeURIComponent(url.pathname.slice(1));
+    const file = path.join(dist, rel);
+    if (!file.startsWith(dist) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    res.writeHead(200, { "content-type": types[path.extname(file)] ?? "application/octet-stream" });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${server.address().port}/`;
+  userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "svcgen-chromium-"));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+    viewport: { width: 1440, height: 1000 },
+  });
+  // Nothing may leave the machine: no CDN, no fonts.
+  await context.route("**/*", (route) => {
+    const u = route.request().url();
+    if (u.startsWith(base) || u.startsWith("data:")) return route.continue();
+    return route.abort();
+  });
+  fs.mkdirSync(artifacts, { recursive: true });
+});
+
+after(async () => {
+  await context?.close();
+  server?.close();
+  if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+  console.log("svcgen playground timings (ms):", JSON.stringify(perf, null, 2));
+});
+
+const errorsOf = (page) => {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(m.text());
+  });
+  return errors;
+};
+
+async function open(url) {
+  const page = await context.newPage();
+  const errors = errorsOf(page);
+  await page.goto(url);
+  await page.waitForSelector("#editor", { timeout: TIMEOUT });
+  await page.waitForSelector("#perf[data-updates]", { timeout: TIMEOUT });
+  return { page, errors };
+}
+
+const updates = (page) => page.$eval("#perf", (e) => Number(e.dataset.updates ?? 0));
+
+/** Runs `action` and waits until the page has finished one more update. */
+async function afterUpdate(page, action) {
+  const n = await updates(page);
+  await action();
+  await page.waitForFunction(
+    (n) => Number(document.querySelector("#perf").dataset.updates ?? 0) > n,
+    n,
+    { timeout: TIMEOUT },
+  );
+}
+
+/** The open tab's body: `{text}` for an output, `{note}` for a message. */
+async function tabBody(page, id) {
+  await page.click(`#tab-${id}`);
+  await page.waitForSelector(`#tab-${id}.active`);
+  const text = await page.$eval("#output", (e) => e.textContent).catch(() => null);
+  const note = await page.$eval("#output-note", (e) => e.textContent).catch(() => null);
+  return { text, note };
+}
+
+const modes = ["iptables", "nftables", "ipvs", "env", "dns", "resolv"];
+
+async function allOutputs(page) {
+  const out = {};
+  for (const id of [...modes, "table", "settings"]) out[id] = await tabBody(page, id);
+  return out;
+}
+
+/** Puts the caret at a UTF-16 offset of the editor. */
+async function caretAt(page, offset) {
+  await page.focus("#editor");
+  await page.$eval("#editor", (e, o) => e.setSelectionRange(o, o), offset);
+}
+
+const editorValue = (page) => page.$eval("#editor", (e) => e.value);
+
+test("the playground works as a person uses it", async () => {
+  const { page, errors } = await open(base);
+  perf.firstRenderMs = Number(await page.$eval("#perf", (e) => e.dataset.firstRenderMs));
+  assert.ok(perf.firstRenderMs > 0, "first render time recorded");
+
+  // The wasm API is there for scripts too.
+  await page.waitForFunction(() => window.svcgen?.validate, null, { timeout: TIMEOUT });
+  const apiModes = await page.evaluate(() => JSON.parse(window.svcgen.modes()));
+  assert.deepEqual(apiModes, modes);
+
+  // Every example loads, and a keystroke updates every output.
+  const names = await page.$$eval("#examples option", (os) => os.map((o) => o.textContent));
+  assert.ok(names.length >= 1 && names[0] === "starter", `examples: ${names}`);
+  for (let i = names.length - 1; i >= 0; i--) {
+    await afterUpdate(page, () => page.selectOption("#examples", String(i)));
+    const text = await editorValue(page);
+    assert.ok(text.length > 0, `example ${names[i]} is not empty`);
+    await caretAt(page, text.length);
+    const samples = [];
+    for (const key of ["Enter", "Backspace", "Enter", "Backspace"]) {
+      await afterUpdate(page, () => page.keyboard.press(key));
+      samples.push(Number(await page.$eval("#perf", (e) => e.dataset.keystrokeMs)));
+    }
+    assert.equal(await editorValue(page), text, "typing then deleting restores the text");
+    perf.examples[names[i]] = {
+      keystrokeToAllOutputsMs: samples,
+      computeMs: Number(await page.$eval("#perf", (e) => e.dataset.computeMs)),
+    };
+  }
+  // The starter is picked last: the edits below know its text.
+  const starter = await editorValue(page);
+  assert.match(starter, /name: web/);
+  const before = await allOutputs(page);
+  assert.match(before.table.text, /"web"/, "the service table shows the Service");
+  assert.match(before.table.text, /"port": 80\b/);
+
+  // Type a change: the Service's port 80 becomes 81.
+  const at = starter.indexOf("    port: 80\n") + "    port: 80".length;
+  assert.ok(at > 20);
+  await caretAt(page, at);
+  await afterUpdate(page, () => page.keyboard.press("Backspace"));
+  await afterUpdate(page, () => page.keyboard.type("1"));
+  assert.match(await editorValue(page), /    port: 81\n/);
+  const changed = await allOutputs(page);
+  assert.match(changed.table.text, /"port": 81\b/);
+  assert.doesNotMatch(changed.table.text, /"port": 80\b/);
+  const rendered = modes.filter((m) => before[m].text !== null && changed[m].text !== null);
+  for (const m of modes) {
+    if (before[m].text === null) {
+      // A mode that is not written yet says so, and the tab says "n/a".
+      assert.match(before[m].note ?? "", /not available yet|has errors/, `${m}: ${before[m].note}`);
+    }
+  }
+  for (const m of rendered) {
+    if (["iptables", "nftables", "ipvs", "env", "dns"].includes(m)) {
+      assert.notEqual(changed[m].text, before[m].text, `${m} output follows the port change`);
+    }
+  }
+  if (changed.env.text !== null) assert.match(changed.env.text, /^WEB_SERVICE_PORT=81$/m);
+  if (changed.iptables.text !== null) assert.match(changed.iptables.text, /--dport 81\b/);
+  console.log(`outputs rendered: ${rendered.join(", ") || "(none yet: table, settings, diagnostics)"}`);
+
+  // A setting: the cluster domain shows in the effective settings.
+  await afterUpdate(page, () => page.fill("#set-clusterDomain", "example.org"));
+  assert.match((await tabBody(page, "settings")).text, /cluster_domain: example\.org/);
+
+  // An error, after non-ASCII text so that columns and UTF-16 offsets differ.
+  await caretAt(page, 0);
+  await afterUpdate(page, () => page.keyboard.type("# ünïcødé 😀 → Service\n"));
+  const text = await editorValue(page);
+  const bad = text.indexOf("    port: 81\n") + "    port: ".length;
+  await caretAt(page, bad);
+  await afterUpdate(page, () => page.keyboard.type("x"));
+  await page.click("#tab-diagnostics");
+  const diag = page.locator("#diagnostics-list li.diag.error", { hasText: "spec.ports[0].port" }).first();
+  await diag.waitFor({ timeout: TIMEOUT });
+  const where = await diag.locator("button.loc").textContent();
+  const [line, col] = where.split(":").map(Number);
+  const lines = (await editorValue(page)).split("\n");
+  assert.equal(lines[line - 1], "    port: x81", "the diagnostic names the line of the error");
+  assert.equal(Array.from(lines[line - 1]).length >= col, true);
+  // Expected caret: the UTF-16 length of everything before line:col.
+  const expected =
+    lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0) +
+    Array.from(lines[line - 1]).slice(0, col - 1).join("").length;
+  await caretAt(page, 0);
+  await diag.locator("button.loc").click();
+  const caret = await page.$eval("#editor", (e) => [e.selectionStart, e.selectionEnd, document.activeElement === e]);
+  assert.deepEqual(caret, [expected, expected, true], "clicking the diagnostic moves the cursor there");
+  assert.equal((await editorValue(page)).slice(expected, expected + 3), "x81");
+  assert.equal(await page.textContent("#cursor"), `Ln ${line}, Col ${col}`);
+  assert.equal(await page.locator(".gutter .mark.error").count() >= 1, true, "the line is marked in the gutter");
+  await page.screenshot({ path: path.join(artifacts, "playground-error.png") });
+
+  // Fix it again.
+  await caretAt(page, expected + 1);
+  await afterUpdate(page, () => page.keyboard.press("Backspace"));
+  assert.equal(await page.locator("#problems li.diag.error").count(), 0);
+
+  // Trace a packet to the Service.
+  await page.fill("#trace-port", "81");
+  await page.click("#trace-run");
+  const result = await page.waitForSelector("#trace-result", { timeout: TIMEOUT });
+  const traced = await result.textContent();
+  if (/not available yet/.test(traced)) {
+    console.log(`trace: ${traced}`);
+    assert.match(traced, /Tracing iptables is not available yet/);
+  } else {
+    assert.match(await page.textContent("#trace-verdict"), /10\.244\.1\.5:8080|10\.244\.2\.7:8080/);
+    assert.match(traced, /50\.0 %/, "two endpoints, half each");
+    assert.equal(await page.textContent("#trace-masq"), "no");
+  }
+
+  // Share: the URL carries the state; a new page restores it.
+  await page.click("#tab-env");
+  await page.waitForSelector("#tab-env.active");
+  const state = async (p) => ({
+    manifests: await editorValue(p),
+    domain: await p.inputValue("#set-clusterDomain"),
+    tab: await p.$eval(".tab.active", (e) => e.id),
+    port: await p.inputValue("#trace-port"),
+  });
+  const mine = await state(page);
+  const url = page.url();
+  assert.match(url, /#s=1\./);
+  await page.setViewportSize({ width: 1440, height: 1000 });
+  await page.click("#tab-iptables");
+  await page.screenshot({ path: path.join(artifacts, "playground.png") });
+  const again = await open(url);
+  assert.deepEqual(await state(again.page), mine, "the share link restores manifests, settings, tab and trace form");
+  assert.deepEqual(again.errors, []);
+  await again.page.close();
+
+  assert.deepEqual(errors, [], "no errors in the page's console");
+  await page.close();
+});
+
+test("a broken share link falls back to the starter", async () => {
+  const { page, errors } = await open(base + "#s=1.not-a-state");
+  assert.match(await page.textContent(".banner.error"), /could not be read/);
+  assert.match(await editorValue(page), /name: web/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
