@@ -101,6 +101,8 @@ pub enum Msg {
     Copy(String, &'static str),
     /// Clear the "copied" mark.
     Copied,
+    /// Write the state into the URL fragment.
+    Save,
 }
 
 /// Timings of the page (milliseconds).
@@ -132,6 +134,7 @@ pub struct App {
     copied: Option<&'static str>,
     pending: Option<Timeout>,
     copied_timer: Option<Timeout>,
+    save_timer: Option<Timeout>,
     perf: Perf,
     editor: NodeRef,
     gutter: NodeRef,
@@ -187,7 +190,13 @@ impl App {
         if self.traced.is_some() {
             self.traced = Some(compute::trace(&self.shown.loaded, &self.trace_form));
         }
-        self.save_fragment();
+    }
+
+    /// Saves the fragment a little after the last change: browsers throttle
+    /// `history.replaceState`, and typing should not pay for it.
+    fn save_fragment_later(&mut self, ctx: &Context<Self>) {
+        let link = ctx.link().clone();
+        self.save_timer = Some(Timeout::new(300, move || link.send_message(Msg::Save)));
     }
 
     /// Debounces: immediately (next task) while updates are fast, longer
@@ -276,6 +285,7 @@ impl Component for App {
             copied: None,
             pending: None,
             copied_timer: None,
+            save_timer: None,
             perf: Perf {
                 update_at: Some(t0),
                 compute_ms,
@@ -300,7 +310,13 @@ impl Component for App {
             Msg::Update => {
                 self.pending = None;
                 self.recompute();
+                self.save_fragment_later(ctx);
                 true
+            }
+            Msg::Save => {
+                self.save_timer = None;
+                self.save_fragment();
+                false
             }
             Msg::Example(i) => {
                 let list = crate::examples::all();
@@ -310,6 +326,7 @@ impl Component for App {
                 self.example = i;
                 self.manifests = text.to_string();
                 self.recompute();
+                self.save_fragment();
                 true
             }
             Msg::Setting(field, value) => {
@@ -320,6 +337,7 @@ impl Component for App {
             Msg::WithJumps(v) => {
                 self.settings.with_jumps = v;
                 self.recompute();
+                self.save_fragment();
                 true
             }
             Msg::Tab(t) => {
@@ -339,7 +357,7 @@ impl Component for App {
             }
             Msg::TraceSet(field, value) => {
                 *field(&mut self.trace_form) = value;
-                self.save_fragment();
+                self.save_fragment_later(ctx);
                 false
             }
             Msg::Trace => {
@@ -354,7 +372,8 @@ impl Component for App {
                 }
                 self.copied = Some(key);
                 let link = ctx.link().clone();
-                self.copied_timer = Some(Timeout::new(1500, move || link.send_message(Msg::Copied)));
+                self.copied_timer =
+                    Some(Timeout::new(1500, move || link.send_message(Msg::Copied)));
                 true
             }
             Msg::Copied => {
@@ -387,7 +406,9 @@ impl Component for App {
         let mut shown = format!("updated in {update_ms:.1} ms");
         if first_render {
             set("data-first-render-ms", format!("{done:.1}"));
-            log(&format!("svcgen: first render {done:.1} ms after navigation start (compute {compute_ms:.2} ms)"));
+            log(&format!(
+                "svcgen: first render {done:.1} ms after navigation start (compute {compute_ms:.2} ms)"
+            ));
             shown = format!("first render {done:.0} ms after load");
             self.sync_gutter();
         }
@@ -497,7 +518,9 @@ impl App {
         let editor = self.editor.clone();
         let gutter = self.gutter.clone();
         let onscroll = Callback::from(move |_: Event| {
-            if let (Some(ed), Some(g)) = (editor.cast::<HtmlElement>(), gutter.cast::<HtmlElement>()) {
+            if let (Some(ed), Some(g)) =
+                (editor.cast::<HtmlElement>(), gutter.cast::<HtmlElement>())
+            {
                 g.set_scroll_top(ed.scroll_top());
             }
         });
@@ -539,7 +562,10 @@ impl App {
         let summary = if diags.is_empty() {
             "No problems".to_string()
         } else {
-            format!("{errors} error(s), {warnings} warning(s), {} note(s)", diags.len() - errors - warnings)
+            format!(
+                "{errors} error(s), {warnings} warning(s), {} note(s)",
+                diags.len() - errors - warnings
+            )
         };
         html! {
             <div class="panel problems" id={id}>
@@ -578,7 +604,11 @@ impl App {
     fn view_settings(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
         let eff = &self.shown.loaded.settings;
-        let field = |label: &'static str, id: &'static str, f: Field, value: &str, placeholder: String| {
+        let field = |label: &'static str,
+                     id: &'static str,
+                     f: Field,
+                     value: &str,
+                     placeholder: String| {
             let oninput = link.callback(move |e: InputEvent| {
                 let i: HtmlInputElement = e.target_unchecked_into();
                 Msg::Setting(f, i.value())
@@ -677,7 +707,10 @@ impl App {
                 Some(Output::NotImplemented) => (
                     None,
                     None,
-                    Some(format!("The {} output is not available yet in this build of svcgen.", m.name())),
+                    Some(format!(
+                        "The {} output is not available yet in this build of svcgen.",
+                        m.name()
+                    )),
                 ),
                 Some(Output::Invalid(e)) => (None, None, Some(e.clone())),
                 Some(Output::Blocked) | None => (
@@ -729,7 +762,11 @@ impl App {
     fn view_trace(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
         let f = &self.trace_form;
-        let input = |label: &'static str, id: &'static str, get: TraceField, value: &str, size: u32| {
+        let input = |label: &'static str,
+                     id: &'static str,
+                     get: TraceField,
+                     value: &str,
+                     size: u32| {
             let oninput = link.callback(move |e: InputEvent| {
                 let i: HtmlInputElement = e.target_unchecked_into();
                 Msg::TraceSet(get, i.value())
@@ -740,7 +777,11 @@ impl App {
                         value={value.to_string()} {oninput} /></label>
             }
         };
-        let select = |label: &'static str, id: &'static str, get: TraceField, value: &str, options: Vec<&'static str>| {
+        let select = |label: &'static str,
+                      id: &'static str,
+                      get: TraceField,
+                      value: &str,
+                      options: Vec<&'static str>| {
             let onchange = link.callback(move |e: Event| {
                 let s: HtmlSelectElement = e.target_unchecked_into();
                 Msg::TraceSet(get, s.value())
@@ -757,13 +798,21 @@ impl App {
             Msg::Trace
         });
         let result = match &self.traced {
-            None => html! { <p class="hint">{"Send the first packet of a new connection through the rules."}</p> },
+            None => {
+                html! { <p class="hint">{"Send the first packet of a new connection through the rules."}</p> }
+            }
             Some(Traced::NotImplemented(m)) => html! {
                 <p id="trace-result" class="note">{ format!("Tracing {} is not available yet in this build of svcgen.", m.name()) }</p>
             },
-            Some(Traced::Failed(e)) => html! { <p id="trace-result" class="note error">{ e.clone() }</p> },
+            Some(Traced::Failed(e)) => {
+                html! { <p id="trace-result" class="note error">{ e.clone() }</p> }
+            }
             Some(Traced::Done(p, r)) => {
-                let verdict = if r.outcome.is_empty() { "passes unchanged".to_string() } else { r.outcome.clone() };
+                let verdict = if r.outcome.is_empty() {
+                    "passes unchanged".to_string()
+                } else {
+                    r.outcome.clone()
+                };
                 let mode = Mode::parse(&f.mode);
                 html! {
                     <div id="trace-result" class="trace-result">
@@ -810,7 +859,10 @@ impl App {
 }
 
 fn show_caret(editor: &NodeRef, cursor: &NodeRef) {
-    let (Some(ed), Some(el)) = (editor.cast::<HtmlTextAreaElement>(), cursor.cast::<HtmlElement>()) else {
+    let (Some(ed), Some(el)) = (
+        editor.cast::<HtmlTextAreaElement>(),
+        cursor.cast::<HtmlElement>(),
+    ) else {
         return;
     };
     let pos = ed.selection_start().ok().flatten().unwrap_or(0);

@@ -162,8 +162,8 @@ pub fn compute(manifests: &str, settings: &FormSettings) -> Outputs {
 
 /// Reads the trace form into a packet and a mode.
 pub fn packet(form: &TraceForm) -> Result<(Mode, Packet), String> {
-    let mode = Mode::parse(form.mode.trim())
-        .ok_or_else(|| format!("unknown mode {:?}", form.mode))?;
+    let mode =
+        Mode::parse(form.mode.trim()).ok_or_else(|| format!("unknown mode {:?}", form.mode))?;
     let ip = |what: &str, s: &str| {
         s.trim()
             .parse()
@@ -243,8 +243,15 @@ mod tests {
         let (line, col) = (d.line.unwrap(), d.column.unwrap());
         assert_eq!(line, 6);
         // One UTF-16 unit more than characters: the emoji on line 1.
-        let chars_before: usize = text.split('\n').take(5).map(|l| l.chars().count() + 1).sum();
-        assert_eq!(d.offset.unwrap() as usize, chars_before + col as usize - 1 + 1);
+        let chars_before: usize = text
+            .split('\n')
+            .take(5)
+            .map(|l| l.chars().count() + 1)
+            .sum();
+        assert_eq!(
+            d.offset.unwrap() as usize,
+            chars_before + col as usize - 1 + 1
+        );
     }
 
     #[test]

@@ -75,17 +75,24 @@ impl FormSettings {
         for ip in items(&self.node_ips) {
             match ip.parse::<IpAddr>() {
                 Ok(ip) => o.node_ips.push(ip),
-                Err(_) => m.diagnostics.push(bad(
-                    "nodeIPs",
-                    "node IPs",
-                    ip,
-                    "a valid IP address",
-                )),
+                Err(_) => m
+                    .diagnostics
+                    .push(bad("nodeIPs", "node IPs", ip, "a valid IP address")),
             }
         }
         for (text, out, field, label) in [
-            (&self.cluster_cidr, &mut o.cluster_cidrs, "clusterCIDR", "clusterCIDR"),
-            (&self.service_cidr, &mut o.service_cidrs, "serviceCIDR", "service CIDR"),
+            (
+                &self.cluster_cidr,
+                &mut o.cluster_cidrs,
+                "clusterCIDR",
+                "clusterCIDR",
+            ),
+            (
+                &self.service_cidr,
+                &mut o.service_cidrs,
+                "serviceCIDR",
+                "service CIDR",
+            ),
         ] {
             for c in items(text) {
                 match parse_cidr(c) {
