@@ -5,11 +5,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn svcgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_svcgen")).args(args).current_dir(root()).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_svcgen"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
 }
 
 fn svcgen_stdin(args: &[&str], stdin: &str) -> Output {
@@ -22,7 +29,12 @@ fn svcgen_stdin(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -44,7 +56,11 @@ fn examples_are_valid() {
 fn a_broken_file_exits_1_with_file_line_col_and_a_caret() {
     let dir = tempdir("broken");
     let f = dir.join("svc.yaml");
-    std::fs::write(&f, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: abc\n").unwrap();
+    std::fs::write(
+        &f,
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: abc\n",
+    )
+    .unwrap();
     let o = svcgen(&["validate", "-f", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
@@ -64,16 +80,27 @@ fn validate_json_has_message_field_file_line_column() {
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let e = &v[0];
-    assert_eq!(e["message"], "spec.ports[0].port: Invalid type: expected integer, got boolean true");
+    assert_eq!(
+        e["message"],
+        "spec.ports[0].port: Invalid type: expected integer, got boolean true"
+    );
     assert_eq!(e["field"], "spec.ports[0].port");
     assert_eq!(e["file"], "-");
-    assert_eq!((e["line"].as_u64(), e["column"].as_u64()), (Some(7), Some(11)));
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(7), Some(11))
+    );
 }
 
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(svcgen(&["validate"]).status.code(), Some(2));
-    assert_eq!(svcgen(&["render", "-f", "examples/", "--mode", "bogus"]).status.code(), Some(2));
+    assert_eq!(
+        svcgen(&["render", "-f", "examples/", "--mode", "bogus"])
+            .status
+            .code(),
+        Some(2)
+    );
     assert_eq!(svcgen(&["nonsense"]).status.code(), Some(2));
 }
 
@@ -81,7 +108,11 @@ fn usage_errors_exit_2() {
 fn a_missing_file_is_an_error() {
     let o = svcgen(&["validate", "-f", "no/such/file.yaml"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("no/such/file.yaml: cannot open"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no/such/file.yaml: cannot open"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -95,22 +126,53 @@ fn describe_redis_master() {
 fn describe_multi_port_and_headless() {
     let o = svcgen(&["describe", "svc", "multi-port", "-f", "examples/"]);
     insta::assert_snapshot!("describe_multi_port", stdout(&o));
-    let o = svcgen(&["describe", "svc", "nginx", "-f", "examples/headless-nginx.yaml"]);
+    let o = svcgen(&[
+        "describe",
+        "svc",
+        "nginx",
+        "-f",
+        "examples/headless-nginx.yaml",
+    ]);
     insta::assert_snapshot!("describe_headless_nginx", stdout(&o));
     let o = svcgen(&["describe", "svc", "nope", "-f", "examples/"]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(stderr(&o), "Error from server (NotFound): services \"nope\" not found\n");
+    assert_eq!(
+        stderr(&o),
+        "Error from server (NotFound): services \"nope\" not found\n"
+    );
 }
 
 #[test]
 fn get_views_of_the_examples() {
-    insta::assert_snapshot!("get_svc_all", stdout(&svcgen(&["get", "svc", "-A", "-f", "examples/"])));
-    insta::assert_snapshot!("get_endpoints_all", stdout(&svcgen(&["get", "endpoints", "-A", "-f", "examples/"])));
-    insta::assert_snapshot!("get_endpointslices", stdout(&svcgen(&["get", "endpointslices", "-n", "default", "-f", "examples/"])));
-    insta::assert_snapshot!("cluster_info", stdout(&svcgen(&["cluster-info", "-f", "examples/"])));
+    insta::assert_snapshot!(
+        "get_svc_all",
+        stdout(&svcgen(&["get", "svc", "-A", "-f", "examples/"]))
+    );
+    insta::assert_snapshot!(
+        "get_endpoints_all",
+        stdout(&svcgen(&["get", "endpoints", "-A", "-f", "examples/"]))
+    );
+    insta::assert_snapshot!(
+        "get_endpointslices",
+        stdout(&svcgen(&[
+            "get",
+            "endpointslices",
+            "-n",
+            "default",
+            "-f",
+            "examples/"
+        ]))
+    );
+    insta::assert_snapshot!(
+        "cluster_info",
+        stdout(&svcgen(&["cluster-info", "-f", "examples/"]))
+    );
     let o = svcgen(&["get", "svc", "-n", "nothing-here", "-f", "examples/"]);
     assert_eq!(stdout(&o), "");
-    assert_eq!(stderr(&o), "No resources found in nothing-here namespace.\n");
+    assert_eq!(
+        stderr(&o),
+        "No resources found in nothing-here namespace.\n"
+    );
 }
 
 /// The examples form one cluster: no two objects share kind, namespace and
@@ -126,21 +188,37 @@ fn examples_form_one_consistent_cluster() {
         .collect();
     files.sort();
     for f in files {
-        inputs.push(libsvc::Input::new(f.display().to_string(), std::fs::read_to_string(&f).unwrap()));
+        inputs.push(libsvc::Input::new(
+            f.display().to_string(),
+            std::fs::read_to_string(&f).unwrap(),
+        ));
     }
     let loaded = libsvc::load(&inputs, &libsvc::Overrides::default());
-    assert!(loaded.errors().next().is_none(), "{:#?}", loaded.diagnostics);
+    assert!(
+        loaded.errors().next().is_none(),
+        "{:#?}",
+        loaded.diagnostics
+    );
     let o = &loaded.objects;
     let mut keys = std::collections::BTreeSet::new();
     let mut add = |kind: &str, m: &libsvc::model::ObjectMeta| {
-        assert!(keys.insert((kind.to_string(), m.namespace().to_string(), m.name.clone())), "duplicate {kind} {}/{}", m.namespace(), m.name);
+        assert!(
+            keys.insert((kind.to_string(), m.namespace().to_string(), m.name.clone())),
+            "duplicate {kind} {}/{}",
+            m.namespace(),
+            m.name
+        );
     };
     o.services.iter().for_each(|x| add("Service", &x.meta));
     o.endpoints.iter().for_each(|x| add("Endpoints", &x.meta));
-    o.endpoint_slices.iter().for_each(|x| add("EndpointSlice", &x.meta));
+    o.endpoint_slices
+        .iter()
+        .for_each(|x| add("EndpointSlice", &x.meta));
     o.pods.iter().for_each(|x| add("Pod", &x.meta));
     o.nodes.iter().for_each(|x| add("Node", &x.meta));
-    o.service_cidrs.iter().for_each(|x| add("ServiceCIDR", &x.meta));
+    o.service_cidrs
+        .iter()
+        .for_each(|x| add("ServiceCIDR", &x.meta));
     let mut ips = std::collections::BTreeSet::new();
     let mut node_ports = std::collections::BTreeSet::new();
     for s in &loaded.table.services {
@@ -149,12 +227,24 @@ fn examples_form_one_consistent_cluster() {
         }
         for p in s.ports.iter().filter_map(|p| p.node_port) {
             // The same node port may serve one port number over two protocols.
-            let protocols: Vec<_> = s.ports.iter().filter(|q| q.node_port == Some(p)).map(|q| q.port).collect();
-            assert!(node_ports.insert(p) || protocols.len() > 1, "node port {p} used twice");
+            let protocols: Vec<_> = s
+                .ports
+                .iter()
+                .filter(|q| q.node_port == Some(p))
+                .map(|q| q.port)
+                .collect();
+            assert!(
+                node_ports.insert(p) || protocols.len() > 1,
+                "node port {p} used twice"
+            );
         }
         // Every example Service except ExternalName and the hand-fed one has endpoints.
         if s.external_name.is_none() {
-            assert!(s.slices.iter().any(|sl| !sl.endpoints.is_empty()), "{} has no endpoints", s.key());
+            assert!(
+                s.slices.iter().any(|sl| !sl.endpoints.is_empty()),
+                "{} has no endpoints",
+                s.key()
+            );
         }
     }
 }
@@ -163,17 +253,41 @@ fn examples_form_one_consistent_cluster() {
 fn directories_are_read_sorted_and_recursion_is_opt_in() {
     let dir = tempdir("dirs");
     std::fs::create_dir_all(dir.join("sub")).unwrap();
-    let svc = |name: &str| format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  clusterIP: 10.96.0.{}\n  ports:\n  - port: 80\n", name.len());
+    let svc = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  clusterIP: 10.96.0.{}\n  ports:\n  - port: 80\n",
+            name.len()
+        )
+    };
     std::fs::write(dir.join("b.yaml"), svc("bb")).unwrap();
     std::fs::write(dir.join("a.json"), "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"a\"},\"spec\":{\"clusterIP\":\"10.96.0.9\",\"ports\":[{\"port\":80}]}}").unwrap();
     std::fs::write(dir.join("notes.txt"), "not a manifest").unwrap();
     std::fs::write(dir.join("sub/c.yml"), svc("ccc")).unwrap();
     let d = dir.to_str().unwrap();
-    let names = |o: &Output| stdout(o).lines().skip(1).map(|l| l.split_whitespace().next().unwrap().to_string()).collect::<Vec<_>>();
+    let names = |o: &Output| {
+        stdout(o)
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(names(&svcgen(&["get", "svc", "-f", d])), ["a", "bb"]);
-    assert_eq!(names(&svcgen(&["get", "svc", "-R", "-f", d])), ["a", "bb", "ccc"]);
+    assert_eq!(
+        names(&svcgen(&["get", "svc", "-R", "-f", d])),
+        ["a", "bb", "ccc"]
+    );
     let single = dir.join("sub/c.yml");
-    assert_eq!(names(&svcgen(&["get", "svc", "-f", d, "-f", single.to_str().unwrap()])), ["a", "bb", "ccc"]);
+    assert_eq!(
+        names(&svcgen(&[
+            "get",
+            "svc",
+            "-f",
+            d,
+            "-f",
+            single.to_str().unwrap()
+        ])),
+        ["a", "bb", "ccc"]
+    );
 }
 
 fn tempdir(tag: &str) -> PathBuf {

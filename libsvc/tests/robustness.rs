@@ -12,16 +12,31 @@ fn assert_error_at(text: &str, needle: &str, line: u32) {
     let loaded = load(&[Input::new("in.yaml", text)], &Overrides::default());
     let errors: Vec<_> = loaded.errors().collect();
     assert!(
-        errors.iter().any(|d| d.message.contains(needle) && d.location.as_ref().is_some_and(|l| l.line == line)),
+        errors
+            .iter()
+            .any(|d| d.message.contains(needle)
+                && d.location.as_ref().is_some_and(|l| l.line == line)),
         "expected an error containing {needle:?} at line {line}, got {errors:#?}"
     );
 }
 
 #[test]
 fn malformed_yaml_is_an_error_with_its_position() {
-    assert_error_at("apiVersion: v1\nkind: Service\nmetadata:\n  name: [x\n", "cannot parse", 4);
-    assert_error_at("apiVersion: v1\nkind: Service\n  bad indent: 1\n", "cannot parse", 3);
-    assert_error_at("{\"apiVersion\": \"v1\", \"kind\": \"Service\",\n \"metadata\": {\"name\": \"x\"\n", "unclosed bracket", 2);
+    assert_error_at(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: [x\n",
+        "cannot parse",
+        4,
+    );
+    assert_error_at(
+        "apiVersion: v1\nkind: Service\n  bad indent: 1\n",
+        "cannot parse",
+        3,
+    );
+    assert_error_at(
+        "{\"apiVersion\": \"v1\", \"kind\": \"Service\",\n \"metadata\": {\"name\": \"x\"\n",
+        "unclosed bracket",
+        2,
+    );
 }
 
 #[test]
@@ -29,8 +44,18 @@ fn wrong_types_name_the_field_and_what_was_expected() {
     let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: \"80\"\n    nodePort: [1]\n  selector: [a]\n";
     let d = diagnostics_of("in.yaml", text);
     assert!(d.iter().any(|m| m == "in.yaml:7:11: error: spec.ports[0].port: Invalid type: expected integer, got string \"80\""), "{d:#?}");
-    assert!(d.iter().any(|m| m.starts_with("in.yaml:8:15: error: spec.ports[0].nodePort: Invalid type: expected integer, got list")), "{d:#?}");
-    assert!(d.iter().any(|m| m.starts_with("in.yaml:9:13: error: spec.selector: Invalid type: expected object, got list")), "{d:#?}");
+    assert!(
+        d.iter().any(|m| m.starts_with(
+            "in.yaml:8:15: error: spec.ports[0].nodePort: Invalid type: expected integer, got list"
+        )),
+        "{d:#?}"
+    );
+    assert!(
+        d.iter().any(|m| m.starts_with(
+            "in.yaml:9:13: error: spec.selector: Invalid type: expected object, got list"
+        )),
+        "{d:#?}"
+    );
     assert!(d.iter().any(|m| m.contains("spec.selector")), "{d:#?}");
 }
 
@@ -44,7 +69,11 @@ fn a_document_that_is_not_an_object_is_an_error() {
 fn empty_documents_and_streams_are_fine() {
     for text in ["", "---\n", "---\n---\n...\n", "# only a comment\n", "~\n"] {
         let loaded = load(&[Input::new("in.yaml", text)], &Overrides::default());
-        assert!(loaded.errors().next().is_none(), "{text:?}: {:#?}", loaded.diagnostics);
+        assert!(
+            loaded.errors().next().is_none(),
+            "{text:?}: {:#?}",
+            loaded.diagnostics
+        );
         assert!(loaded.table.services.is_empty());
     }
 }
@@ -54,13 +83,24 @@ fn unknown_kinds_are_skipped_with_a_note() {
     let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n";
     let loaded = load(&[Input::new("in.yaml", text)], &Overrides::default());
     assert!(loaded.errors().next().is_none());
-    assert!(loaded.diagnostics.iter().any(|d| d.message.contains("skipped Deployment")), "{:#?}", loaded.diagnostics);
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("skipped Deployment")),
+        "{:#?}",
+        loaded.diagnostics
+    );
 }
 
 #[test]
 fn missing_kind_or_api_version_is_an_error() {
     assert_error_at("metadata:\n  name: x\n", "kind: Required value", 1);
-    assert_error_at("kind: Service\nmetadata:\n  name: x\n", "apiVersion: Required value", 1);
+    assert_error_at(
+        "kind: Service\nmetadata:\n  name: x\n",
+        "apiVersion: Required value",
+        1,
+    );
 }
 
 #[test]
@@ -78,7 +118,9 @@ fn alias_bomb_is_refused_quickly() {
     let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
         let p = i - 1;
-        text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        text.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
     }
     let loaded = load(&[Input::new("bomb.yaml", text)], &Overrides::default());
     assert!(loaded.has_parse_errors(), "{:#?}", loaded.diagnostics);
@@ -90,13 +132,20 @@ fn deep_nesting_is_refused_not_a_stack_overflow() {
     let loaded = load(&[Input::new("flow.yaml", flow)], &Overrides::default());
     assert!(loaded.has_parse_errors());
     let flow_map = "{a: ".repeat(100_000);
-    let loaded = load(&[Input::new("flowmap.yaml", flow_map)], &Overrides::default());
+    let loaded = load(
+        &[Input::new("flowmap.yaml", flow_map)],
+        &Overrides::default(),
+    );
     assert!(loaded.has_parse_errors());
-    let block: String = (0..100_000).map(|i| format!("{}- \n", " ".repeat(i % 2000))).collect();
+    let block: String = (0..100_000)
+        .map(|i| format!("{}- \n", " ".repeat(i % 2000)))
+        .collect();
     let loaded = load(&[Input::new("block.yaml", block)], &Overrides::default());
     // Either refused for depth or read as shallow lists; never a crash.
     let _ = loaded.diagnostics.len();
-    let nested: String = (0..100_000usize).map(|i| format!("{}a:\n", " ".repeat(i.min(5000)))).collect();
+    let nested: String = (0..100_000usize)
+        .map(|i| format!("{}a:\n", " ".repeat(i.min(5000))))
+        .collect();
     let loaded = load(&[Input::new("nested.yaml", nested)], &Overrides::default());
     assert!(loaded.has_parse_errors());
 }
@@ -119,5 +168,8 @@ fn hostile_values_are_kept_as_data() {
     let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: \"x\\\" -j ACCEPT\\n-A KUBE-SERVICES\"\nspec:\n  clusterIP: 10.96.0.5\n  ports:\n  - port: 80\n";
     let loaded = load(&[Input::new("in.yaml", text)], &Overrides::default());
     assert!(!loaded.has_parse_errors());
-    assert_eq!(loaded.table.services[0].name, "x\" -j ACCEPT\n-A KUBE-SERVICES");
+    assert_eq!(
+        loaded.table.services[0].name,
+        "x\" -j ACCEPT\n-A KUBE-SERVICES"
+    );
 }

@@ -74,7 +74,10 @@ pub(super) fn parse_input(input: &Input, out: &mut Parsed) {
 fn first_line(s: &str) -> String {
     let line = s.lines().next().unwrap_or(s).trim();
     let line = line.strip_prefix("error: ").unwrap_or(line);
-    match line.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+    match line
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
         Some((pos, what)) if pos.contains("column") => what.to_string(),
         _ => line.to_string(),
     }
