@@ -21,7 +21,11 @@ fn check(case: &common::Case) -> Result<(), String> {
     }
     let got: Vec<String> = loaded
         .errors()
-        .filter(|d| d.object.as_deref().is_some_and(|o| o.starts_with("Service ")))
+        .filter(|d| {
+            d.object
+                .as_deref()
+                .is_some_and(|o| o.starts_with("Service "))
+        })
         .map(|d| d.message.clone())
         .collect();
     let want: Vec<String> = case

@@ -97,12 +97,14 @@ impl Allocations {
             }
             // Validated above.
             let Some(ip) = parse_ip(text) else { continue };
-            let location = svc.src.origin.locate(if at == "spec.clusterIP" {
-                at.to_string()
-            } else {
-                format!("spec.clusterIPs[{i}]")
-            }
-            .as_str());
+            let location = svc.src.origin.locate(
+                if at == "spec.clusterIP" {
+                    at.to_string()
+                } else {
+                    format!("spec.clusterIPs[{i}]")
+                }
+                .as_str(),
+            );
             let family_nets: Vec<&IpNet> = cidrs
                 .iter()
                 .filter(|n| n.addr().is_ipv4() == ip.is_ipv4())
@@ -110,7 +112,10 @@ impl Allocations {
             let why = if !family_nets.iter().any(|n| usable(n, &ip)) {
                 Some(format!(
                     "the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}",
-                    family_nets.first().map(|n| n.to_string()).unwrap_or_default()
+                    family_nets
+                        .first()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
                 ))
             } else if let Some(h) = self.ips.get(&ip) {
                 Some(format!(
@@ -163,8 +168,7 @@ impl Allocations {
             Ok(())
         };
         if matches!(svc.type_.as_str(), "NodePort" | "LoadBalancer") {
-            let allocate_new =
-                svc.type_ == "NodePort" || svc.allocate_lb_node_ports == Some(true);
+            let allocate_new = svc.type_ == "NodePort" || svc.allocate_lb_node_ports == Some(true);
             // Service port number → node port; AUTO: left to the allocator.
             const AUTO: i64 = -1;
             let mut by_port: BTreeMap<i64, i64> = BTreeMap::new();
@@ -185,9 +189,8 @@ impl Allocations {
                             .map(|p| p.node_port);
                         match requested {
                             Some(np) => {
-                                reserve(np, reserved).map_err(|why| {
-                                    vec![FieldError::invalid_int(&path, np, why)]
-                                })?;
+                                reserve(np, reserved)
+                                    .map_err(|why| vec![FieldError::invalid_int(&path, np, why)])?;
                                 let at = svc.src.origin.locate(&path);
                                 reserved.ports.push((np, at));
                                 svc.ports[i].node_port = np;

@@ -109,7 +109,10 @@ impl<'a> Svc<'a> {
             svc.external_traffic_policy = "Cluster".to_string();
         }
         if svc.internal_traffic_policy.is_none()
-            && matches!(svc.type_.as_str(), "ClusterIP" | "NodePort" | "LoadBalancer")
+            && matches!(
+                svc.type_.as_str(),
+                "ClusterIP" | "NodePort" | "LoadBalancer"
+            )
         {
             svc.internal_traffic_policy = Some("Cluster".to_string());
         }

@@ -13,7 +13,11 @@ use std::collections::BTreeSet;
 /// parse, else the special-address messages.
 fn endpoint_ip(text: &str, path: &str) -> Vec<FieldError> {
     match parse_ip(text) {
-        None => vec![FieldError::invalid_str(path, text, "must be a valid IP address")],
+        None => vec![FieldError::invalid_str(
+            path,
+            text,
+            "must be a valid IP address",
+        )],
         Some(ip) => special_ip_messages(text, &ip)
             .into_iter()
             .map(|m| FieldError::invalid_str(path, text, m))
@@ -46,7 +50,7 @@ fn app_protocol(ap: &Option<String>, path: &str) -> Vec<FieldError> {
 fn protocol(p: &Option<String>, path: &str) -> Vec<FieldError> {
     match p.as_deref() {
         None => Vec::new(),
-        Some(p) if matches!(p, "SCTP" | "TCP" | "UDP") => Vec::new(),
+        Some("SCTP" | "TCP" | "UDP") => Vec::new(),
         Some(p) => vec![FieldError::not_supported(path, p, &["SCTP", "TCP", "UDP"])],
     }
 }
@@ -66,10 +70,17 @@ pub fn validate_endpoints(ep: &Endpoints) -> Vec<FieldError> {
             errs.extend(endpoint_address(a, &format!("{base}.addresses[{j}]")));
         }
         for (j, a) in ss.not_ready_addresses.iter().enumerate() {
-            errs.extend(endpoint_address(a, &format!("{base}.notReadyAddresses[{j}]")));
+            errs.extend(endpoint_address(
+                a,
+                &format!("{base}.notReadyAddresses[{j}]"),
+            ));
         }
         for (j, p) in ss.ports.iter().enumerate() {
-            errs.extend(endpoints_port(p, ss.ports.len() > 1, &format!("{base}.ports[{j}]")));
+            errs.extend(endpoints_port(
+                p,
+                ss.ports.len() > 1,
+                &format!("{base}.ports[{j}]"),
+            ));
         }
     }
     errs
@@ -109,7 +120,10 @@ fn endpoints_port(p: &EndpointPort, require_name: bool, path: &str) -> Vec<Field
     // The v1 defaults turn an empty protocol into TCP.
     let proto = p.protocol.clone().filter(|s| !s.is_empty());
     errs.extend(protocol(&proto, &format!("{path}.protocol")));
-    errs.extend(app_protocol(&p.app_protocol, &format!("{path}.appProtocol")));
+    errs.extend(app_protocol(
+        &p.app_protocol,
+        &format!("{path}.appProtocol"),
+    ));
     errs
 }
 
@@ -120,16 +134,27 @@ pub fn validate_endpoint_slice(slice: &EndpointSlice) -> Vec<FieldError> {
     if at.is_empty() {
         errs.push(FieldError::required("addressType", ""));
     } else if !matches!(at, "IPv4" | "IPv6" | "FQDN") {
-        errs.push(FieldError::not_supported("addressType", at, &["FQDN", "IPv4", "IPv6"]));
+        errs.push(FieldError::not_supported(
+            "addressType",
+            at,
+            &["FQDN", "IPv4", "IPv6"],
+        ));
     }
     if slice.endpoints.len() > 1000 {
-        errs.push(FieldError::too_many("endpoints", slice.endpoints.len(), 1000));
+        errs.push(FieldError::too_many(
+            "endpoints",
+            slice.endpoints.len(),
+            1000,
+        ));
     } else {
         for (i, ep) in slice.endpoints.iter().enumerate() {
             let base = format!("endpoints[{i}]");
             let apath = format!("{base}.addresses");
             if ep.addresses.is_empty() {
-                errs.push(FieldError::required(&apath, "must contain at least 1 address"));
+                errs.push(FieldError::required(
+                    &apath,
+                    "must contain at least 1 address",
+                ));
             } else if ep.addresses.len() > 100 {
                 errs.push(FieldError::too_many(&apath, ep.addresses.len(), 100));
             }
@@ -195,11 +220,17 @@ pub fn validate_endpoint_slice(slice: &EndpointSlice) -> Vec<FieldError> {
             errs.extend(dns_label(&p.name, &name_path));
         }
         if !seen.insert(p.name.as_str()) {
-            errs.push(FieldError::duplicate(&name_path, BadValue::Str(p.name.clone())));
+            errs.push(FieldError::duplicate(
+                &name_path,
+                BadValue::Str(p.name.clone()),
+            ));
         }
         // discovery/v1 defaults only an absent protocol.
         errs.extend(protocol(&p.protocol, &format!("{base}.protocol")));
-        errs.extend(app_protocol(&p.app_protocol, &format!("{base}.appProtocol")));
+        errs.extend(app_protocol(
+            &p.app_protocol,
+            &format!("{base}.appProtocol"),
+        ));
     }
     errs
 }

@@ -318,12 +318,16 @@ mod tests {
             "spec.externalName: Required value"
         );
         assert_eq!(
-            FieldError::forbidden("spec.loadBalancerClass", "may only be used when `type` is 'LoadBalancer'")
-                .to_string(),
+            FieldError::forbidden(
+                "spec.loadBalancerClass",
+                "may only be used when `type` is 'LoadBalancer'"
+            )
+            .to_string(),
             "spec.loadBalancerClass: Forbidden: may only be used when `type` is 'LoadBalancer'"
         );
         assert_eq!(
-            FieldError::not_supported("spec.type", "Internal", &["ClusterIP", "NodePort"]).to_string(),
+            FieldError::not_supported("spec.type", "Internal", &["ClusterIP", "NodePort"])
+                .to_string(),
             "spec.type: Unsupported value: \"Internal\": supported values: \"ClusterIP\", \"NodePort\""
         );
         assert_eq!(
@@ -339,8 +343,12 @@ mod tests {
             "endpoints: Too many: 1001: must have at most 1000 items"
         );
         assert_eq!(
-            FieldError::invalid("spec.clusterIPs", BadValue::strings(&["10.0.0.1", "2001::1"]), "x")
-                .to_string(),
+            FieldError::invalid(
+                "spec.clusterIPs",
+                BadValue::strings(&["10.0.0.1", "2001::1"]),
+                "x"
+            )
+            .to_string(),
             "spec.clusterIPs: Invalid value: [\"10.0.0.1\",\"2001::1\"]: x"
         );
     }

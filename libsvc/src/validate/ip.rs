@@ -32,7 +32,11 @@ fn parse_v4_sloppy(s: &str) -> Option<Ipv4Addr> {
         if digits.len() > 3 {
             return None;
         }
-        let n: u32 = if digits.is_empty() { 0 } else { digits.parse().ok()? };
+        let n: u32 = if digits.is_empty() {
+            0
+        } else {
+            digits.parse().ok()?
+        };
         *o = u8::try_from(n).ok()?;
     }
     if parts.next().is_some() {
@@ -142,7 +146,10 @@ mod tests {
         assert_eq!(parse_ip("1.2.3.256"), None);
         assert_eq!(parse_ip("1.2.3"), None);
         assert_eq!(parse_ip("myhost.mydomain"), None);
-        assert_eq!(parse_ip("::ffff:127.0.0.1"), Some(IpAddr::from([127, 0, 0, 1])));
+        assert_eq!(
+            parse_ip("::ffff:127.0.0.1"),
+            Some(IpAddr::from([127, 0, 0, 1]))
+        );
         assert!(parse_ip("2001:db8::1").is_some_and(|ip| ip.is_ipv6()));
         assert_eq!(parse_ip("fe80::1%eth0"), None);
         assert_eq!(parse_ip(""), None);

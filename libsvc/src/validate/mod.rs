@@ -48,11 +48,25 @@ pub fn validate(objects: &Objects, settings: &Settings) -> Vec<Diagnostic> {
     }
     for ep in &objects.endpoints {
         let key = format!("Endpoints {}/{}", ep.meta.namespace(), ep.meta.name);
-        push(&mut out, endpoints::validate_endpoints(ep), &key, &ep.origin);
+        push(
+            &mut out,
+            endpoints::validate_endpoints(ep),
+            &key,
+            &ep.origin,
+        );
     }
     for slice in &objects.endpoint_slices {
-        let key = format!("EndpointSlice {}/{}", slice.meta.namespace(), slice.meta.name);
-        push(&mut out, endpoints::validate_endpoint_slice(slice), &key, &slice.origin);
+        let key = format!(
+            "EndpointSlice {}/{}",
+            slice.meta.namespace(),
+            slice.meta.name
+        );
+        push(
+            &mut out,
+            endpoints::validate_endpoint_slice(slice),
+            &key,
+            &slice.origin,
+        );
     }
     out
 }

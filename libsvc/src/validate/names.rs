@@ -83,8 +83,7 @@ fn matches_label_key_name(s: &str) -> bool {
     !b.is_empty()
         && b[0].is_ascii_alphanumeric()
         && b[b.len() - 1].is_ascii_alphanumeric()
-        && b
-            .iter()
+        && b.iter()
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
@@ -210,7 +209,11 @@ pub fn qualified_name(value: &str) -> Vec<String> {
     if !matches_label_key_name(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(LABEL_KEY_MSG, LABEL_KEY_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                LABEL_KEY_MSG,
+                LABEL_KEY_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -265,7 +268,10 @@ mod tests {
             regex_error("m", "f", &["a", "b"]),
             "m (e.g. 'a',  or 'b', regex used for validation is 'f')"
         );
-        assert_eq!(regex_error("m", "f", &[]), "m (regex used for validation is 'f')");
+        assert_eq!(
+            regex_error("m", "f", &[]),
+            "m (regex used for validation is 'f')"
+        );
     }
 
     #[test]
@@ -273,7 +279,10 @@ mod tests {
         assert!(dns1123_label("123-abc").is_empty());
         assert_eq!(dns1123_label("http.alt"), ["must not contain dots"]);
         assert_eq!(dns1123_label("HTTP").len(), 1);
-        assert_eq!(dns1123_label(&"a".repeat(64)), ["must be no more than 63 characters"]);
+        assert_eq!(
+            dns1123_label(&"a".repeat(64)),
+            ["must be no more than 63 characters"]
+        );
         assert!(dns1035_label("web").is_empty());
         assert_eq!(dns1035_label("1web").len(), 1);
         assert!(dns1123_subdomain("a.b-c.d").is_empty());
@@ -284,9 +293,18 @@ mod tests {
     #[test]
     fn port_names() {
         assert!(port_name("http").is_empty());
-        assert_eq!(port_name("12-34"), ["must contain at least one letter (a-z)"]);
-        assert_eq!(port_name("http--alt"), ["must not contain consecutive hyphens"]);
-        assert_eq!(port_name("metrics-endpoint-x"), ["must be no more than 15 characters"]);
+        assert_eq!(
+            port_name("12-34"),
+            ["must contain at least one letter (a-z)"]
+        );
+        assert_eq!(
+            port_name("http--alt"),
+            ["must not contain consecutive hyphens"]
+        );
+        assert_eq!(
+            port_name("metrics-endpoint-x"),
+            ["must be no more than 15 characters"]
+        );
         assert_eq!(port_name("-a"), ["must not begin or end with a hyphen"]);
         assert_eq!(port_name("").len(), 2);
     }
@@ -296,12 +314,21 @@ mod tests {
         assert!(qualified_name("example.com/My_Name.1").is_empty());
         assert_eq!(qualified_name("/a"), ["prefix part must be non-empty"]);
         assert_eq!(qualified_name("a/b/c").len(), 1);
-        assert_eq!(qualified_name("Bad/x")[0].split(' ').take(2).collect::<Vec<_>>(), ["prefix", "part"]);
+        assert_eq!(
+            qualified_name("Bad/x")[0]
+                .split(' ')
+                .take(2)
+                .collect::<Vec<_>>(),
+            ["prefix", "part"]
+        );
         assert_eq!(qualified_name("").len(), 2);
         assert!(label_value("").is_empty());
         assert!(label_value("my_value").is_empty());
         assert_eq!(label_value("web app").len(), 1);
-        assert_eq!(label_value(&"a".repeat(64)), ["must be no more than 63 bytes"]);
+        assert_eq!(
+            label_value(&"a".repeat(64)),
+            ["must be no more than 63 bytes"]
+        );
     }
 
     #[test]

@@ -57,9 +57,16 @@ pub fn object_meta(meta: &ObjectMeta, rule: NameRule) -> Vec<FieldError> {
             );
         }
     }
-    let size: usize = meta.annotations.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let size: usize = meta
+        .annotations
+        .iter()
+        .map(|(k, v)| k.len() + v.len())
+        .sum();
     if size > ANNOTATIONS_MAX_BYTES {
-        errs.push(FieldError::too_long("metadata.annotations", ANNOTATIONS_MAX_BYTES));
+        errs.push(FieldError::too_long(
+            "metadata.annotations",
+            ANNOTATIONS_MAX_BYTES,
+        ));
     }
     errs
 }
@@ -118,8 +125,11 @@ pub fn validate_service(svc: &Svc) -> Vec<FieldError> {
         "ExternalName" => {
             if !svc.cluster_ips.is_empty() {
                 errs.push(
-                    FieldError::forbidden("spec.clusterIPs", "may not be set for ExternalName services")
-                        .at(cluster_ips_at(svc)),
+                    FieldError::forbidden(
+                        "spec.clusterIPs",
+                        "may not be set for ExternalName services",
+                    )
+                    .at(cluster_ips_at(svc)),
                 );
             }
             if !svc.ip_families.is_empty() {
@@ -266,7 +276,10 @@ pub fn validate_service(svc: &Svc) -> Vec<FieldError> {
 
     match &svc.internal_traffic_policy {
         None => {
-            if matches!(svc.type_.as_str(), "NodePort" | "LoadBalancer" | "ClusterIP") {
+            if matches!(
+                svc.type_.as_str(),
+                "NodePort" | "LoadBalancer" | "ClusterIP"
+            ) {
                 errs.push(FieldError::required("spec.internalTrafficPolicy", ""));
             }
         }
@@ -281,7 +294,10 @@ pub fn validate_service(svc: &Svc) -> Vec<FieldError> {
     }
 
     if let Some(td) = &spec.traffic_distribution
-        && !matches!(td.as_str(), "PreferClose" | "PreferSameZone" | "PreferSameNode")
+        && !matches!(
+            td.as_str(),
+            "PreferClose" | "PreferSameZone" | "PreferSameNode"
+        )
     {
         errs.push(FieldError::not_supported(
             "spec.trafficDistribution",
@@ -329,7 +345,10 @@ fn service_port(
             errs.push(FieldError::invalid_str(&name_path, &p.name, m));
         }
         if !names_seen.insert(p.name.clone()) {
-            errs.push(FieldError::duplicate(&name_path, BadValue::Str(p.name.clone())));
+            errs.push(FieldError::duplicate(
+                &name_path,
+                BadValue::Str(p.name.clone()),
+            ));
         }
     }
     for m in names::port_num(p.port) {
@@ -343,10 +362,17 @@ fn service_port(
             &["SCTP", "TCP", "UDP"],
         ));
     }
-    errs.extend(port_num_or_name(&p.target_port, &format!("{base}.targetPort")));
+    errs.extend(port_num_or_name(
+        &p.target_port,
+        &format!("{base}.targetPort"),
+    ));
     if let Some(ap) = &p.app_protocol {
         for m in names::qualified_name(ap) {
-            errs.push(FieldError::invalid_str(&format!("{base}.appProtocol"), ap, m));
+            errs.push(FieldError::invalid_str(
+                &format!("{base}.appProtocol"),
+                ap,
+                m,
+            ));
         }
     }
     errs
@@ -465,8 +491,12 @@ pub fn cluster_ips_related(svc: &Svc) -> Vec<FieldError> {
             errs.push(FieldError::required("spec.clusterIPs", "").at(at));
         } else if ips[0] != svc.cluster_ip {
             errs.push(
-                FieldError::invalid("spec.clusterIPs", ips_value(), "first value must match `clusterIP`")
-                    .at(at),
+                FieldError::invalid(
+                    "spec.clusterIPs",
+                    ips_value(),
+                    "first value must match `clusterIP`",
+                )
+                .at(at),
             );
         }
     } else if !ips.is_empty() {
@@ -533,7 +563,14 @@ pub fn cluster_ips_related(svc: &Svc) -> Vec<FieldError> {
     }
 
     if ips.len() > 2 {
-        errs.push(FieldError::invalid("spec.clusterIPs", ips_value(), "may only hold up to 2 values").at(at));
+        errs.push(
+            FieldError::invalid(
+                "spec.clusterIPs",
+                ips_value(),
+                "may only hold up to 2 values",
+            )
+            .at(at),
+        );
     }
     if invalid_ips {
         return errs;
