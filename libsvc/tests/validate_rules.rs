@@ -88,7 +88,15 @@ fn cluster_ip_outside_the_service_cidr() {
     assert_eq!(
         errors(yaml),
         [
-            "spec.clusterIPs: Invalid value: [\"10.0.0.1\"]: failed to allocate IP 10.0.0.1: the provided IP (10.0.0.1) is not in the valid range. The range of valid IPs is 10.96.0.0/12"
+            "spec.clusterIPs: Invalid value: [\"10.0.0.1\"]: failed to allocate IP 10.0.0.1: the provided network does not match the current range"
+        ]
+    );
+    // The network address is inside the CIDR but never handed out.
+    let network = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {clusterIP: 10.96.0.0, ports: [{port: 80}]}\n";
+    assert_eq!(
+        errors(network),
+        [
+            "spec.clusterIPs: Invalid value: [\"10.96.0.0\"]: failed to allocate IP 10.96.0.0: the provided IP (10.96.0.0) is not in the valid range. The range of valid IPs is 10.96.0.0/12"
         ]
     );
     let overrides = Overrides {

@@ -105,17 +105,16 @@ impl Allocations {
                 }
                 .as_str(),
             );
-            let family_nets: Vec<&IpNet> = cidrs
-                .iter()
-                .filter(|n| n.addr().is_ipv4() == ip.is_ipv4())
-                .collect();
-            let why = if !family_nets.iter().any(|n| usable(n, &ip)) {
+            // The ServiceCIDR allocator (the default since Kubernetes 1.33)
+            // first looks for a CIDR that contains the address, then asks
+            // that CIDR's allocator, which refuses its network (and IPv4
+            // broadcast) address.
+            let containing = cidrs.iter().find(|n| n.contains(&ip));
+            let why = if containing.is_none() {
+                Some("the provided network does not match the current range".to_string())
+            } else if let Some(net) = containing.filter(|n| !usable(n, &ip)) {
                 Some(format!(
-                    "the provided IP ({ip}) is not in the valid range. The range of valid IPs is {}",
-                    family_nets
-                        .first()
-                        .map(|n| n.to_string())
-                        .unwrap_or_default()
+                    "the provided IP ({ip}) is not in the valid range. The range of valid IPs is {net}"
                 ))
             } else if let Some(h) = self.ips.get(&ip) {
                 Some(format!(
@@ -234,12 +233,9 @@ impl Allocations {
     }
 }
 
-/// Is `ip` an address the allocator of `net` hands out (not the network
-/// address, nor the IPv4 broadcast address)?
+/// Is `ip` (inside `net`) an address the allocator of `net` hands out (not
+/// the network address, nor the IPv4 broadcast address)?
 fn usable(net: &IpNet, ip: &IpAddr) -> bool {
-    if !net.contains(ip) {
-        return false;
-    }
     let network = net.network();
     if *ip == network {
         return false;
