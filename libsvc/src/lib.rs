@@ -82,7 +82,12 @@ pub fn load(inputs: &[Input], overrides: &Overrides) -> Loaded {
     let mut diagnostics = parsed.diagnostics;
     let parse_failed = diagnostics.iter().any(Diagnostic::is_error);
     let settings = config::settings_from(&parsed.objects, overrides, &mut diagnostics);
-    diagnostics.extend(validate::validate(&parsed.objects, &settings));
+    // Input that cannot be decoded never reaches kube-apiserver's
+    // validation (kubectl stops at the decode error), and a value dropped
+    // for its type would only add follow-on errors.
+    if !parse_failed {
+        diagnostics.extend(validate::validate(&parsed.objects, &settings));
+    }
     let table = resolve::resolve(&parsed.objects, &settings, &mut diagnostics);
     Loaded {
         objects: parsed.objects,
