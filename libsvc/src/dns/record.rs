@@ -110,11 +110,15 @@ pub enum RData {
 }
 
 impl RData {
-    /// The address record for `ip`.
+    /// The address record for `ip`. An IPv4-mapped IPv6 address
+    /// (`::ffff:a.b.c.d`) gives an A record, as in CoreDNS (Go reads it as IPv4).
     pub fn address(ip: IpAddr) -> RData {
         match ip {
             IpAddr::V4(address) => RData::A { address },
-            IpAddr::V6(address) => RData::AAAA { address },
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(address) => RData::A { address },
+                None => RData::AAAA { address: v6 },
+            },
         }
     }
 
