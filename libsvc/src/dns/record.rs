@@ -319,3 +319,68 @@ pub fn is_label(s: &str) -> bool {
 pub fn is_domain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_label)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reverse_names_round_trip() {
+        for (ip, name) in [
+            ("10.0.0.11", "11.0.0.10.in-addr.arpa."),
+            (
+                "2001:db8::1",
+                "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.",
+            ),
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(reverse_name(ip), name);
+            assert_eq!(parse_reverse_name(name), Some(ip));
+            assert_eq!(parse_reverse_name(&name.to_uppercase()), Some(ip));
+        }
+        assert_eq!(parse_reverse_name("1.2.3.in-addr.arpa."), None);
+        assert_eq!(parse_reverse_name("10.in-addr.arpa.x"), None);
+    }
+
+    #[test]
+    fn zone_file_lines() {
+        let srv = Record::new(
+            "_http._tcp.web.default.svc.cluster.local.",
+            5,
+            RData::SRV {
+                priority: 0,
+                weight: 50,
+                port: 80,
+                target: "web-0.web.default.svc.cluster.local.".into(),
+            },
+        );
+        assert_eq!(
+            srv.to_string(),
+            "_http._tcp.web.default.svc.cluster.local. 5 IN SRV 0 50 80 web-0.web.default.svc.cluster.local."
+        );
+        let txt = Record::new(
+            "dns-version.cluster.local.",
+            28800,
+            RData::TXT {
+                text: "1.1.0".into(),
+            },
+        );
+        assert_eq!(
+            txt.to_string(),
+            "dns-version.cluster.local. 28800 IN TXT \"1.1.0\""
+        );
+        let q = RData::TXT {
+            text: "a\"b\\\n".into(),
+        };
+        assert_eq!(q.to_string(), "\"a\\\"b\\\\\\010\"");
+    }
+
+    #[test]
+    fn labels() {
+        assert!(is_label("web-0") && is_label("10-3-0-1") && is_label("fd00--0"));
+        assert!(
+            !is_label("") && !is_label("a.b") && !is_label("a b") && !is_label(&"a".repeat(64))
+        );
+        assert!(is_domain("cluster.local") && !is_domain("cluster..local") && !is_domain("x\n"));
+    }
+}

@@ -78,3 +78,32 @@ impl fmt::Display for ResolvConf {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_list_order_follows_ndots() {
+        let conf = ResolvConf::cluster_first("ns", "cluster.local", &[]);
+        assert_eq!(
+            conf.candidates("kubia"),
+            [
+                "kubia.ns.svc.cluster.local.",
+                "kubia.svc.cluster.local.",
+                "kubia.cluster.local.",
+                "kubia."
+            ]
+        );
+        assert_eq!(
+            conf.candidates("kubia.default.svc.cluster.local."),
+            ["kubia.default.svc.cluster.local."]
+        );
+        // Five dots or more: as is first.
+        assert_eq!(conf.candidates("a.b.c.d.e.f")[0], "a.b.c.d.e.f.");
+        assert_eq!(
+            conf.candidates("a.b.c.d.e")[0],
+            "a.b.c.d.e.ns.svc.cluster.local."
+        );
+    }
+}

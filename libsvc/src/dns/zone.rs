@@ -338,3 +338,15 @@ impl Builder<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::dashed_address;
+
+    #[test]
+    fn endpoint_identifiers_are_coredns_dashed_addresses() {
+        assert_eq!(dashed_address("10.3.0.1"), "10-3-0-1");
+        assert_eq!(dashed_address("fd00:10:244:6::41"), "fd00-10-244-6--41");
+        assert_eq!(dashed_address("fd00::"), "fd00--0");
+    }
+}

@@ -402,3 +402,21 @@ pub fn pod_context(
     }
     Ok(ctx)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_host_ports() {
+        assert_eq!(env_name("my-web-app-2"), "MY_WEB_APP_2");
+        assert_eq!(join_host_port("10.0.0.1", 80), "10.0.0.1:80");
+        assert_eq!(join_host_port("2001:DB8::", 8084), "[2001:DB8::]:8084");
+        assert!(
+            is_plain_name("A_1")
+                && !is_plain_name("1A")
+                && !is_plain_name("A B")
+                && !is_plain_name("")
+        );
+    }
+}
