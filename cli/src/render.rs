@@ -111,11 +111,6 @@ pub struct RenderArgs {
     pub scheduler: Option<String>,
 }
 
-fn not_implemented(what: &str) -> ExitCode {
-    eprintln!("svcgen: {what} is not implemented yet");
-    ExitCode::from(EXIT_INVALID)
-}
-
 impl Mode {
     fn lib(self) -> libsvc::render::Mode {
         use libsvc::render::Mode as M;
