@@ -31,6 +31,8 @@
 
 pub mod config;
 pub mod diag;
+pub mod dns;
+pub mod env;
 pub mod model;
 pub mod parse;
 pub mod proxy;
