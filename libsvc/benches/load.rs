@@ -11,7 +11,10 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for services in [1_000, 10_000] {
         let yaml = common::cluster_yaml(services, 10);
-        println!("load {services} services x 10 endpoints: {} bytes of YAML", yaml.len());
+        println!(
+            "load {services} services x 10 endpoints: {} bytes of YAML",
+            yaml.len()
+        );
         let overrides = common::overrides();
         g.bench_with_input(BenchmarkId::new("load", services), &yaml, |b, y| {
             b.iter(|| load(&[Input::new("bench.yaml", y.as_str())], &overrides))

@@ -25,6 +25,11 @@
 //! assert!(loaded.errors().next().is_none());
 //! let svc = loaded.table.get("default", "redis-master").unwrap();
 //! assert_eq!(svc.cluster_ips[0].to_string(), "10.0.0.11");
+//!
+//! // Any output: here the variables kubelet gives a pod of `default`.
+//! use libsvc::render::{render, Mode, RenderOptions};
+//! let env = render(&loaded, Mode::Env, &RenderOptions::default()).unwrap();
+//! assert!(env.text.starts_with("REDIS_MASTER_SERVICE_HOST=10.0.0.11\n"));
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -13,7 +13,10 @@ pub fn cluster_yaml(services: usize, endpoints: usize) -> String {
         let (ns, name) = (format!("ns{}", i % 10), format!("svc{i}"));
         let ip = format!("172.30.{}.{}", i / 250, i % 250 + 1);
         let ports = if i % 10 == 0 {
-            format!("\n  type: NodePort\n  ports: [{{name: http, port: 80, nodePort: {}}}]", 30000 + i / 10)
+            format!(
+                "\n  type: NodePort\n  ports: [{{name: http, port: 80, nodePort: {}}}]",
+                30000 + i / 10
+            )
         } else {
             "\n  ports: [{name: http, port: 80}]".to_string()
         };
@@ -23,7 +26,13 @@ pub fn cluster_yaml(services: usize, endpoints: usize) -> String {
         );
         for e in 0..endpoints {
             let n = i * endpoints + e;
-            let _ = writeln!(y, "- addresses: [10.{}.{}.{}]", n >> 16 & 255, n >> 8 & 255, n & 255);
+            let _ = writeln!(
+                y,
+                "- addresses: [10.{}.{}.{}]",
+                n >> 16 & 255,
+                n >> 8 & 255,
+                n & 255
+            );
         }
     }
     y.push_str("---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.0.0.0/8\n");
@@ -42,5 +51,8 @@ pub fn overrides() -> Overrides {
 
 /// A generated cluster, loaded.
 pub fn cluster(services: usize, endpoints: usize) -> Loaded {
-    load(&[Input::new("bench.yaml", cluster_yaml(services, endpoints))], &overrides())
+    load(
+        &[Input::new("bench.yaml", cluster_yaml(services, endpoints))],
+        &overrides(),
+    )
 }
