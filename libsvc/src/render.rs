@@ -97,6 +97,10 @@ pub fn render(
     mode: Mode,
     options: &RenderOptions,
 ) -> Result<Rendered, RenderError> {
-    let _ = (loaded, options);
-    Err(RenderError::NotImplemented(mode))
+    let _ = options;
+    match mode {
+        // kube-proxy nftables mode
+        Mode::Nftables => Ok(crate::proxy::nftables::render(loaded)),
+        _ => Err(RenderError::NotImplemented(mode)),
+    }
 }
