@@ -79,7 +79,10 @@ fn nft_accepts_every_case() {
                 o.ip_family = None;
             }
             let loaded = libsvc::load(
-                &[libsvc::Input::new(format!("{}/input.yaml", case.name), stream.clone())],
+                &[libsvc::Input::new(
+                    format!("{}/input.yaml", case.name),
+                    stream.clone(),
+                )],
                 &o,
             );
             let text = libsvc::proxy::nftables::render(&loaded).text;

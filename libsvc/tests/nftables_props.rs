@@ -63,7 +63,8 @@ fn documents(svcs: &[Svc], v6: bool) -> Vec<String> {
                 format!("2001:db8:99::{:x}", i + 1),
                 format!("2001:db8:1b::{:x}", i + 1),
                 "2001:db8:ff::/48".to_string(),
-                (|i: usize, j: usize| format!("fd00:10:{i:x}::{:x}", j + 1)) as fn(usize, usize) -> String,
+                (|i: usize, j: usize| format!("fd00:10:{i:x}::{:x}", j + 1))
+                    as fn(usize, usize) -> String,
                 "IPv6",
             )
         } else {
@@ -127,7 +128,10 @@ fn documents(svcs: &[Svc], v6: bool) -> Vec<String> {
         }
         e.push_str("ports:\n");
         for (j, (_, proto, _)) in s.ports.iter().enumerate() {
-            e.push_str(&format!("- {{name: p{j}, port: {}, protocol: {proto}}}\n", 8000 + j));
+            e.push_str(&format!(
+                "- {{name: p{j}, port: {}, protocol: {proto}}}\n",
+                8000 + j
+            ));
         }
         docs.push(e);
     }
@@ -142,7 +146,10 @@ fn documents(svcs: &[Svc], v6: bool) -> Vec<String> {
 
 fn overrides() -> Overrides {
     Overrides {
-        service_cidrs: vec!["10.96.0.0/16".parse().unwrap(), "fd00:96::/112".parse().unwrap()],
+        service_cidrs: vec![
+            "10.96.0.0/16".parse().unwrap(),
+            "fd00:96::/112".parse().unwrap(),
+        ],
         ..Default::default()
     }
 }
@@ -199,7 +206,10 @@ fn well_formed(text: &str) -> Result<(), String> {
         let w: Vec<&str> = line.split(' ').collect();
         let ok = w.len() >= 4
             && w[0] == "add"
-            && matches!(w[1], "table" | "chain" | "set" | "map" | "counter" | "rule" | "element")
+            && matches!(
+                w[1],
+                "table" | "chain" | "set" | "map" | "counter" | "rule" | "element"
+            )
             && matches!(w[2], "ip" | "ip6")
             && w[3] == "kube-proxy"
             && line.matches('"').count() % 2 == 0;
@@ -302,9 +312,17 @@ fn hostile_names_cannot_inject() {
             );
             let loaded = load(&[Input::new("hostile.yaml", doc)], &overrides());
             let r = nftables::render(&loaded);
-            assert!(well_formed(&r.text).is_ok(), "{h:?} in {field}: {:?}", well_formed(&r.text));
+            assert!(
+                well_formed(&r.text).is_ok(),
+                "{h:?} in {field}: {:?}",
+                well_formed(&r.text)
+            );
             assert!(!r.text.contains(h), "{h:?} in {field} reached the text");
-            assert!(!r.text.contains("flush ruleset") && !r.text.contains("accept"), "{}", r.text);
+            assert!(
+                !r.text.contains("flush ruleset") && !r.text.contains("accept"),
+                "{}",
+                r.text
+            );
             if let Some(res) = nft_check(&r.text) {
                 assert!(res.is_ok(), "{h:?} in {field}: {res:?}");
             }

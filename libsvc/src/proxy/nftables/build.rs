@@ -96,10 +96,10 @@ impl Proxier {
                 if let Some(ip) = node_ip {
                     cidrs.push(IpNet::from(ip));
                 }
-            } else if let Some(n) = crate::config::parse_cidr(s) {
-                if of_family(&n.addr()) {
-                    cidrs.push(n.trunc());
-                }
+            } else if let Some(n) = crate::config::parse_cidr(s)
+                && of_family(&n.addr())
+            {
+                cidrs.push(n.trunc());
             }
         }
         let explicit_loopback = cidrs.iter().any(|n| n.addr().is_loopback());
@@ -257,8 +257,17 @@ impl Builder {
 /// skipped input go to `diags`.
 pub fn build(table: &ServiceTable, settings: &Settings, diags: &mut Vec<Diagnostic>) -> Ruleset {
     let mut out = Ruleset::default();
+    let mut notes = Vec::new();
     for family in settings.families() {
-        out.tables.push(build_table(table, settings, family, diags));
+        out.tables
+            .push(build_table(table, settings, family, &mut notes));
+    }
+    // Both families say the same about the same input: keep one of each.
+    let mut seen = BTreeSet::new();
+    for d in notes {
+        if seen.insert(d.message.clone()) {
+            diags.push(d);
+        }
     }
     out
 }
@@ -610,7 +619,7 @@ fn categorize<'a>(eps: &'a [EndpointRef], uses_cluster: bool, uses_local: bool) 
             c.reachable.push(e);
         }
     }
-    c.reachable.sort_by_key(|e| e.addr());
+    c.reachable.sort_by_cached_key(|e| e.addr());
     c
 }
 
@@ -628,7 +637,7 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
 
     // Endpoints in kube-proxy's order: by their `IP:port` text.
     let mut eps: Vec<EndpointRef> = sp.endpoints.clone();
-    eps.sort_by_key(|e| e.addr());
+    eps.sort_by_cached_key(|e| e.addr());
 
     let node_port = sp.node_port().filter(|p| *p != 0);
     let externally_accessible =
