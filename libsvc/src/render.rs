@@ -102,7 +102,7 @@ pub fn render(
         Mode::Iptables => Err(RenderError::NotImplemented(mode)),
 
         // kube-proxy nftables mode
-        Mode::Nftables => Err(RenderError::NotImplemented(mode)),
+        Mode::Nftables => Ok(crate::proxy::nftables::render(loaded)),
 
         // kube-proxy IPVS mode
         Mode::Ipvs => Err(RenderError::NotImplemented(mode)),
