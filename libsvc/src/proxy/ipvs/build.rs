@@ -851,10 +851,7 @@ fn iptables(b: &Builder, settings: &Settings) -> Vec<Table> {
         filter.push(rule(
             "KUBE-IPVS-OUT-FILTER",
             vec![
-                Match::Source {
-                    net: IpNet::from(*ip),
-                    negated: false,
-                },
+                Match::SourceIp(*ip),
                 Match::Ipvs {
                     vaddr: *ip,
                     vproto: *proto,

@@ -197,6 +197,8 @@ pub enum Match {
         /// `!`.
         negated: bool,
     },
+    /// `-s IP`: a bare address, as kube-proxy writes it in `KUBE-IPVS-OUT-FILTER`.
+    SourceIp(IpAddr),
     /// `-p PROTO`.
     Protocol(Protocol),
     /// `-m comment --comment "TEXT"` (always one of kube-proxy's constants).

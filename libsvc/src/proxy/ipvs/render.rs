@@ -97,6 +97,7 @@ impl Display for Match {
             Match::Source { net, negated } => {
                 write!(f, "{}-s {net}", if *negated { "! " } else { "" })
             }
+            Match::SourceIp(ip) => write!(f, "-s {ip}"),
             Match::Protocol(p) => write!(f, "-p {}", p.lower()),
             // Comments are kube-proxy's constants; quoted as kube-proxy does.
             Match::Comment(c) => write!(f, "-m comment --comment \"{c}\""),

@@ -72,6 +72,7 @@ impl Walk<'_> {
         let p = self.packet;
         match m {
             Match::Source { net, negated } => net.contains(&p.src) != *negated,
+            Match::SourceIp(ip) => *ip == p.src,
             Match::Protocol(proto) => *proto == p.protocol,
             Match::Comment(_) => true,
             Match::Set { name, dirs } => self.in_set(name, dirs),
