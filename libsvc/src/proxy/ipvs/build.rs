@@ -237,8 +237,7 @@ pub fn build(table: &ServiceTable, settings: &Settings) -> Result<IpvsRuleset, B
             )));
         }
     };
-    let families = settings
-        .families()
+    let families = families(table, settings)
         .into_iter()
         .map(|f| build_family(table, settings, f, scheduler))
         .collect();
@@ -246,6 +245,27 @@ pub fn build(table: &ServiceTable, settings: &Settings) -> Result<IpvsRuleset, B
         families,
         sysctls: sysctls(settings),
     })
+}
+
+/// The proxiers to run: the one `--ip-family` names; otherwise each family
+/// the node or a Service uses (a single-stack node runs one proxier), IPv4
+/// when nothing says.
+fn families(table: &ServiceTable, settings: &Settings) -> Vec<IpFamily> {
+    if let Some(f) = settings.ip_family {
+        return vec![f];
+    }
+    let used: Vec<IpFamily> = IpFamily::BOTH
+        .into_iter()
+        .filter(|f| {
+            settings.node.primary_ip(*f).is_some()
+                || table.services.iter().any(|s| s.cluster_ip(*f).is_some())
+        })
+        .collect();
+    if used.is_empty() {
+        vec![IpFamily::IPv4]
+    } else {
+        used
+    }
 }
 
 /// The sysctls `NewProxier` ensures. `net/ipv4/vs/conn_reuse_mode` is set
