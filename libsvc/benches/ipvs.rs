@@ -25,7 +25,11 @@ fn manifests(n: usize) -> String {
             "apiVersion: v1\nkind: Service\nmetadata: {{name: svc-{i}, namespace: bench}}\nspec:\n  type: {kind}\n  clusterIP: 10.96.{a}.{b}\n  ports: [{{name: http, port: 80, targetPort: 8080{node_port}}}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: svc-{i}-1, namespace: bench, labels: {{kubernetes.io/service-name: svc-{i}}}}}\naddressType: IPv4\nports: [{{name: http, port: 8080}}]\nendpoints:\n"
         );
         for e in 0..10 {
-            let _ = writeln!(out, "- {{addresses: [10.{}.{a}.{b}], nodeName: node-{e}}}", 100 + e);
+            let _ = writeln!(
+                out,
+                "- {{addresses: [10.{}.{a}.{b}], nodeName: node-{e}}}",
+                100 + e
+            );
         }
         out.push_str("---\n");
     }
@@ -46,7 +50,10 @@ fn bench(c: &mut Criterion) {
         let bytes = render::text(&rs, None, false).len();
         eprintln!(
             "ipvs {n} services x 10 endpoints: {} virtual servers, {bytes} bytes rendered",
-            rs.families.iter().map(|f| f.virtual_servers.len()).sum::<usize>()
+            rs.families
+                .iter()
+                .map(|f| f.virtual_servers.len())
+                .sum::<usize>()
         );
         group.throughput(Throughput::Bytes(bytes as u64));
         group.bench_with_input(BenchmarkId::new("build+render", n), &loaded, |b, l| {

@@ -69,7 +69,10 @@ fn load(case: &Case) -> libsvc::Loaded {
         }
     }
     libsvc::load(
-        &[libsvc::Input::new(format!("{}/input.yaml", case.name), stream)],
+        &[libsvc::Input::new(
+            format!("{}/input.yaml", case.name),
+            stream,
+        )],
         &overrides,
     )
 }
@@ -85,7 +88,10 @@ fn check(case: &Case) -> Result<(), String> {
     let actual = ipvs_table(&render::ipvs_text(fr)).map_err(|e| format!("our ipvs text: {e}"))?;
     let want = ipvs_table(&case.file("expected.ipvs")).map_err(|e| format!("expected: {e}"))?;
     if actual != want {
-        let missing: Vec<_> = want.iter().filter(|(k, v)| actual.get(k) != Some(v)).collect();
+        let missing: Vec<_> = want
+            .iter()
+            .filter(|(k, v)| actual.get(k) != Some(v))
+            .collect();
         let extra: Vec<_> = actual.keys().filter(|k| !want.contains_key(k)).collect();
         errors.push(format!(
             "ipvs ({}): wrong or missing {missing:?}; extra {extra:?}",
@@ -107,7 +113,10 @@ fn check(case: &Case) -> Result<(), String> {
                 .find(|l| l.starts_with(&format!("create {name} ")))
                 .unwrap_or_default();
             if set.create_line() != want_create {
-                errors.push(format!("ipset {name}: {:?} != {want_create:?}", set.create_line()));
+                errors.push(format!(
+                    "ipset {name}: {:?} != {want_create:?}",
+                    set.create_line()
+                ));
             }
             let want: BTreeSet<&str> = text
                 .lines()
@@ -168,7 +177,11 @@ fn check(case: &Case) -> Result<(), String> {
 
     // kube-ipvs0 addresses.
     if let Some(addrs) = exp["kubeIpvs0Addresses"]["addresses"].as_array() {
-        let want: Vec<String> = addrs.iter().filter_map(Value::as_str).map(String::from).collect();
+        let want: Vec<String> = addrs
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect();
         let got: Vec<String> = fr.bound_addresses.iter().map(|a| a.to_string()).collect();
         if got != want {
             errors.push(format!("kube-ipvs0: {got:?}, want {want:?}"));

@@ -47,7 +47,9 @@ impl Netns {
                 .write_all(input.as_bytes())
                 .map_err(|e| format!("{cmd:?}: {e}"))?;
         }
-        let out = child.wait_with_output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        let out = child
+            .wait_with_output()
+            .map_err(|e| format!("{cmd:?}: {e}"))?;
         if out.status.success() {
             Ok(())
         } else {
@@ -81,7 +83,10 @@ fn can_run() -> bool {
             .stderr(Stdio::null())
             .status()
             .is_ok();
-        assert!(found, "{tool} is missing: apt-get install -y ipset iptables iproute2");
+        assert!(
+            found,
+            "{tool} is missing: apt-get install -y ipset iptables iproute2"
+        );
     }
     true
 }
@@ -97,7 +102,10 @@ fn feed(tag: &str, loaded: &libsvc::Loaded) -> Result<(), String> {
             IpFamily::IPv4 => "iptables-restore",
             IpFamily::IPv6 => "ip6tables-restore",
         };
-        ns.run(&[tool, "--test", "--noflush"], &render::iptables_text(fr, true))?;
+        ns.run(
+            &[tool, "--test", "--noflush"],
+            &render::iptables_text(fr, true),
+        )?;
     }
     Ok(())
 }

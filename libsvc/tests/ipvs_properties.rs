@@ -40,9 +40,18 @@ fn packet(src: &str, dst: &str, port: u16) -> Packet {
 fn kubia_with_client_ip_affinity_is_persistent() {
     let l = loaded(include_str!("data/kubia-affinity.yaml"), "192.168.0.2");
     let text = section(&l, "ipvs");
-    assert!(text.contains("-A -t 10.96.0.50:80 -s rr -p 10800\n"), "{text}");
-    assert!(text.contains("-A -t 192.168.0.2:30123 -s rr -p 10800\n"), "{text}");
-    assert!(text.contains("-a -t 10.96.0.50:80 -r 10.244.1.10:8080 -m -w 1\n"), "{text}");
+    assert!(
+        text.contains("-A -t 10.96.0.50:80 -s rr -p 10800\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-A -t 192.168.0.2:30123 -s rr -p 10800\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-a -t 10.96.0.50:80 -r 10.244.1.10:8080 -m -w 1\n"),
+        "{text}"
+    );
     ipvs_parse::parse(&text).unwrap();
 }
 
@@ -51,7 +60,10 @@ fn scheduler_and_mh_flag() {
     let mut l = loaded(include_str!("data/kubia-affinity.yaml"), "192.168.0.2");
     l.settings.proxy.ipvs_scheduler = "mh".into();
     let text = section(&l, "ipvs");
-    assert!(text.contains("-A -t 10.96.0.50:80 -s mh -b mh-port -p 10800\n"), "{text}");
+    assert!(
+        text.contains("-A -t 10.96.0.50:80 -s mh -b mh-port -p 10800\n"),
+        "{text}"
+    );
     ipvs_parse::parse(&text).unwrap();
     l.settings.proxy.ipvs_scheduler = "bogus".into();
     assert!(libsvc::render::render(&l, Mode::Ipvs, &RenderOptions::default()).is_err());
@@ -70,7 +82,10 @@ fn sections_and_json() {
     for h in ["ipvs:", "ipset:", "iptables:", "addresses:", "sysctls:"] {
         assert!(all.text.contains(h), "{h}");
     }
-    assert_eq!(all.json["families"][0]["virtual_servers"][0]["persistence_timeout"], 10800);
+    assert_eq!(
+        all.json["families"][0]["virtual_servers"][0]["persistence_timeout"],
+        10800
+    );
     let bad = RenderOptions {
         section: Some("nat".into()),
         ..Default::default()
@@ -83,7 +98,11 @@ fn trace_round_robin_and_persistence() {
     let l = loaded(include_str!("data/kubia-affinity.yaml"), "192.168.0.2");
     let r = trace(&l, Mode::Ipvs, &packet("203.0.113.9", "192.168.0.2", 30123)).unwrap();
     assert_eq!(r.outcome, "10.244.1.10:8080, 10.244.2.11:8080");
-    assert!(r.endpoints.iter().all(|e| (e.probability - 0.5).abs() < 1e-9));
+    assert!(
+        r.endpoints
+            .iter()
+            .all(|e| (e.probability - 0.5).abs() < 1e-9)
+    );
     assert!(r.masquerade, "node port traffic is masqueraded");
     assert!(r.notes.iter().any(|n| n.contains("-p 10800")));
     assert!(r.path.iter().any(|s| s.table == "ipvs"));

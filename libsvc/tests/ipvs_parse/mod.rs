@@ -3,7 +3,7 @@
 //! must be where ipvsadm puts it, addresses canonical, IPv6 in brackets.
 #![allow(dead_code)]
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// A virtual service: protocol flag and address.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -45,17 +45,16 @@ fn sock(s: &str) -> Result<SocketAddr, String> {
     if a.to_string() != s {
         return Err(format!("non-canonical address {s:?}"));
     }
-    if let IpAddr::V6(_) = a.ip() {
-        if !s.starts_with('[') {
-            return Err(format!("IPv6 without brackets {s:?}"));
-        }
+    if a.ip().is_ipv6() && !s.starts_with('[') {
+        return Err(format!("IPv6 without brackets {s:?}"));
     }
     Ok(a)
 }
 
 fn number<T: std::str::FromStr>(s: Option<&str>, what: &str) -> Result<T, String> {
     let s = s.ok_or_else(|| format!("missing {what}"))?;
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return Err(format!("bad {what} {s:?}"));
     }
     s.parse().map_err(|_| format!("bad {what} {s:?}"))

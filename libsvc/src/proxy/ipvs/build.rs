@@ -340,10 +340,10 @@ fn node_port_ips(settings: &Settings, family: IpFamily, node_addrs: &[IpAddr]) -
             if let Some(ip) = settings.node.primary_ip(family) {
                 cidrs.push(IpNet::from(ip));
             }
-        } else if let Some(n) = crate::config::parse_cidr(s) {
-            if IpFamily::of(&n.addr()) == family {
-                cidrs.push(n);
-            }
+        } else if let Some(n) = crate::config::parse_cidr(s)
+            && IpFamily::of(&n.addr()) == family
+        {
+            cidrs.push(n);
         }
     }
     if cidrs.is_empty() || cidrs.iter().any(|n| n.prefix_len() == 0) {
@@ -369,8 +369,8 @@ fn categorize<'a>(sp: &'a ServicePortInfo) -> (Vec<&'a EndpointRef>, Vec<&'a End
         || !sp.load_balancer_vips.is_empty()
         || !sp.external_ips.is_empty();
     let uses_cluster = !sp.internal_policy_local() || externally_accessible;
-    let uses_local = sp.internal_policy_local()
-        || (sp.external_policy_local() && externally_accessible);
+    let uses_local =
+        sp.internal_policy_local() || (sp.external_policy_local() && externally_accessible);
     let eps = &sp.endpoints;
     let mut cluster: Vec<&EndpointRef> = Vec::new();
     if uses_cluster {
@@ -471,7 +471,9 @@ fn build_family(
 ) -> FamilyRuleset {
     let ports = service_ports(table, settings, family);
     let node_addrs = node_address_set(settings, family);
-    let has_node_port = ports.iter().any(|sp| sp.node_port().is_some_and(|p| p != 0));
+    let has_node_port = ports
+        .iter()
+        .any(|sp| sp.node_port().is_some_and(|p| p != 0));
     let node_ips = if has_node_port {
         node_port_ips(settings, family, &node_addrs)
     } else {
@@ -546,7 +548,10 @@ fn service_port(
         );
     }
 
-    b.add(SetId::ClusterIp, SetEntry::IpPort(sp.cluster_ip, proto, port));
+    b.add(
+        SetId::ClusterIp,
+        SetEntry::IpPort(sp.cluster_ip, proto, port),
+    );
     b.server(
         sp,
         VirtualServerKind::ClusterIP,
@@ -935,10 +940,7 @@ fn iptables(b: &Builder, settings: &Settings) -> Vec<Table> {
     }
     filter.push(rule(
         "KUBE-IPVS-FILTER",
-        vec![
-            Match::CtState("NEW"),
-            set_match(b, SetId::IpvsIps, "dst"),
-        ],
+        vec![Match::CtState("NEW"), set_match(b, SetId::IpvsIps, "dst")],
         Target::Reject,
     ));
 

@@ -14,16 +14,16 @@ use crate::render::{RenderError, RenderOptions, Rendered};
 /// `svcgen render --mode ipvs`: every section, or the one `options.section` names.
 pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, RenderError> {
     let section = options.section.as_deref();
-    if let Some(s) = section {
-        if !render::SECTIONS.contains(&s) {
-            return Err(RenderError::Invalid(format!(
-                "--section {s:?}: supported values: {}",
-                render::SECTIONS.join(", ")
-            )));
-        }
+    if let Some(s) = section
+        && !render::SECTIONS.contains(&s)
+    {
+        return Err(RenderError::Invalid(format!(
+            "--section {s:?}: supported values: {}",
+            render::SECTIONS.join(", ")
+        )));
     }
-    let rs = build::build(&loaded.table, &loaded.settings)
-        .map_err(|e| RenderError::Invalid(e.0))?;
+    let rs =
+        build::build(&loaded.table, &loaded.settings).map_err(|e| RenderError::Invalid(e.0))?;
     Ok(Rendered {
         text: render::text(&rs, section, options.with_jumps),
         json: serde_json::to_value(&rs).unwrap_or(serde_json::Value::Null),

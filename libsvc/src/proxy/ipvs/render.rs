@@ -59,7 +59,11 @@ impl IpSet {
     pub fn create_line(&self) -> String {
         match self.set_type {
             SetType::BitmapPort => {
-                format!("create {} {} range 0-65535", self.name, self.set_type.as_str())
+                format!(
+                    "create {} {} range 0-65535",
+                    self.name,
+                    self.set_type.as_str()
+                )
             }
             _ => format!(
                 "create {} {} family {} hashsize 1024 maxelem 65536",

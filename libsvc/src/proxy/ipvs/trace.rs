@@ -159,7 +159,11 @@ pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderErro
             "no {family} proxier (see --ip-family)"
         )));
     };
-    Ok(trace_family(fr, &loaded.settings.node.local_ips(family), packet))
+    Ok(trace_family(
+        fr,
+        &loaded.settings.node.local_ips(family),
+        packet,
+    ))
 }
 
 /// The trace through one proxier's model; `node_local` are the node's own
@@ -177,15 +181,14 @@ pub fn trace_family(fr: &FamilyRuleset, node_local: &[IpAddr], packet: &Packet) 
         dnat: None,
     };
     let mut notes = Vec::new();
-    let finish = |w: Walk, outcome: &str, endpoints: Vec<EndpointShare>, notes: Vec<String>| {
-        TraceResult {
+    let finish =
+        |w: Walk, outcome: &str, endpoints: Vec<EndpointShare>, notes: Vec<String>| TraceResult {
             outcome: outcome.into(),
             masquerade: false,
             endpoints,
             path: w.path,
             notes,
-        }
-    };
+        };
 
     // nat: PREROUTING (from outside) or OUTPUT (from the node) → KUBE-SERVICES.
     let nat_hook = if from_node { "OUTPUT" } else { "PREROUTING" };
@@ -226,18 +229,24 @@ pub fn trace_family(fr: &FamilyRuleset, node_local: &[IpAddr], packet: &Packet) 
     }
 
     // IPVS.
-    let Some(vs) = fr
-        .virtual_servers
-        .iter()
-        .find(|v| v.address == packet.dst && v.port == packet.port && v.protocol == packet.protocol)
-    else {
-        notes.push("no IPVS virtual server for this address and port; the node itself receives the packet".into());
+    let Some(vs) = fr.virtual_servers.iter().find(|v| {
+        v.address == packet.dst && v.port == packet.port && v.protocol == packet.protocol
+    }) else {
+        notes.push(
+            "no IPVS virtual server for this address and port; the node itself receives the packet"
+                .into(),
+        );
         return finish(w, "", vec![], notes);
     };
     w.path.push(Step {
         table: "ipvs".into(),
         chain: format!("{} {}", vs.protocol, vs.addr()),
-        rule: vs.to_string().lines().next().unwrap_or_default().to_string(),
+        rule: vs
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
     });
     if vs.real_servers.is_empty() {
         notes.push(
