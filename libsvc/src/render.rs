@@ -105,7 +105,7 @@ pub fn render(
         Mode::Nftables => Ok(crate::proxy::nftables::render(loaded)),
 
         // kube-proxy IPVS mode
-        Mode::Ipvs => Err(RenderError::NotImplemented(mode)),
+        Mode::Ipvs => crate::proxy::ipvs::render(loaded, options),
 
         // kubelet's service environment variables
         Mode::Env => {
