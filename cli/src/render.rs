@@ -111,11 +111,6 @@ pub struct RenderArgs {
     pub scheduler: Option<String>,
 }
 
-fn not_implemented(what: &str) -> ExitCode {
-    eprintln!("svcgen: {what} is not implemented yet");
-    ExitCode::from(EXIT_INVALID)
-}
-
 impl Mode {
     fn lib(self) -> libsvc::render::Mode {
         use libsvc::render::Mode as M;
@@ -234,7 +229,7 @@ pub struct ResolveArgs {
     /// Record type.
     #[arg(
         long = "type",
-        value_name = "A|AAAA|SRV|PTR|CNAME|ANY",
+        value_name = "A|AAAA|SRV|PTR|CNAME|TXT|ANY",
         default_value = "A"
     )]
     pub qtype: String,
@@ -248,10 +243,29 @@ pub struct ResolveArgs {
 
 /// `svcgen resolve`.
 pub fn resolve(args: &ResolveArgs) -> ExitCode {
-    let Ok((_inputs, _loaded)) = load_for_output(&args.input, false) else {
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    not_implemented("resolve")
+    let Some(qtype) = libsvc::dns::QueryType::parse(&args.qtype) else {
+        eprintln!(
+            "svcgen: invalid --type {:?}: expected A, AAAA, SRV, PTR, CNAME, TXT or ANY",
+            args.qtype
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
+    match libsvc::dns::resolve(&loaded, &args.name, qtype, &args.namespace) {
+        Ok(answer) => {
+            match args.output {
+                OutputFormat::Text => print!("{answer}"),
+                format => print_value(&answer, format),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("svcgen: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
 }
 
 /// The resources `get` knows.
@@ -292,11 +306,42 @@ pub fn get(args: &GetArgs) -> ExitCode {
     let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
+    use libsvc::views::{self, Namespaces};
+    let ns = if args.all_namespaces {
+        Namespaces::All
+    } else {
+        Namespaces::One(args.namespace.clone().unwrap_or_else(|| "default".into()))
+    };
     if args.output != OutputFormat::Text {
-        print_value(&loaded.table, args.output);
+        let selected: Vec<&libsvc::table::ServiceInfo> = loaded
+            .table
+            .services
+            .iter()
+            .filter(|s| {
+                matches!(&ns, Namespaces::All)
+                    || matches!(&ns, Namespaces::One(n) if *n == s.namespace)
+            })
+            .collect();
+        match args.resource {
+            Resource::Endpointslices => {
+                let slices: Vec<&libsvc::table::SliceInfo> =
+                    selected.iter().flat_map(|s| s.slices.iter()).collect();
+                print_value(&slices, args.output)
+            }
+            _ => print_value(&selected, args.output),
+        }
         return ExitCode::SUCCESS;
     }
-    not_implemented("get")
+    let text = match args.resource {
+        Resource::Services => views::get_services(&loaded, &ns),
+        Resource::Endpoints => views::get_endpoints(&loaded, &ns),
+        Resource::Endpointslices => views::get_endpoint_slices(&loaded, &ns),
+    };
+    if text.is_empty() {
+        eprintln!("{}", views::no_resources(&ns));
+    }
+    print!("{text}");
+    ExitCode::SUCCESS
 }
 
 /// `svcgen describe`.
@@ -315,10 +360,29 @@ pub struct DescribeArgs {
 
 /// `svcgen describe`.
 pub fn describe(args: &DescribeArgs) -> ExitCode {
-    let Ok((_inputs, _loaded)) = load_for_output(&args.input, false) else {
+    if !matches!(args.resource.as_str(), "service" | "services" | "svc") {
+        eprintln!(
+            "svcgen: describe knows services (service, svc), not {:?}",
+            args.resource
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    not_implemented("describe")
+    match libsvc::views::describe_service(&loaded, &args.namespace, &args.name) {
+        Some(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!(
+                "Error from server (NotFound): services \"{}\" not found",
+                args.name
+            );
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
 }
 
 /// `svcgen cluster-info`.
@@ -329,12 +393,19 @@ pub struct ClusterInfoArgs {
     /// The API server URL.
     #[arg(long, default_value = "https://127.0.0.1:6443")]
     pub server: String,
+    /// The namespace of the add-on Services.
+    #[arg(short = 'n', long, value_name = "NS", default_value = "kube-system")]
+    pub namespace: String,
 }
 
 /// `svcgen cluster-info`.
 pub fn cluster_info(args: &ClusterInfoArgs) -> ExitCode {
-    let Ok((_inputs, _loaded)) = load_for_output(&args.input, false) else {
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    not_implemented("cluster-info")
+    print!(
+        "{}",
+        libsvc::views::cluster_info(&loaded, &args.server, &args.namespace)
+    );
+    ExitCode::SUCCESS
 }
