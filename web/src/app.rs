@@ -21,6 +21,8 @@ use yew::prelude::*;
 
 /// The editor's line height in CSS pixels (kept equal to `--line` in the CSS).
 const LINE_HEIGHT: f64 = 18.0;
+/// Updates faster than this (ms) run on every keystroke; slower ones are debounced.
+const FAST_MS: f64 = 12.0;
 
 /// An output tab: every mode libsvc knows, then the table, the effective
 /// settings and the diagnostics. New modes appear here by themselves.
@@ -199,16 +201,19 @@ impl App {
         self.save_timer = Some(Timeout::new(300, move || link.send_message(Msg::Save)));
     }
 
-    /// Debounces: immediately (next task) while updates are fast, longer
-    /// when they are slow, so typing never queues up work.
-    fn schedule(&mut self, ctx: &Context<Self>) {
-        let delay = if self.perf.compute_ms < 12.0 {
-            0
-        } else {
-            (self.perf.compute_ms * 3.0).min(400.0) as u32
-        };
+    /// Updates now while updates are fast (a few ms: every keystroke shows
+    /// at once); debounces when they are slow, so typing never queues up
+    /// work. Returns whether the view must render.
+    fn schedule(&mut self, ctx: &Context<Self>) -> bool {
+        if self.perf.compute_ms < FAST_MS && self.pending.is_none() {
+            self.recompute();
+            self.save_fragment_later(ctx);
+            return true;
+        }
+        let delay = (self.perf.compute_ms * 3.0).clamp(30.0, 400.0) as u32;
         let link = ctx.link().clone();
         self.pending = Some(Timeout::new(delay, move || link.send_message(Msg::Update)));
+        false
     }
 
     fn show_cursor(&self) {
@@ -303,9 +308,9 @@ impl Component for App {
             Msg::Edit(text, at) => {
                 self.manifests = text;
                 self.perf.keystroke_at.get_or_insert(at);
-                self.schedule(ctx);
+                let render = self.schedule(ctx);
                 self.show_cursor();
-                false
+                render
             }
             Msg::Update => {
                 self.pending = None;
@@ -331,8 +336,7 @@ impl Component for App {
             }
             Msg::Setting(field, value) => {
                 *field(&mut self.settings) = value;
-                self.schedule(ctx);
-                false
+                self.schedule(ctx)
             }
             Msg::WithJumps(v) => {
                 self.settings.with_jumps = v;

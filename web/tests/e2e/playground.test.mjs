@@ -67,7 +67,16 @@ after(async () => {
   await context?.close();
   server?.close();
   if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
-  console.log("svcgen playground timings (ms):", JSON.stringify(perf, null, 2));
+  // Timings, one line each (machine-dependent: printed, never asserted).
+  console.log(`wasm: ${fs.statSync(path.join(dist, "svcgen_web_bg.wasm")).size} bytes`);
+  console.log(`first render after load: ${perf.firstRenderMs} ms (fresh browser), ${perf.firstRenderMsSharedPage} ms (second page)`);
+  console.log(`load phases (ms after navigation start): ${JSON.stringify(perf.loadPhasesMs)}`);
+  for (const [name, e] of Object.entries(perf.examples)) {
+    const s = [...e.keystrokeToAllOutputsMs].sort((a, b) => a - b);
+    console.log(
+      `keystroke -> all outputs: ${name}: median ${s[Math.floor(s.length / 2)]} ms, max ${s[s.length - 1]} ms (of which update: ${e.updateMs.join(", ")} ms; libsvc compute ${e.computeMs} ms)`,
+    );
+  }
 });
 
 const errorsOf = (page) => {
@@ -145,13 +154,16 @@ test("the playground works as a person uses it", async () => {
     assert.ok(text.length > 0, `example ${names[i]} is not empty`);
     await caretAt(page, text.length);
     const samples = [];
+    const updateSamples = [];
     for (const key of ["Enter", "Backspace", "Enter", "Backspace"]) {
       await afterUpdate(page, () => page.keyboard.press(key));
       samples.push(Number(await page.$eval("#perf", (e) => e.dataset.keystrokeMs)));
+      updateSamples.push(Number(await page.$eval("#perf", (e) => e.dataset.updateMs)));
     }
     assert.equal(await editorValue(page), text, "typing then deleting restores the text");
     perf.examples[names[i]] = {
       keystrokeToAllOutputsMs: samples,
+      updateMs: updateSamples,
       computeMs: Number(await page.$eval("#perf", (e) => e.dataset.computeMs)),
     };
   }
