@@ -17,14 +17,6 @@ wasm="target/wasm32-unknown-unknown/wasm-release/svcgen_web.wasm"
 rm -rf web/dist
 mkdir -p web/dist
 wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir web/dist "$wasm"
-if command -v wasm-opt >/dev/null; then
-  # Optional: binaryen's optimiser shrinks the module further when installed.
-  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    -o web/dist/svcgen_web_bg.wasm.opt web/dist/svcgen_web_bg.wasm \
-    && mv web/dist/svcgen_web_bg.wasm.opt web/dist/svcgen_web_bg.wasm \
-    || echo "wasm-opt failed; keeping the unoptimised module" >&2
-fi
 cp web/static/index.html web/static/style.css web/dist/
 
 raw=$(stat -c %s web/dist/svcgen_web_bg.wasm)

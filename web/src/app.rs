@@ -686,16 +686,16 @@ impl App {
         }
     }
 
-    /// The rule texts the last trace matched in `mode`'s output.
-    fn hits(&self, mode: Mode) -> HashSet<&str> {
+    /// The rules (chain, rule text) the last trace matched in `mode`'s output.
+    fn hits(&self, mode: Mode) -> Vec<(&str, &str)> {
         match &self.traced {
             Some(Traced::Done(_, r)) if Mode::parse(&self.trace_form.mode) == Some(mode) => r
                 .path
                 .iter()
-                .map(|s| s.rule.trim())
-                .filter(|r| !r.is_empty())
+                .map(|s| (s.chain.as_str(), s.rule.trim()))
+                .filter(|(_, r)| !r.is_empty())
                 .collect(),
-            _ => HashSet::new(),
+            _ => Vec::new(),
         }
     }
 
@@ -731,7 +731,7 @@ impl App {
         let body = if shows_json { json.clone() } else { text };
         let hits = match self.tab {
             Tab::Mode(m) if !shows_json => self.hits(m),
-            _ => HashSet::new(),
+            _ => Vec::new(),
         };
         let copy = body.clone().unwrap_or_default();
         html! {
@@ -806,7 +806,7 @@ impl App {
                 html! { <p class="hint">{"Send the first packet of a new connection through the rules."}</p> }
             }
             Some(Traced::NotImplemented(m)) => html! {
-                <p id="trace-result" class="note">{ format!("Tracing {} is not available yet in this build of svcgen.", m.name()) }</p>
+                <p id="trace-result" class="note" data-mode={m.name()}>{ format!("Tracing {} is not available yet in this build of svcgen.", m.name()) }</p>
             },
             Some(Traced::Failed(e)) => {
                 html! { <p id="trace-result" class="note error">{ e.clone() }</p> }
@@ -819,7 +819,7 @@ impl App {
                 };
                 let mode = Mode::parse(&f.mode);
                 html! {
-                    <div id="trace-result" class="trace-result">
+                    <div id="trace-result" class="trace-result" data-mode={f.mode.clone()}>
                         <p><b>{ format!("{} {} → {}:{}", p.protocol.lower(), p.src, p.dst, p.port) }</b></p>
                         <p>{"verdict: "}<b id="trace-verdict">{ verdict }</b>
                            {" · masquerade: "}<b id="trace-masq">{ if r.masquerade { "yes" } else { "no" } }</b></p>
@@ -874,20 +874,30 @@ fn show_caret(editor: &NodeRef, cursor: &NodeRef) {
     el.set_text_content(Some(&format!("Ln {line}, Col {col}")));
 }
 
-/// The output text, with the lines a trace matched marked. Unmarked runs of
-/// lines stay one text node, so large outputs stay cheap.
-fn highlight(body: &str, hits: &HashSet<&str>) -> Html {
+/// The output text, with the lines a trace matched marked: the rule itself,
+/// or a line holding both the rule and its chain's name (`nft -f` lines
+/// name the chain before the rule). Unmarked runs of lines stay one text
+/// node, so large outputs stay cheap.
+fn highlight(body: &str, hits: &[(&str, &str)]) -> Html {
     if hits.is_empty() {
         return html! { { body.to_string() } };
     }
+    let exact: HashSet<&str> = hits.iter().map(|(_, r)| *r).collect();
     let mut parts: Vec<Html> = Vec::new();
     let mut run = String::new();
     for line in body.split_inclusive('\n') {
-        if hits.contains(line.trim()) || hits.iter().any(|h| line.contains(h)) {
+        if exact.contains(line.trim())
+            || hits
+                .iter()
+                .any(|(chain, rule)| line.contains(rule) && line.contains(chain))
+        {
             if !run.is_empty() {
                 parts.push(html! { { std::mem::take(&mut run) } });
             }
-            parts.push(html! { <span class="hit">{ line.to_string() }</span> });
+            // A block of its own: the highlight spans the line, and the
+            // newline it replaces is implied.
+            let shown = line.strip_suffix('\n').unwrap_or(line);
+            parts.push(html! { <span class="hit">{ shown.to_string() }</span> });
         } else {
             run.push_str(line);
         }

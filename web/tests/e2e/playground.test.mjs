@@ -237,19 +237,29 @@ test("the playground works as a person uses it", async () => {
   await afterUpdate(page, () => page.keyboard.press("Backspace"));
   assert.equal(await page.locator("#problems li.diag.error").count(), 0);
 
-  // Trace a packet to the Service.
+  // Trace a packet to the Service through each proxy mode: where a tracer
+  // exists, the verdict, the endpoints' shares and the matched rules
+  // highlighted in that mode's output; elsewhere a "not available" note.
   await page.fill("#trace-port", "81");
-  await page.click("#trace-run");
-  const result = await page.waitForSelector("#trace-result", { timeout: TIMEOUT });
-  const traced = await result.textContent();
-  if (/not available yet/.test(traced)) {
-    console.log(`trace: ${traced}`);
-    assert.match(traced, /Tracing iptables is not available yet/);
-  } else {
-    assert.match(await page.textContent("#trace-verdict"), /10\.244\.1\.5:8080|10\.244\.2\.7:8080/);
-    assert.match(traced, /50\.0 %/, "two endpoints, half each");
+  const traced = [];
+  for (const m of ["iptables", "nftables", "ipvs"]) {
+    await page.selectOption("#trace-mode", m);
+    await page.click("#trace-run");
+    await page.waitForSelector(`#trace-result[data-mode="${m}"]`, { timeout: TIMEOUT });
+    const result = await page.textContent("#trace-result");
+    if (/not available yet/.test(result)) {
+      assert.match(result, new RegExp(`Tracing ${m} is not available yet`));
+      continue;
+    }
+    traced.push(m);
+    assert.match(await page.textContent("#trace-verdict"), /10\.244\.1\.5:8080, 10\.244\.2\.7:8080/, `${m}: ${result}`);
+    assert.equal(await page.locator("table.endpoints td", { hasText: "50.0 %" }).count(), 2, "two endpoints, half each");
     assert.equal(await page.textContent("#trace-masq"), "no");
+    assert.ok((await page.locator("ol.path li").count()) > 0, "the path is listed");
+    await page.click(`#tab-${m}`);
+    assert.ok((await page.locator("#output .hit").count()) > 0, `${m}: matched rules highlighted`);
   }
+  console.log(`traced through: ${traced.join(", ") || "(no tracer yet)"}`);
 
   // Share: the URL carries the state; a new page restores it.
   await page.click("#tab-env");
@@ -270,9 +280,10 @@ test("the playground works as a person uses it", async () => {
   assert.deepEqual(again.errors, []);
   await again.page.close();
 
-  // The screenshot shows the editor and a live output: the first mode
-  // that renders, else the service table.
-  await page.click(`#tab-${rendered[0] ?? "table"}`);
+  // The screenshot shows the editor and a live output: the last traced
+  // mode with its matched rules, else the first mode that renders, else
+  // the service table.
+  await page.click(`#tab-${traced.at(-1) ?? rendered[0] ?? "table"}`);
   await page.$eval("#editor", (e) => { e.scrollTop = 0; e.dispatchEvent(new Event("scroll")); });
   await page.screenshot({ path: path.join(artifacts, "playground.png") });
 
