@@ -545,7 +545,7 @@ impl App {
                         <pre>{ numbers }</pre>
                         { for marks.into_iter().map(|(line, sev, msg)| html! {
                             <div class={classes!("mark", sev.to_string())} title={msg}
-                                style={format!("top: calc(var(--pad) + {}px)", (line - 1) as f64 * LINE_HEIGHT)}></div>
+                                style={format!("top: calc(var(--pad) + {}px)", f64::from(line.saturating_sub(1)) * LINE_HEIGHT)}></div>
                         }) }
                     </div>
                     <textarea id="editor" ref={self.editor.clone()} spellcheck="false" wrap="off"

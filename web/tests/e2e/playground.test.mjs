@@ -286,6 +286,12 @@ test("the playground works as a person uses it", async () => {
   await page.click(`#tab-${traced.at(-1) ?? rendered[0] ?? "table"}`);
   await page.$eval("#editor", (e) => { e.scrollTop = 0; e.dispatchEvent(new Event("scroll")); });
   await page.screenshot({ path: path.join(artifacts, "playground.png") });
+  // The dark theme follows the system's.
+  const light = await page.$eval("body", (b) => getComputedStyle(b).backgroundColor);
+  await page.emulateMedia({ colorScheme: "dark" });
+  const dark = await page.$eval("body", (b) => getComputedStyle(b).backgroundColor);
+  assert.notEqual(dark, light, "prefers-color-scheme: dark changes the colours");
+  await page.screenshot({ path: path.join(artifacts, "playground-dark.png") });
 
   assert.deepEqual(errors, [], "no errors in the page's console");
   await page.close();
