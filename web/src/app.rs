@@ -101,6 +101,8 @@ pub enum Msg {
     Trace,
     /// Copy a text; the key says which button shows "copied".
     Copy(String, &'static str),
+    /// Copy the share link (the state as it is now).
+    CopyLink,
     /// Clear the "copied" mark.
     Copied,
     /// Write the state into the URL fragment.
@@ -371,14 +373,27 @@ impl Component for App {
             }
             Msg::Copy(text, key) => {
                 if let Some(w) = web_sys::window() {
-                    // The promise's answer is not needed: the mark says we tried.
-                    let _ = w.navigator().clipboard().write_text(&text);
+                    // A refused write (no permission, no secure context) is
+                    // not an error of the page: swallow the rejection.
+                    let refused =
+                        wasm_bindgen::closure::Closure::<dyn FnMut(wasm_bindgen::JsValue)>::new(
+                            |_: wasm_bindgen::JsValue| {},
+                        );
+                    let _ = w.navigator().clipboard().write_text(&text).catch(&refused);
+                    refused.forget();
                 }
                 self.copied = Some(key);
                 let link = ctx.link().clone();
                 self.copied_timer =
                     Some(Timeout::new(1500, move || link.send_message(Msg::Copied)));
                 true
+            }
+            Msg::CopyLink => {
+                self.save_fragment();
+                let href = web_sys::window()
+                    .and_then(|w| w.location().href().ok())
+                    .unwrap_or_default();
+                Component::update(self, ctx, Msg::Copy(href, "link"))
             }
             Msg::Copied => {
                 self.copied = None;
@@ -472,12 +487,7 @@ impl App {
             let s: HtmlSelectElement = e.target_unchecked_into();
             Msg::Example(s.value().parse().unwrap_or(0))
         });
-        let share = link.callback(|_| {
-            let href = web_sys::window()
-                .and_then(|w| w.location().href().ok())
-                .unwrap_or_default();
-            Msg::Copy(href, "link")
-        });
+        let share = link.callback(|_| Msg::CopyLink);
         html! {
             <header class="top">
                 <h1>{"svcgen "}<span class="sub">{"playground"}</span></h1>

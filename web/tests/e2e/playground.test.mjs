@@ -53,6 +53,7 @@ before(async () => {
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
     ],
     viewport: { width: 1440, height: 1000 },
+    permissions: ["clipboard-read", "clipboard-write"],
   });
   // Nothing may leave the machine: no CDN, no fonts.
   await context.route("**/*", (route) => {
@@ -199,6 +200,16 @@ test("the playground works as a person uses it", async () => {
   if (changed.env.text !== null) assert.match(changed.env.text, /^WEB_SERVICE_PORT=81$/m);
   if (changed.iptables.text !== null) assert.match(changed.iptables.text, /--dport 81\b/);
   console.log(`outputs rendered: ${rendered.join(", ") || "(none yet: table, settings, diagnostics)"}`);
+
+  // Copy buttons: the output, and the share link.
+  const shownTab = rendered.includes("env") ? "env" : "table";
+  const shownText = (await tabBody(page, shownTab)).text;
+  await page.click("#copy-output");
+  assert.equal(await page.textContent("#copy-output"), "Copied");
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), shownText);
+  await page.click("#share");
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), page.url());
+  assert.match(page.url(), /#s=1\./);
 
   // A setting: the cluster domain shows in the effective settings.
   await afterUpdate(page, () => page.fill("#set-clusterDomain", "example.org"));
