@@ -232,6 +232,19 @@ mod tests {
     }
 
     #[test]
+    fn every_example_reads() {
+        for (name, text) in crate::examples::all() {
+            let out = compute(text, &FormSettings::default());
+            assert!(
+                !out.loaded.has_parse_errors(),
+                "{name}: {:?}",
+                out.diagnostics
+            );
+            assert!(out.modes.iter().all(|(_, o)| *o != Output::Blocked));
+        }
+    }
+
+    #[test]
     fn diagnostics_are_placed_in_utf16() {
         let text = "# 😀\napiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports: [{port: \"x\"}]\n";
         let out = compute(text, &FormSettings::default());
