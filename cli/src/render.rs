@@ -111,11 +111,6 @@ pub struct RenderArgs {
     pub scheduler: Option<String>,
 }
 
-fn not_implemented(what: &str) -> ExitCode {
-    eprintln!("svcgen: {what} is not implemented yet");
-    ExitCode::from(EXIT_INVALID)
-}
-
 impl Mode {
     fn lib(self) -> libsvc::render::Mode {
         use libsvc::render::Mode as M;
@@ -240,7 +235,7 @@ pub struct ResolveArgs {
     /// Record type.
     #[arg(
         long = "type",
-        value_name = "A|AAAA|SRV|PTR|CNAME|ANY",
+        value_name = "A|AAAA|SRV|PTR|CNAME|TXT|ANY",
         default_value = "A"
     )]
     pub qtype: String,
@@ -254,10 +249,29 @@ pub struct ResolveArgs {
 
 /// `svcgen resolve`.
 pub fn resolve(args: &ResolveArgs) -> ExitCode {
-    let Ok((_inputs, _loaded)) = load_for_output(&args.input, false) else {
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    not_implemented("resolve")
+    let Some(qtype) = libsvc::dns::QueryType::parse(&args.qtype) else {
+        eprintln!(
+            "svcgen: invalid --type {:?}: expected A, AAAA, SRV, PTR, CNAME, TXT or ANY",
+            args.qtype
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
+    match libsvc::dns::resolve(&loaded, &args.name, qtype, &args.namespace) {
+        Ok(answer) => {
+            match args.output {
+                OutputFormat::Text => print!("{answer}"),
+                format => print_value(&answer, format),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("svcgen: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
 }
 
 /// The resources `get` knows.

@@ -67,7 +67,7 @@ pub fn trace(loaded: &Loaded, mode: Mode, packet: &Packet) -> Result<TraceResult
         Mode::Iptables => Err(RenderError::NotImplemented(mode)),
 
         // kube-proxy nftables mode
-        Mode::Nftables => Err(RenderError::NotImplemented(mode)),
+        Mode::Nftables => Ok(crate::proxy::nftables::trace(loaded, packet)),
 
         // kube-proxy IPVS mode
         Mode::Ipvs => crate::proxy::ipvs::trace::trace(loaded, packet),
