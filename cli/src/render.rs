@@ -104,7 +104,7 @@ pub struct RenderArgs {
     #[arg(long)]
     pub with_jumps: bool,
     /// ipvs: print one section only.
-    #[arg(long, value_name = "ipvs|ipset|iptables|addresses")]
+    #[arg(long, value_name = "ipvs|ipset|iptables|addresses|sysctls")]
     pub section: Option<String>,
     /// ipvs: the scheduler (overrides ipvs.scheduler).
     #[arg(long, value_name = "SCHED")]
@@ -178,6 +178,9 @@ pub struct TraceArgs {
     /// Protocol.
     #[arg(long, value_name = "tcp|udp|sctp", default_value = "tcp")]
     pub proto: String,
+    /// ipvs: the scheduler (overrides ipvs.scheduler).
+    #[arg(long, value_name = "SCHED")]
+    pub scheduler: Option<String>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -188,9 +191,12 @@ pub struct TraceArgs {
 
 /// `svcgen trace`.
 pub fn trace(args: &TraceArgs) -> ExitCode {
-    let Ok((_inputs, loaded)) = load_for_output(&args.input, args.strict) else {
+    let Ok((_inputs, mut loaded)) = load_for_output(&args.input, args.strict) else {
         return ExitCode::from(EXIT_INVALID);
     };
+    if let Some(s) = &args.scheduler {
+        loaded.settings.proxy.ipvs_scheduler = s.clone();
+    }
     let Some(protocol) = libsvc::table::Protocol::parse(Some(&args.proto.to_uppercase())) else {
         eprintln!(
             "svcgen: invalid --proto {:?}: expected tcp, udp or sctp",
