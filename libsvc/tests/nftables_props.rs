@@ -160,10 +160,14 @@ fn render_docs(docs: &[String]) -> (libsvc::Loaded, String) {
     (loaded, text)
 }
 
-/// Runs `nft -c -f -` in a namespace made for it; `None` when the kernel
-/// tests are switched off (`SVCGEN_SKIP_KERNEL_TESTS`).
+/// Runs `nft -c -f -` in a namespace made for it; `None` when not root or
+/// when the kernel tests are switched off (`SVCGEN_SKIP_KERNEL_TESTS`).
 fn nft_check(text: &str) -> Option<Result<(), String>> {
-    if std::env::var_os("SVCGEN_SKIP_KERNEL_TESTS").is_some() {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if std::env::var_os("SVCGEN_SKIP_KERNEL_TESTS").is_some() || !root {
         return None;
     }
     struct Ns(String);
