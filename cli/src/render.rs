@@ -1,7 +1,7 @@
 //! The subcommands that read manifests and print an output of libsvc.
 
 use crate::inputs::InputArgs;
-use crate::output::print_value;
+use crate::output::{emit, print_value};
 use crate::{EXIT_INVALID, EXIT_USAGE, OutputFormat};
 use clap::{Args, ValueEnum};
 use libsvc::{Input, Loaded};
@@ -146,7 +146,7 @@ pub fn render(args: &RenderArgs) -> ExitCode {
                 eprintln!("{}", d.render(&inputs));
             }
             match args.output {
-                OutputFormat::Text => print!("{}", rendered.text),
+                OutputFormat::Text => emit(&rendered.text),
                 format => print_value(&rendered.json, format),
             }
             ExitCode::SUCCESS
@@ -213,7 +213,7 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
     match libsvc::trace::trace(&loaded, args.mode.lib(), &packet) {
         Ok(result) => {
             match args.output {
-                OutputFormat::Text => print!("{}", libsvc::trace::report(&packet, &result)),
+                OutputFormat::Text => emit(&libsvc::trace::report(&packet, &result)),
                 format => print_value(&result, format),
             }
             ExitCode::SUCCESS
@@ -262,7 +262,7 @@ pub fn resolve(args: &ResolveArgs) -> ExitCode {
     match libsvc::dns::resolve(&loaded, &args.name, qtype, &args.namespace) {
         Ok(answer) => {
             match args.output {
-                OutputFormat::Text => print!("{answer}"),
+                OutputFormat::Text => emit(&answer.to_string()),
                 format => print_value(&answer, format),
             }
             ExitCode::SUCCESS
@@ -346,7 +346,7 @@ pub fn get(args: &GetArgs) -> ExitCode {
     if text.is_empty() {
         eprintln!("{}", views::no_resources(&ns));
     }
-    print!("{text}");
+    emit(&text);
     ExitCode::SUCCESS
 }
 
@@ -378,7 +378,7 @@ pub fn describe(args: &DescribeArgs) -> ExitCode {
     };
     match libsvc::views::describe_service(&loaded, &args.namespace, &args.name) {
         Some(text) => {
-            print!("{text}");
+            emit(&text);
             ExitCode::SUCCESS
         }
         None => {
@@ -409,9 +409,10 @@ pub fn cluster_info(args: &ClusterInfoArgs) -> ExitCode {
     let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    print!(
-        "{}",
-        libsvc::views::cluster_info(&loaded, &args.server, &args.namespace)
-    );
+    emit(&libsvc::views::cluster_info(
+        &loaded,
+        &args.server,
+        &args.namespace,
+    ));
     ExitCode::SUCCESS
 }
