@@ -102,7 +102,7 @@ pub fn render(
         Mode::Iptables => Err(RenderError::NotImplemented(mode)),
 
         // kube-proxy nftables mode
-        Mode::Nftables => Ok(crate::proxy::nftables::render(loaded)),
+        Mode::Nftables => crate::proxy::nftables::render(loaded, options),
 
         // kube-proxy IPVS mode
         Mode::Ipvs => crate::proxy::ipvs::render(loaded, options),

@@ -23,6 +23,7 @@ pub mod trace;
 
 use crate::Loaded;
 use crate::render::{RenderError, RenderOptions, Rendered};
+use crate::trace::{Packet, TraceResult};
 
 /// `svcgen render --mode ipvs`: every section, or the one `options.section` names.
 pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, RenderError> {
@@ -42,4 +43,9 @@ pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, Rend
         json: serde_json::to_value(&rs).unwrap_or(serde_json::Value::Null),
         diagnostics: Vec::new(),
     })
+}
+
+/// `svcgen trace --mode ipvs`.
+pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderError> {
+    trace::trace(loaded, packet)
 }
