@@ -97,6 +97,9 @@ pub fn render(
     mode: Mode,
     options: &RenderOptions,
 ) -> Result<Rendered, RenderError> {
-    let _ = (loaded, options);
-    Err(RenderError::NotImplemented(mode))
+    match mode {
+        // kube-proxy iptables mode
+        Mode::Iptables => crate::proxy::iptables::render(loaded, options),
+        _ => Err(RenderError::NotImplemented(mode)),
+    }
 }
