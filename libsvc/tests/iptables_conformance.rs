@@ -110,11 +110,8 @@ fn render_cases() {
         if checks.is_empty() {
             continue;
         }
-        let r = rendered(&case).and_then(|actual| {
-            checks
-                .iter()
-                .try_for_each(|cmp| check(&case, cmp, &actual))
-        });
+        let r = rendered(&case)
+            .and_then(|actual| checks.iter().try_for_each(|cmp| check(&case, cmp, &actual)));
         results.push((case.name.clone(), r));
     }
     common::report("iptables", &results, KNOWN);
@@ -141,8 +138,16 @@ fn flows() {
             );
             let r = (|| {
                 let packet = Packet {
-                    src: f["sourceIP"].as_str().unwrap_or("").parse().map_err(|e| format!("{e}"))?,
-                    dst: f["destIP"].as_str().unwrap_or("").parse().map_err(|e| format!("{e}"))?,
+                    src: f["sourceIP"]
+                        .as_str()
+                        .unwrap_or("")
+                        .parse()
+                        .map_err(|e| format!("{e}"))?,
+                    dst: f["destIP"]
+                        .as_str()
+                        .unwrap_or("")
+                        .parse()
+                        .map_err(|e| format!("{e}"))?,
                     port: f["destPort"].as_u64().unwrap_or(0) as u16,
                     protocol: protocol(&f["protocol"]),
                 };

@@ -283,7 +283,11 @@ pub fn categorize_endpoints(sp: &ServicePortInfo) -> Categorized {
         }
     }
     if local_ready {
-        c.local = eps.iter().filter(|e| e.is_local && e.ready).cloned().collect();
+        c.local = eps
+            .iter()
+            .filter(|e| e.is_local && e.ready)
+            .cloned()
+            .collect();
     } else if local_terminating {
         c.local = eps
             .iter()
@@ -296,11 +300,8 @@ pub fn categorize_endpoints(sp: &ServicePortInfo) -> Categorized {
     } else if c.local.is_empty() {
         c.all_reachable = c.cluster.clone();
     } else {
-        let mut all: std::collections::BTreeMap<String, EndpointRef> = c
-            .cluster
-            .iter()
-            .map(|e| (e.addr(), e.clone()))
-            .collect();
+        let mut all: std::collections::BTreeMap<String, EndpointRef> =
+            c.cluster.iter().map(|e| (e.addr(), e.clone())).collect();
         all.extend(c.local.iter().map(|e| (e.addr(), e.clone())));
         c.all_reachable = all.into_values().collect();
     }

@@ -55,7 +55,10 @@ pub fn port_proto_hash(port_name: &str, protocol: &str) -> String {
 
 /// `KUBE-SEP-…`: hash of port name, protocol and endpoint `IP:port`.
 pub fn endpoint_chain_name(port_name: &str, protocol: &str, endpoint: &str) -> String {
-    format!("KUBE-SEP-{}", hash16(&format!("{port_name}{protocol}{endpoint}")))
+    format!(
+        "KUBE-SEP-{}",
+        hash16(&format!("{port_name}{protocol}{endpoint}"))
+    )
 }
 
 /// What kube-proxy's proxier of one family knows besides the objects.
@@ -214,7 +217,12 @@ pub fn build(table: &ServiceTable, settings: &Settings, family: IpFamily) -> Rul
     ] {
         filter.declare(c);
     }
-    for c in [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ] {
+    for c in [
+        KUBE_SERVICES,
+        KUBE_NODEPORTS,
+        KUBE_POSTROUTING,
+        KUBE_MARK_MASQ,
+    ] {
         nat.declare(c);
     }
     nat.add(
@@ -227,7 +235,10 @@ pub fn build(table: &ServiceTable, settings: &Settings, family: IpFamily) -> Rul
             Target::Return,
         ),
     );
-    nat.add(KUBE_POSTROUTING, Rule::new(vec![], Target::MarkXor(cfg.mark)));
+    nat.add(
+        KUBE_POSTROUTING,
+        Rule::new(vec![], Target::MarkXor(cfg.mark)),
+    );
     // v1.37 always asks for --random-fully (the capability check is gone).
     nat.add(
         KUBE_POSTROUTING,
@@ -272,7 +283,10 @@ pub fn build(table: &ServiceTable, settings: &Settings, family: IpFamily) -> Rul
     let np_comment = "kubernetes service nodeports; NOTE: this must be the last rule in this chain";
     match &cfg.node_port_ips {
         None => {
-            let mut m = vec![comment(np_comment, true), Match::AddrTypeLocal(AddrSide::Dst)];
+            let mut m = vec![
+                comment(np_comment, true),
+                Match::AddrTypeLocal(AddrSide::Dst),
+            ];
             let block = match family {
                 IpFamily::IPv6 => Some("::1/128"),
                 IpFamily::IPv4 if !cfg.localhost_node_ports => Some("127.0.0.0/8"),
@@ -293,7 +307,10 @@ pub fn build(table: &ServiceTable, settings: &Settings, family: IpFamily) -> Rul
                 }
                 nat.add(
                     KUBE_SERVICES,
-                    Rule::new(vec![comment(np_comment, true), dst(*ip)], jump(KUBE_NODEPORTS)),
+                    Rule::new(
+                        vec![comment(np_comment, true), dst(*ip)],
+                        jump(KUBE_NODEPORTS),
+                    ),
                 );
             }
         }
@@ -568,7 +585,10 @@ fn service_port_rules(
                     &ext_chain,
                     Rule::new(
                         vec![
-                            comment(format!("pod traffic for {name} external destinations"), true),
+                            comment(
+                                format!("pod traffic for {name} external destinations"),
+                                true,
+                            ),
                             local,
                         ],
                         jump(&svc_chain),
@@ -761,16 +781,34 @@ fn builtin_jumps(filter: &TableBuilder) -> Vec<BuiltinJump> {
     let mut out = vec![
         j(Filter, "INPUT", true, ext, KUBE_EXTERNAL_SERVICES),
         j(Filter, "FORWARD", true, ext, KUBE_EXTERNAL_SERVICES),
-        j(Filter, "INPUT", false, "kubernetes health check service ports", KUBE_NODEPORTS),
+        j(
+            Filter,
+            "INPUT",
+            false,
+            "kubernetes health check service ports",
+            KUBE_NODEPORTS,
+        ),
         j(Filter, "FORWARD", true, portals, KUBE_SERVICES),
         j(Filter, "OUTPUT", true, portals, KUBE_SERVICES),
-        j(Filter, "FORWARD", false, "kubernetes forwarding rules", KUBE_FORWARD),
+        j(
+            Filter,
+            "FORWARD",
+            false,
+            "kubernetes forwarding rules",
+            KUBE_FORWARD,
+        ),
         j(Filter, "INPUT", true, lbfw, KUBE_PROXY_FIREWALL),
         j(Filter, "OUTPUT", true, lbfw, KUBE_PROXY_FIREWALL),
         j(Filter, "FORWARD", true, lbfw, KUBE_PROXY_FIREWALL),
         j(Nat, "OUTPUT", false, portals, KUBE_SERVICES),
         j(Nat, "PREROUTING", false, portals, KUBE_SERVICES),
-        j(Nat, "POSTROUTING", false, "kubernetes postrouting rules", KUBE_POSTROUTING),
+        j(
+            Nat,
+            "POSTROUTING",
+            false,
+            "kubernetes postrouting rules",
+            KUBE_POSTROUTING,
+        ),
     ];
     if filter.index.contains_key(KUBE_FIREWALL) {
         out.push(j(Filter, "INPUT", false, "", KUBE_FIREWALL));

@@ -60,7 +60,11 @@ pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderErro
     if !loaded.settings.families().contains(&family) {
         return Err(RenderError::Invalid(format!(
             "--ip-family {} leaves no {family} rules to trace {} through",
-            loaded.settings.ip_family.map(|f| f.to_string()).unwrap_or_default(),
+            loaded
+                .settings
+                .ip_family
+                .map(|f| f.to_string())
+                .unwrap_or_default(),
             packet.dst
         )));
     }

@@ -78,7 +78,10 @@ impl Display for Match {
             ),
             Match::RecentSet(name) => write!(f, "-m recent --name {name} --set"),
             Match::RecentCheck { name, seconds } => {
-                write!(f, "-m recent --name {name} --rcheck --seconds {seconds} --reap")
+                write!(
+                    f,
+                    "-m recent --name {name} --rcheck --seconds {seconds} --reap"
+                )
             }
             Match::Mark { negated, mark } => {
                 write!(f, "-m mark {}--mark {mark:#x}/{mark:#x}", not(*negated))

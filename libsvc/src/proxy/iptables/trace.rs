@@ -190,9 +190,11 @@ pub fn trace(rs: &Ruleset, local: &[IpAddr], packet: &Packet) -> TraceResult {
     let mut notes = Vec::new();
     let affinity = w.path.iter().any(|st| {
         rs.chain(TableName::Nat, &st.chain).is_some_and(|c| {
-            c.rules
-                .iter()
-                .any(|r| r.matches.iter().any(|m| matches!(m, Match::RecentCheck { .. })))
+            c.rules.iter().any(|r| {
+                r.matches
+                    .iter()
+                    .any(|m| matches!(m, Match::RecentCheck { .. }))
+            })
         })
     });
     if affinity && !endpoints.is_empty() {
