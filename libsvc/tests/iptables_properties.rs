@@ -1,0 +1,513 @@
+//! Properties of the iptables mode over generated clusters: the output is
+//! deterministic and independent of document order, every KUBE-SVC/KUBE-SVL
+//! chain gives each endpoint an equal share (in the model, in the printed
+//! probabilities and through the tracer), and no name can add or change a
+//! rule. Also the hello-world example traced at 50 % per endpoint, and the
+//! body of the `render_iptables` fuzz target.
+
+use libsvc::proxy::iptables::model::{Match, Target};
+use libsvc::proxy::iptables::{Ruleset, render::restore_text, rulesets};
+use libsvc::render::{Mode, RenderOptions, render};
+use libsvc::table::Protocol;
+use libsvc::trace::{Packet, trace};
+use libsvc::{Input, Loaded, Overrides, load};
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+
+/// One generated service: its manifests as YAML documents.
+#[derive(Debug, Clone)]
+struct GenService {
+    kind: u8,
+    ports: Vec<(u8, Protocol)>,
+    endpoints: Vec<(u8, u8, bool, u8)>,
+    etp_local: bool,
+    itp_local: bool,
+    affinity: bool,
+    external_ip: bool,
+    ranges: bool,
+}
+
+fn gen_service() -> impl Strategy<Value = GenService> {
+    (
+        0u8..3,
+        prop::collection::vec(
+            (
+                0u8..4,
+                prop_oneof![
+                    Just(Protocol::TCP),
+                    Just(Protocol::UDP),
+                    Just(Protocol::SCTP)
+                ],
+            ),
+            1..3,
+        ),
+        prop::collection::vec((0u8..4, 0u8..40, any::<bool>(), 0u8..4), 0..7),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(kind, ports, endpoints, etp_local, itp_local, affinity, external_ip, ranges)| {
+                GenService {
+                    kind,
+                    ports,
+                    endpoints,
+                    etp_local,
+                    itp_local,
+                    affinity,
+                    external_ip,
+                    ranges,
+                }
+            },
+        )
+}
+
+/// The documents of service `i` (`name`, `namespace` given).
+fn documents(i: usize, s: &GenService, ns: &str, name: &str) -> Vec<String> {
+    // YAML double-quoted strings take JSON's escapes.
+    let q = |t: &str| serde_json::to_string(t).unwrap_or_default();
+    let (ns, name, slice_name) = (q(ns), q(name), q(&format!("{name}-1")));
+    let ty = ["ClusterIP", "NodePort", "LoadBalancer"][s.kind as usize];
+    let mut ports = String::new();
+    let mut seen = BTreeSet::new();
+    for (j, (p, proto)) in s.ports.iter().enumerate() {
+        if !seen.insert((*p, *proto)) {
+            continue;
+        }
+        ports.push_str(&format!(
+            "  - {{name: p{p}{}, port: {}, protocol: {proto}{}}}\n",
+            proto.lower(),
+            80 + *p as u16,
+            if s.kind > 0 {
+                format!(", nodePort: {}", 30000 + i * 10 + j)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    let mut svc = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  type: {ty}\n  clusterIP: 172.30.{}.{}\n  ports:\n{ports}",
+        i / 200,
+        i % 200 + 1
+    );
+    if s.kind > 0 && s.etp_local {
+        svc.push_str("  externalTrafficPolicy: Local\n");
+        if s.kind == 2 {
+            svc.push_str(&format!("  healthCheckNodePort: {}\n", 32000 + i));
+        }
+    }
+    if s.itp_local {
+        svc.push_str("  internalTrafficPolicy: Local\n");
+    }
+    if s.affinity {
+        svc.push_str("  sessionAffinity: ClientIP\n");
+    }
+    if s.external_ip {
+        svc.push_str(&format!("  externalIPs: [192.168.99.{}]\n", i % 250 + 1));
+    }
+    if s.kind == 2 {
+        if s.ranges {
+            svc.push_str("  loadBalancerSourceRanges: [203.0.113.0/25]\n");
+        }
+        svc.push_str(&format!(
+            "status:\n  loadBalancer:\n    ingress: [{{ip: 5.6.{}.{}}}]\n",
+            i / 200,
+            i % 200 + 1
+        ));
+    }
+    let mut eps = String::new();
+    for (a, b, local, cond) in &s.endpoints {
+        let (ready, serving, terminating) = match cond {
+            0 | 1 => (true, true, false),
+            2 => (false, true, true),
+            _ => (false, false, true),
+        };
+        eps.push_str(&format!(
+            "- addresses: [10.{}.{a}.{b}]\n  conditions: {{ready: {ready}, serving: {serving}, terminating: {terminating}}}\n{}",
+            i % 250,
+            if *local { "  nodeName: node-a\n" } else { "" }
+        ));
+    }
+    let mut slice_ports = String::new();
+    for (p, proto) in &seen {
+        slice_ports.push_str(&format!(
+            "- {{name: p{p}{}, port: {}, protocol: {proto}}}\n",
+            proto.lower(),
+            8000 + *p as u16
+        ));
+    }
+    let slice = format!(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: {slice_name}\n  namespace: {ns}\n  labels: {{kubernetes.io/service-name: {name}}}\naddressType: IPv4\nendpoints:{}ports:\n{slice_ports}",
+        if eps.is_empty() {
+            " []\n".to_string()
+        } else {
+            format!("\n{eps}")
+        },
+    );
+    vec![svc, slice]
+}
+
+const NODE: &str = "apiVersion: v1\nkind: Node\nmetadata: {name: node-a}\nstatus:\n  addresses: [{type: InternalIP, address: 192.168.0.2}]\n---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.0.0.0/8\n";
+
+fn cluster_docs(svcs: &[GenService]) -> Vec<String> {
+    let mut docs = Vec::new();
+    for (i, s) in svcs.iter().enumerate() {
+        docs.extend(documents(i, s, &format!("ns{}", i % 3), &format!("svc{i}")));
+    }
+    docs
+}
+
+fn load_docs(docs: &[String]) -> Loaded {
+    let text = format!("{}\n---\n{NODE}", docs.join("\n---\n"));
+    let o = Overrides {
+        ip_family: Some(libsvc::config::IpFamily::IPv4),
+        ..Default::default()
+    };
+    let loaded = load(&[Input::new("gen.yaml", text)], &o);
+    assert!(!loaded.has_parse_errors(), "{:?}", loaded.diagnostics);
+    loaded
+}
+
+fn render_text(loaded: &Loaded) -> String {
+    render(loaded, Mode::Iptables, &RenderOptions::default())
+        .map(|r| r.text)
+        .unwrap_or_else(|e| e.to_string())
+}
+
+/// Every KUBE-SVC/KUBE-SVL chain: the load-balancing jumps give each
+/// endpoint chain 1/n, computed from the model and from the printed text.
+fn check_equal_shares(rs: &Ruleset) -> Result<(), String> {
+    for t in &rs.tables {
+        for c in &t.chains {
+            if !(c.name.starts_with("KUBE-SVC-") || c.name.starts_with("KUBE-SVL-")) {
+                continue;
+            }
+            let jumps: Vec<_> = c
+                .rules
+                .iter()
+                .filter(|r| {
+                    matches!(&r.target, Some(Target::Jump(j)) if j.starts_with("KUBE-SEP-"))
+                        && !r
+                            .matches
+                            .iter()
+                            .any(|m| matches!(m, Match::RecentCheck { .. }))
+                })
+                .collect();
+            let n = jumps.len();
+            let mut left = 1.0f64;
+            let mut left_text = 1.0f64;
+            for (i, r) in jumps.iter().enumerate() {
+                let (p, p_text) = match r.probability_n() {
+                    Some(k) => {
+                        if k != n - i {
+                            return Err(format!(
+                                "{}: rule {i} has 1/{k}, want 1/{}",
+                                c.name,
+                                n - i
+                            ));
+                        }
+                        let printed = libsvc::proxy::iptables::render::probability_text(k);
+                        (
+                            Match::probability(k),
+                            printed.parse::<f64>().unwrap_or(-1.0),
+                        )
+                    }
+                    None if i + 1 == n => (1.0, 1.0),
+                    None => return Err(format!("{}: rule {i} has no probability", c.name)),
+                };
+                let share = left * p;
+                let share_text = left_text * p_text;
+                let want = 1.0 / n as f64;
+                if (share - want).abs() > 1e-12 || (share_text - want).abs() > 1e-8 {
+                    return Err(format!(
+                        "{}: endpoint {i} gets {share} ({share_text}), want {want}",
+                        c.name
+                    ));
+                }
+                left *= 1.0 - p;
+                left_text *= 1.0 - p_text;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits a line the way iptables-restore does: blanks separate words,
+/// double quotes group, a backslash inside quotes escapes the next byte.
+fn restore_words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let (mut quoted, mut escaped, mut any) = (false, false, false);
+    for c in line.chars() {
+        if quoted {
+            if escaped {
+                cur.push(c);
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                quoted = false;
+            } else {
+                cur.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                quoted = true;
+                any = true;
+            }
+            ' ' | '\t' => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            _ => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+/// No name changes the rule structure: each rule line splits into the
+/// same words as the same rule with every comment replaced by `X`, and
+/// the comment words read back as the model's text.
+fn check_no_injection(rs: &Ruleset) -> Result<(), String> {
+    let text = restore_text(rs, true);
+    let lines: Vec<&str> = text.lines().collect();
+    let rules: usize = rs
+        .tables
+        .iter()
+        .flat_map(|t| &t.chains)
+        .map(|c| c.rules.len())
+        .sum();
+    let expected_lines = rs.tables.len() * 2
+        + rs.tables.iter().map(|t| t.chains.len()).sum::<usize>()
+        + rules
+        + rs.jumps.len();
+    if lines.len() != expected_lines {
+        return Err(format!("{} lines, expected {expected_lines}", lines.len()));
+    }
+    for t in &rs.tables {
+        for c in &t.chains {
+            for r in &c.rules {
+                let line = libsvc::proxy::iptables::render::rule_line(&c.name, r);
+                let mut plain = r.clone();
+                let mut comments = Vec::new();
+                for m in &mut plain.matches {
+                    if let Match::Comment(cm) = m {
+                        comments.push(cm.text.clone());
+                        cm.text = "X".into();
+                    }
+                }
+                let plain_line = libsvc::proxy::iptables::render::rule_line(&c.name, &plain);
+                let (w, pw) = (restore_words(&line), restore_words(&plain_line));
+                if w.len() != pw.len() {
+                    return Err(format!("word count changed by a name: {line}"));
+                }
+                let mut k = 0;
+                for (a, b) in w.iter().zip(&pw) {
+                    if b == "X" {
+                        let want: String = comments[k]
+                            .chars()
+                            .map(|c| if c.is_control() { '?' } else { c })
+                            .collect();
+                        if !want.starts_with(a.as_str()) {
+                            return Err(format!("comment {a:?} is not {want:?}"));
+                        }
+                        k += 1;
+                    } else if a != b {
+                        return Err(format!("word {a:?} differs from {b:?} in {line}"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The fuzz target `render_iptables` (fuzz/fuzz_targets/render_iptables.rs)
+/// calls this: any input renders without panicking, its rules split into
+/// words exactly as built, every KUBE-SVC chain shares equally, and the
+/// tracer runs on every cluster IP.
+pub fn render_iptables_holds(loaded: &Loaded) -> Result<(), String> {
+    let _ = render(
+        loaded,
+        Mode::Iptables,
+        &RenderOptions {
+            with_jumps: true,
+            ..Default::default()
+        },
+    );
+    for rs in rulesets(loaded) {
+        check_no_injection(&rs)?;
+        check_equal_shares(&rs)?;
+    }
+    for svc in &loaded.table.services {
+        for ip in &svc.cluster_ips {
+            for p in &svc.ports {
+                let src = match ip {
+                    std::net::IpAddr::V4(_) => "10.0.0.2".parse().unwrap(),
+                    std::net::IpAddr::V6(_) => "fd00::2".parse().unwrap(),
+                };
+                let packet = Packet {
+                    src,
+                    dst: *ip,
+                    port: p.port,
+                    protocol: p.protocol,
+                };
+                if let Ok(t) = trace(loaded, Mode::Iptables, &packet) {
+                    let total: f64 = t.endpoints.iter().map(|e| e.probability).sum();
+                    if !t.endpoints.is_empty() && (total - 1.0).abs() > 1e-9 {
+                        return Err(format!("{ip}:{}: shares sum to {total}", p.port));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn deterministic_and_order_independent(
+        svcs in prop::collection::vec(gen_service(), 1..8),
+        seed in any::<u64>(),
+    ) {
+        let docs = cluster_docs(&svcs);
+        let a = render_text(&load_docs(&docs));
+        prop_assert_eq!(&a, &render_text(&load_docs(&docs)));
+        // A permutation of the documents (deterministic from the seed).
+        let mut shuffled = docs.clone();
+        let mut x = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        prop_assert_eq!(&a, &render_text(&load_docs(&shuffled)));
+    }
+
+    #[test]
+    fn every_endpoint_gets_an_equal_share(svcs in prop::collection::vec(gen_service(), 1..8)) {
+        let loaded = load_docs(&cluster_docs(&svcs));
+        if let Err(e) = render_iptables_holds(&loaded) {
+            prop_assert!(false, "{}", e);
+        }
+        // Through the tracer: a pod reaching a cluster IP with ready
+        // endpoints under Cluster policy gets each of them at 1/n.
+        for (i, s) in svcs.iter().enumerate() {
+            // kube-proxy keeps one copy of an address: the first, or a local one.
+            let mut kept = std::collections::BTreeMap::new();
+            for e in &s.endpoints {
+                if !kept.contains_key(&(e.0, e.1)) || e.2 {
+                    kept.insert((e.0, e.1), e.3);
+                }
+            }
+            let ready: BTreeSet<(u8, u8)> = kept.iter().filter(|e| *e.1 < 2).map(|e| *e.0).collect();
+            if s.itp_local || ready.is_empty() {
+                continue;
+            }
+            let (p, proto) = s.ports[0];
+            let packet = Packet {
+                src: "10.200.0.9".parse().unwrap(),
+                dst: format!("172.30.{}.{}", i / 200, i % 200 + 1).parse().unwrap(),
+                port: 80 + p as u16,
+                protocol: proto,
+            };
+            let t = trace(&loaded, Mode::Iptables, &packet).unwrap();
+            prop_assert_eq!(t.endpoints.len(), ready.len(), "{:?}", t);
+            for e in &t.endpoints {
+                prop_assert!((e.probability - 1.0 / ready.len() as f64).abs() < 1e-9);
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_names_cannot_inject_rules(
+        ns in "\\PC{1,70}",
+        name in "(\\PC|\n|\"|\\\\){1,70}",
+        svc in gen_service(),
+    ) {
+        let docs = documents(0, &svc, &ns, &name);
+        let loaded = load_docs(&docs);
+        // The service is rendered even though its names fail validation.
+        prop_assert_eq!(loaded.table.services.len(), 1);
+        if let Err(e) = render_iptables_holds(&loaded) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+
+    #[test]
+    fn valid_names_render_as_kube_proxy_writes_them(
+        ns in "[a-z]([a-z0-9-]{0,20}[a-z0-9])?",
+        name in "[a-z]([a-z0-9-]{0,20}[a-z0-9])?",
+        svc in gen_service(),
+    ) {
+        let loaded = load_docs(&documents(0, &svc, &ns, &name));
+        let text = render_text(&loaded);
+        // Valid names are plain tokens: never escaped, and the
+        // single-word comments stay unquoted.
+        prop_assert!(!text.contains('\\'));
+        for line in text.lines().filter(|l| l.starts_with("-A KUBE-SEP-")) {
+            let plain_comment = format!("--comment {ns}/{name}:");
+            prop_assert!(line.contains(&plain_comment), "{}", line);
+        }
+    }
+}
+
+#[test]
+fn hello_world_nodeport_splits_half_and_half() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/");
+    let read = |f: &str| std::fs::read_to_string(format!("{root}{f}")).unwrap();
+    let loaded = load(
+        &[
+            Input::new("hello-world.yaml", read("hello-world.yaml")),
+            Input::new("node.yaml", read("node.yaml")),
+        ],
+        &Overrides::default(),
+    );
+    let packet = Packet {
+        src: "203.0.113.9".parse().unwrap(),
+        dst: "192.168.0.2".parse().unwrap(),
+        port: 30080,
+        protocol: Protocol::TCP,
+    };
+    let t = trace(&loaded, Mode::Iptables, &packet).unwrap();
+    assert_eq!(t.outcome, "10.244.1.30:8080, 10.244.2.31:8080");
+    assert!(t.masquerade);
+    assert_eq!(t.endpoints.len(), 2);
+    for e in &t.endpoints {
+        assert_eq!(e.probability, 0.5);
+    }
+    assert!(t.path.iter().any(|s| s.chain == "KUBE-NODEPORTS"));
+}
+
+#[test]
+fn json_is_the_model() {
+    let loaded = load_docs(&cluster_docs(&[GenService {
+        kind: 1,
+        ports: vec![(0, Protocol::TCP)],
+        endpoints: vec![(0, 1, true, 0), (0, 2, false, 0)],
+        etp_local: false,
+        itp_local: false,
+        affinity: false,
+        external_ip: false,
+        ranges: false,
+    }]));
+    let r = render(&loaded, Mode::Iptables, &RenderOptions::default()).unwrap();
+    let sets = r.json.as_array().unwrap();
+    assert_eq!(sets.len(), 1);
+    assert_eq!(sets[0]["family"], "IPv4");
+    assert_eq!(sets[0]["tables"][0]["name"], "Filter");
+    assert_eq!(serde_json::to_value(rulesets(&loaded)).unwrap(), r.json);
+}
