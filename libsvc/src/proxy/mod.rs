@@ -52,14 +52,11 @@ impl ServicePortInfo<'_> {
         self.port.protocol
     }
 
-    /// The node port, if any (only NodePort and LoadBalancer Services have one).
+    /// The node port, if set and not 0. kube-proxy reads the field whatever
+    /// the Service type (the API server only allows it on NodePort and
+    /// LoadBalancer Services, so an invalid manifest renders as kube-proxy would).
     pub fn node_port(&self) -> Option<u16> {
-        matches!(
-            self.service.type_,
-            ServiceType::NodePort | ServiceType::LoadBalancer
-        )
-        .then_some(self.port.node_port)
-        .flatten()
+        self.port.node_port.filter(|p| *p != 0)
     }
 
     /// ClientIP affinity timeout, if any.

@@ -159,6 +159,9 @@ impl Config {
 }
 
 /// Chains of one table in declaration order, with rules appended by name.
+/// The index only holds chains added through `declare`/`add` (the fixed
+/// chains, or one service's own chains); per-service chains are appended
+/// to the table whole, so lookups stay small.
 #[derive(Default)]
 struct TableBuilder {
     chains: Vec<Chain>,
@@ -554,22 +557,26 @@ fn service_port_rules(
         );
     }
 
+    // The service's own chains: built apart (a small index) and appended
+    // in kube-proxy's declaration order (EXT, FW, SVC, SVL, SEP).
+    let mut own = TableBuilder::default();
+
     // Internal traffic: masquerade off-cluster (or all) traffic to the cluster IP.
     if has_internal {
         let mut m = vip(&format!("{name} cluster IP"), sp.cluster_ip);
         if cfg.masquerade_all {
-            nat.add(internal_chain, Rule::new(m, jump(KUBE_MARK_MASQ)));
+            own.add(internal_chain, Rule::new(m, jump(KUBE_MARK_MASQ)));
         } else if let Some(not_local) = cfg.if_not_local() {
             m.push(not_local);
-            nat.add(internal_chain, Rule::new(m, jump(KUBE_MARK_MASQ)));
+            own.add(internal_chain, Rule::new(m, jump(KUBE_MARK_MASQ)));
         }
     }
 
     // External traffic.
     if uses_ext_chain {
-        nat.declare(&ext_chain);
+        own.declare(&ext_chain);
         if !sp.external_policy_local() {
-            nat.add(
+            own.add(
                 &ext_chain,
                 Rule::new(
                     vec![comment(
@@ -581,7 +588,7 @@ fn service_port_rules(
             );
         } else {
             if let Some(local) = cfg.if_local() {
-                nat.add(
+                own.add(
                     &ext_chain,
                     Rule::new(
                         vec![
@@ -595,7 +602,7 @@ fn service_port_rules(
                     ),
                 );
             }
-            nat.add(
+            own.add(
                 &ext_chain,
                 Rule::new(
                     vec![
@@ -608,7 +615,7 @@ fn service_port_rules(
                     jump(KUBE_MARK_MASQ),
                 ),
             );
-            nat.add(
+            own.add(
                 &ext_chain,
                 Rule::new(
                     vec![
@@ -623,17 +630,17 @@ fn service_port_rules(
             );
         }
         if has_external {
-            nat.add(&ext_chain, Rule::new(vec![], jump(external_policy_chain)));
+            own.add(&ext_chain, Rule::new(vec![], jump(external_policy_chain)));
         }
     }
 
     // Load-balancer source ranges.
     if uses_fw_chain {
-        nat.declare(&fw_chain);
+        own.declare(&fw_chain);
         let lb_comment = format!("{name} loadbalancer IP");
         let mut allow_from_node = false;
         for cidr in &sp.source_ranges {
-            nat.add(
+            own.add(
                 &fw_chain,
                 Rule::new(
                     vec![
@@ -650,7 +657,7 @@ fn service_port_rules(
         }
         if allow_from_node {
             for ip in &sp.load_balancer_vips {
-                nat.add(
+                own.add(
                     &fw_chain,
                     Rule::new(
                         vec![
@@ -665,7 +672,7 @@ fn service_port_rules(
                 );
             }
         }
-        nat.add(
+        own.add(
             &fw_chain,
             Rule {
                 matches: vec![comment(
@@ -678,19 +685,19 @@ fn service_port_rules(
     }
 
     if uses_cluster_chain {
-        nat.declare(&svc_chain);
-        endpoint_jumps(nat, sp, &name, &svc_chain, &cat.cluster, large);
+        own.declare(&svc_chain);
+        endpoint_jumps(&mut own, sp, &name, &svc_chain, &cat.cluster, large);
     }
     if uses_local_chain {
-        nat.declare(&svl_chain);
-        endpoint_jumps(nat, sp, &name, &svl_chain, &cat.local, large);
+        own.declare(&svl_chain);
+        endpoint_jumps(&mut own, sp, &name, &svl_chain, &cat.local, large);
     }
 
     // One chain per endpoint.
     for ep in &cat.all_reachable {
         let addr = ep.addr();
         let sep = endpoint_chain_name(&name, proto_l, &addr);
-        nat.declare(&sep);
+        own.declare(&sep);
         let mut base = Vec::new();
         if !large {
             base.push(comment(name.clone(), false));
@@ -700,17 +707,25 @@ fn service_port_rules(
             negated: false,
             addr: Addr::Ip(ep.ip),
         });
-        nat.add(&sep, Rule::new(masq, jump(KUBE_MARK_MASQ)));
+        own.add(&sep, Rule::new(masq, jump(KUBE_MARK_MASQ)));
         let mut dnat = base;
         if sp.affinity_timeout().is_some() {
             dnat.push(Match::RecentSet(sep.clone()));
         }
         dnat.push(Match::Protocol(proto));
-        nat.add(
+        own.add(
             &sep,
             Rule::new(dnat, Target::Dnat(SocketAddr::new(ep.ip, ep.port))),
         );
     }
+    let rank = |c: &Chain| {
+        ["KUBE-EXT-", "KUBE-FW-", "KUBE-SVC-", "KUBE-SVL-"]
+            .iter()
+            .position(|p| c.name.starts_with(p))
+            .unwrap_or(4)
+    };
+    own.chains.sort_by_key(rank);
+    nat.chains.extend(own.chains);
 }
 
 /// `writeServiceToEndpointRules`: affinity checks, then one jump per
