@@ -831,3 +831,18 @@ fn builtin_jumps(filter: &TableBuilder) -> Vec<BuiltinJump> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The examples of the corpus README ("Chain names").
+    #[test]
+    fn chain_names_are_kube_proxys() {
+        assert_eq!(port_proto_hash("ns1/svc1:p80", "tcp"), "XPGD46QRK7WJZT7O");
+        assert_eq!(
+            endpoint_chain_name("ns1/svc1:p80", "tcp", "10.180.0.1:80"),
+            "KUBE-SEP-SXIVWICOYRO3J4NJ"
+        );
+    }
+}

@@ -190,3 +190,41 @@ impl Display for Ruleset {
         f.write_str(&restore_text(self, false))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The values of kube-proxy's TestComputeProbability.
+    #[test]
+    fn probabilities_print_as_kube_proxy_prints_them() {
+        for (n, text) in [
+            (1, "1.0000000000"),
+            (2, "0.5000000000"),
+            (10, "0.1000000000"),
+            (100000, "0.0000100000"),
+            (100001, "0.0000099999"),
+        ] {
+            assert_eq!(probability_text(n), text);
+        }
+    }
+
+    #[test]
+    fn comments_are_quoted_only_when_needed() {
+        let c = |text: &str, quoted| {
+            Comment {
+                text: text.into(),
+                quoted,
+            }
+            .to_string()
+        };
+        assert_eq!(c("ns1/svc1:p80", false), "ns1/svc1:p80");
+        assert_eq!(
+            c("ns1/svc1:p80 cluster IP", true),
+            "\"ns1/svc1:p80 cluster IP\""
+        );
+        assert_eq!(c("a b", false), "\"a b\"");
+        assert_eq!(c("x\"\n-A", false), "\"x\\\"?-A\"");
+        assert_eq!(c(&"é".repeat(200), false).len(), 2 + 254);
+    }
+}
