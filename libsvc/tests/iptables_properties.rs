@@ -314,3 +314,40 @@ fn json_is_the_model() {
     assert_eq!(sets[0]["tables"][0]["name"], "Filter");
     assert_eq!(serde_json::to_value(rulesets(&loaded)).unwrap(), r.json);
 }
+
+/// A connection from the node itself enters through nat OUTPUT; from a
+/// pod it is not masqueraded, from outside the pod CIDR it is.
+#[test]
+fn hello_world_cluster_ip_from_node_and_pod() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/");
+    let read = |f: &str| std::fs::read_to_string(format!("{root}{f}")).unwrap();
+    let loaded = load(
+        &[
+            Input::new("hello-world.yaml", read("hello-world.yaml")),
+            Input::new("node.yaml", read("node.yaml")),
+        ],
+        &Overrides::default(),
+    );
+    let vip = loaded
+        .table
+        .get("default", "hello-world")
+        .unwrap()
+        .cluster_ips[0];
+    let at = |src: &str| {
+        let packet = Packet {
+            src: src.parse().unwrap(),
+            dst: vip,
+            port: 8080,
+            protocol: Protocol::TCP,
+        };
+        trace(&loaded, Mode::Iptables, &packet).unwrap()
+    };
+    let from_node = at("192.168.0.2");
+    assert_eq!(from_node.path[0].chain, "OUTPUT");
+    assert!(from_node.masquerade);
+    assert_eq!(from_node.endpoints.len(), 2);
+    let from_pod = at("10.244.3.3");
+    assert_eq!(from_pod.path[0].chain, "PREROUTING");
+    assert!(!from_pod.masquerade);
+    assert_eq!(from_pod.outcome, "10.244.1.30:8080, 10.244.2.31:8080");
+}
