@@ -99,7 +99,7 @@ pub fn render(
 ) -> Result<Rendered, RenderError> {
     match mode {
         // kube-proxy iptables mode
-        Mode::Iptables => Err(RenderError::NotImplemented(mode)),
+        Mode::Iptables => crate::proxy::iptables::render(loaded, options),
 
         // kube-proxy nftables mode
         Mode::Nftables => crate::proxy::nftables::render(loaded, options),

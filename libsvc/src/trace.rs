@@ -61,10 +61,9 @@ pub struct TraceResult {
 
 /// Traces `packet` through the rules of `mode`.
 pub fn trace(loaded: &Loaded, mode: Mode, packet: &Packet) -> Result<TraceResult, RenderError> {
-    let _ = (loaded, packet);
     match mode {
         // kube-proxy iptables mode
-        Mode::Iptables => Err(RenderError::NotImplemented(mode)),
+        Mode::Iptables => crate::proxy::iptables::trace(loaded, packet),
 
         // kube-proxy nftables mode
         Mode::Nftables => crate::proxy::nftables::trace(loaded, packet),
