@@ -225,8 +225,10 @@ impl ServicePortInfo<'_> {
 
     /// Some traffic uses the cluster-wide endpoints (`UsesClusterEndpoints`).
     pub fn uses_cluster_endpoints(&self) -> bool {
-        !self.internal_policy_local()
-            || (self.externally_accessible() && !self.external_policy_local())
+        // Even with externalTrafficPolicy Local, an externally reachable
+        // port needs its Cluster endpoints: pod and node traffic to its
+        // external addresses is short-circuited to them.
+        !self.internal_policy_local() || self.externally_accessible()
     }
 
     /// Some traffic uses only this node's endpoints (`UsesLocalEndpoints`).
