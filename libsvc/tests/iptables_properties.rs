@@ -307,7 +307,11 @@ fn json_is_the_model() {
         external_ip: false,
         ranges: false,
     }]));
-    let r = render(&loaded, Mode::Iptables, &RenderOptions::default()).unwrap();
+    let json = RenderOptions {
+        json: true,
+        ..RenderOptions::default()
+    };
+    let r = render(&loaded, Mode::Iptables, &json).unwrap();
     let sets = r.json.as_array().unwrap();
     assert_eq!(sets.len(), 1);
     assert_eq!(sets[0]["family"], "IPv4");

@@ -40,7 +40,7 @@ pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, Rend
         }
         text.push_str(&render::restore_text(rs, options.with_jumps));
     }
-    let json = serde_json::to_value(&sets).map_err(|e| RenderError::Invalid(e.to_string()))?;
+    let json = crate::render::to_json(options, &sets)?;
     Ok(Rendered {
         text,
         json,

@@ -40,7 +40,7 @@ pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, Rend
         build::build(&loaded.table, &loaded.settings).map_err(|e| RenderError::Invalid(e.0))?;
     Ok(Rendered {
         text: render::text(&rs, section, options.with_jumps),
-        json: serde_json::to_value(&rs).unwrap_or(serde_json::Value::Null),
+        json: crate::render::to_json(options, &rs)?,
         diagnostics: Vec::new(),
     })
 }

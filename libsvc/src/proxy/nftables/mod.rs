@@ -23,11 +23,11 @@ pub fn ruleset(loaded: &Loaded) -> (model::Ruleset, Vec<crate::Diagnostic>) {
 
 /// `svcgen render --mode nftables`: the transaction and the model as JSON.
 /// (nftables mode has no options; the signature is every backend's.)
-pub fn render(loaded: &Loaded, _options: &RenderOptions) -> Result<Rendered, RenderError> {
+pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, RenderError> {
     let (rules, diagnostics) = ruleset(loaded);
     Ok(Rendered {
         text: rules.to_string(),
-        json: serde_json::to_value(&rules).unwrap_or(serde_json::Value::Null),
+        json: crate::render::to_json(options, &rules)?,
         diagnostics,
     })
 }
