@@ -1,6 +1,7 @@
 //! nftables render at scale: 1k and 10k Services × 10 endpoints, from the
 //! loaded ServiceTable to the `nft -f` text (time; throughput in bytes of
-//! rendered text), plus the trace of one packet.
+//! rendered text) — whole and in parts (build the model, write the text) —
+//! plus the trace of one packet (which builds the model first).
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use libsvc::proxy::nftables;
@@ -55,15 +56,31 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for n in [1_000usize, 10_000] {
         let loaded = cluster(n);
-        let text = nftables::render(&loaded).text;
+        let text = nftables::render(&loaded, &Default::default())
+            .expect("nftables renders")
+            .text;
         eprintln!(
             "nftables: {n} services x 10 endpoints -> {} bytes, {} lines",
             text.len(),
             text.lines().count()
         );
         g.throughput(Throughput::Bytes(text.len() as u64));
+        // The whole render: model, text and the model as JSON.
         g.bench_with_input(BenchmarkId::new("render", n), &loaded, |b, l| {
-            b.iter(|| nftables::render(l).text.len())
+            b.iter(|| {
+                nftables::render(l, &Default::default())
+                    .expect("nftables renders")
+                    .text
+                    .len()
+            })
+        });
+        // Its parts: ServiceTable → model, model → text.
+        g.bench_with_input(BenchmarkId::new("build", n), &loaded, |b, l| {
+            b.iter(|| nftables::ruleset(l).0.tables.len())
+        });
+        let (rules, _) = nftables::ruleset(&loaded);
+        g.bench_with_input(BenchmarkId::new("text", n), &rules, |b, r| {
+            b.iter(|| r.to_string().len())
         });
         let packet = Packet {
             src: "10.0.0.2".parse().unwrap(),
@@ -73,7 +90,12 @@ fn bench(c: &mut Criterion) {
         };
         g.throughput(Throughput::Elements(1));
         g.bench_with_input(BenchmarkId::new("trace", n), &loaded, |b, l| {
-            b.iter(|| nftables::trace(l, &packet).endpoints.len())
+            b.iter(|| {
+                nftables::trace(l, &packet)
+                    .expect("nftables traces")
+                    .endpoints
+                    .len()
+            })
         });
     }
     g.finish();

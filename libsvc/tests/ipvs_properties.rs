@@ -78,7 +78,11 @@ fn sections_and_json() {
         section(&l, "addresses"),
         "link add kube-ipvs0 type dummy\naddr add 10.96.0.50/32 dev kube-ipvs0\n"
     );
-    let all = libsvc::render::render(&l, Mode::Ipvs, &RenderOptions::default()).unwrap();
+    let json = RenderOptions {
+        json: true,
+        ..RenderOptions::default()
+    };
+    let all = libsvc::render::render(&l, Mode::Ipvs, &json).unwrap();
     for h in ["ipvs:", "ipset:", "iptables:", "addresses:", "sysctls:"] {
         assert!(all.text.contains(h), "{h}");
     }
@@ -151,7 +155,11 @@ fn hostile_names_cannot_inject() {
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: {evil:?}\n  namespace: {evil:?}\n  annotations: {{x: {evil:?}}}\nspec:\n  type: NodePort\n  clusterIP: 10.96.0.7\n  externalIPs: [{evil:?}, 198.51.100.1]\n  ports: [{{name: {evil:?}, port: 80, nodePort: 30007}}]\n"
     );
     let l = loaded(&text, "192.168.0.2");
-    let all = libsvc::render::render(&l, Mode::Ipvs, &RenderOptions::default()).unwrap();
+    let json = RenderOptions {
+        json: true,
+        ..RenderOptions::default()
+    };
+    let all = libsvc::render::render(&l, Mode::Ipvs, &json).unwrap();
     assert!(!all.text.contains("ACCEPT\n-A KUBE-SERVICES -j DROP"));
     assert!(!all.text.contains("a\""));
     let rs = build::build(&l.table, &l.settings).unwrap();
@@ -256,4 +264,73 @@ proptest! {
         let _ = libsvc::render::render(&l, Mode::Ipvs, &RenderOptions::default());
         let _ = trace(&l, Mode::Ipvs, &packet("10.0.0.1", "10.96.0.1", 80));
     }
+}
+
+/// The whole output for the dual-stack mix, compared with the reviewed
+/// snapshot (`SVCGEN_BLESS=1` rewrites it after a deliberate change).
+#[test]
+fn dual_stack_mix_snapshot() {
+    let text = include_str!("data/ipvs-mixed.yaml");
+    let l = load(&[Input::new("mix.yaml", text)], &Overrides::default());
+    let opts = RenderOptions {
+        with_jumps: true,
+        ..Default::default()
+    };
+    let got = libsvc::render::render(&l, Mode::Ipvs, &opts).unwrap().text;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/ipvs-mixed.expected"
+    );
+    if std::env::var_os("SVCGEN_BLESS").is_some() {
+        std::fs::write(path, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(path).unwrap();
+    if got != want {
+        let (e, a): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+        let i = (0..e.len().max(a.len()))
+            .find(|i| e.get(*i) != a.get(*i))
+            .unwrap_or(0);
+        panic!(
+            "line {}:\n  expected: {}\n  actual:   {}",
+            i + 1,
+            e.get(i).unwrap_or(&"<end>"),
+            a.get(i).unwrap_or(&"<end>")
+        );
+    }
+}
+
+#[test]
+fn ipv6_set_names_are_prefixed_and_cut_to_31() {
+    use libsvc::config::IpFamily;
+    assert_eq!(
+        build::set_name("KUBE-LOAD-BALANCER-SOURCE-CIDR", IpFamily::IPv6),
+        "KUBE-6-LOAD-BALANCER-SOURCE-CID"
+    );
+    assert_eq!(
+        build::set_name("KUBE-NODE-PORT-LOCAL-SCTP-HASH", IpFamily::IPv6),
+        "KUBE-6-NODE-PORT-LOCAL-SCTP-HAS"
+    );
+    assert_eq!(
+        build::set_name("KUBE-CLUSTER-IP", IpFamily::IPv4),
+        "KUBE-CLUSTER-IP"
+    );
+}
+
+#[test]
+fn trace_hairpin_is_masqueraded() {
+    // A pod reaching its own Service and landing on itself.
+    let text = include_str!("data/ipvs-mixed.yaml");
+    let l = load(&[Input::new("mix.yaml", text)], &Overrides::default());
+    let mut l = l;
+    l.settings.proxy.ipvs_scheduler = "lc".into();
+    // lc picks the head of the kernel list: the last real server added.
+    let r = trace(&l, Mode::Ipvs, &packet("10.244.2.6", "10.96.0.20", 80)).unwrap();
+    assert_eq!(r.outcome, "10.244.2.6:8080");
+    assert!(
+        !r.masquerade,
+        "10.244.2.6 is not local to this node: no KUBE-LOOP-BACK entry"
+    );
+    let r = trace(&l, Mode::Ipvs, &packet("10.244.1.5", "198.51.100.7", 80)).unwrap();
+    assert_eq!(r.outcome, "10.244.1.5:8080");
+    assert!(r.masquerade, "hairpin through KUBE-LOOP-BACK: {r:?}");
 }

@@ -158,8 +158,15 @@ fn check_flows(case: &common::Case, loaded: &libsvc::Loaded) -> Vec<(String, Res
     out
 }
 
+/// One test, so the report lines are not interleaved with the harness's
+/// progress output of a second test in this binary.
 #[test]
-fn nftables_corpus() {
+fn nftables_conformance() {
+    corpus();
+    vectors();
+}
+
+fn corpus() {
     let mut results = Vec::new();
     let mut flow_results = Vec::new();
     for case in common::cases("nftables") {
@@ -197,8 +204,7 @@ fn nftables_corpus() {
 
 /// `vectors/`: chain names, comment truncation, service CIDRs per family,
 /// localhost NodePort proxy activation.
-#[test]
-fn nftables_vectors() {
+fn vectors() {
     let dir = common::corpus("nftables").join("vectors");
     let read = |f: &str| -> Value {
         serde_saphyr::from_str(&std::fs::read_to_string(dir.join(f)).unwrap()).unwrap()
@@ -281,7 +287,9 @@ fn nftables_vectors() {
             ..Default::default()
         };
         let loaded = libsvc::load(&[libsvc::Input::new("vector.yaml", config)], &overrides);
-        nftables::render(&loaded).text
+        nftables::render(&loaded, &Default::default())
+            .expect("nftables renders")
+            .text
     };
 
     let v = read("service-cidrs.yaml");

@@ -2,6 +2,19 @@
 //! `model` (the ruleset: virtual servers, ipsets, iptables, kube-ipvs0
 //! addresses, sysctls), `render` (ruleset → each tool's text), `trace`
 //! (a new connection walked through the model).
+//!
+//! Packet flow on a node (what `trace` follows): nat `PREROUTING` (or
+//! `OUTPUT` from the node) jumps to `KUBE-SERVICES`, which marks traffic for
+//! masquerade by ipset membership (`KUBE-CLUSTER-IP`, `KUBE-EXTERNAL-IP`,
+//! `KUBE-LOAD-BALANCER` → `KUBE-LOAD-BALANCER` chain, `KUBE-NODE-PORT-*` via
+//! `KUBE-NODE-PORT`) and ACCEPTs service traffic. Service addresses are bound
+//! to the dummy `kube-ipvs0`, so the packet is local: filter `INPUT` runs
+//! `KUBE-IPVS-FILTER` (REJECT new connections to bound addresses that are
+//! not a service port), `KUBE-PROXY-FIREWALL` (loadBalancerSourceRanges) and
+//! `KUBE-NODE-PORT` (health-check ports). IPVS then takes the packet at
+//! LOCAL_IN, picks a real server by the scheduler (persistence for ClientIP
+//! affinity) and NATs it; nat `POSTROUTING` → `KUBE-POSTROUTING`
+//! masquerades marked packets and hairpin traffic (`KUBE-LOOP-BACK`).
 
 pub mod build;
 pub mod model;
@@ -10,6 +23,7 @@ pub mod trace;
 
 use crate::Loaded;
 use crate::render::{RenderError, RenderOptions, Rendered};
+use crate::trace::{Packet, TraceResult};
 
 /// `svcgen render --mode ipvs`: every section, or the one `options.section` names.
 pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, RenderError> {
@@ -26,7 +40,12 @@ pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, Rend
         build::build(&loaded.table, &loaded.settings).map_err(|e| RenderError::Invalid(e.0))?;
     Ok(Rendered {
         text: render::text(&rs, section, options.with_jumps),
-        json: serde_json::to_value(&rs).unwrap_or(serde_json::Value::Null),
+        json: crate::render::to_json(options, &rs)?,
         diagnostics: Vec::new(),
     })
+}
+
+/// `svcgen trace --mode ipvs`.
+pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderError> {
+    trace::trace(loaded, packet)
 }

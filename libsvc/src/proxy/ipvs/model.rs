@@ -105,8 +105,8 @@ impl RealServer {
     }
 }
 
-/// An ipset type, as `ipset create` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// An ipset type, as `ipset create` names it (JSON: that name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetType {
     /// `hash:ip`.
     HashIp,
@@ -150,8 +150,8 @@ pub struct IpSet {
     pub entries: Vec<SetEntry>,
 }
 
-/// One ipset member, in the shape of its set type.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// One ipset member, in the shape of its set type (JSON: as `ipset add` takes it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SetEntry {
     /// `hash:ip`: an address.
     Ip(IpAddr),
@@ -187,8 +187,8 @@ pub struct Rule {
     pub target: Target,
 }
 
-/// A rule match.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A rule match (JSON: its iptables text).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Match {
     /// `-s NET` (`! -s NET` when negated).
     Source {
@@ -239,8 +239,8 @@ pub enum Match {
     },
 }
 
-/// A rule target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A rule target (JSON: its iptables text).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Target {
     /// `-j CHAIN` (a kube-proxy chain).
     Jump(&'static str),
@@ -284,3 +284,16 @@ pub struct Sysctl {
     /// The value.
     pub value: u32,
 }
+
+/// Types whose JSON form is their text (`Display`): set types, set
+/// entries, matches and targets read as users know them from the tools.
+macro_rules! serialize_as_text {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
+}
+serialize_as_text!(SetType, SetEntry, Match, Target);

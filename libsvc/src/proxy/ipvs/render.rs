@@ -39,6 +39,12 @@ impl Display for VirtualServer {
     }
 }
 
+impl Display for SetType {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Display for SetEntry {
     /// The entry as `ipset add` takes it (protocol in lower case, IPv6 bare).
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {

@@ -588,39 +588,42 @@ struct Categorized<'a> {
 }
 
 fn categorize<'a>(eps: &'a [EndpointRef], uses_cluster: bool, uses_local: bool) -> Categorized<'a> {
-    let mut c = Categorized {
-        cluster: Vec::new(),
-        local: Vec::new(),
-        reachable: Vec::new(),
-        has_any: false,
-    };
+    let mask = |f: &dyn Fn(&EndpointRef) -> bool| eps.iter().map(f).collect::<Vec<bool>>();
+    let none = vec![false; eps.len()];
+    let mut has_any = false;
+    let mut cluster = none.clone();
     if uses_cluster {
-        c.cluster = eps.iter().filter(|e| e.ready).collect();
-        if c.cluster.is_empty() {
+        cluster = mask(&|e| e.ready);
+        if !cluster.contains(&true) {
             // Fall back to serving, terminating endpoints.
-            c.cluster = eps.iter().filter(|e| e.serving && e.terminating).collect();
+            cluster = mask(&|e| e.serving && e.terminating);
         }
-        c.has_any = !c.cluster.is_empty();
+        has_any = cluster.contains(&true);
     }
+    let mut local = none;
     if uses_local {
-        let usable = |e: &&EndpointRef| e.ready || (e.serving && e.terminating);
-        c.has_any |= eps.iter().any(|e| usable(&e));
-        c.local = if eps.iter().any(|e| e.is_local && e.ready) {
-            eps.iter().filter(|e| e.is_local && e.ready).collect()
+        has_any |= eps.iter().any(|e| e.ready || (e.serving && e.terminating));
+        local = if eps.iter().any(|e| e.is_local && e.ready) {
+            mask(&|e| e.is_local && e.ready)
         } else {
-            eps.iter()
-                .filter(|e| e.is_local && e.serving && e.terminating)
-                .collect()
+            mask(&|e| e.is_local && e.serving && e.terminating)
         };
     }
-    let mut seen = BTreeSet::new();
-    for e in c.cluster.iter().chain(c.local.iter()) {
-        if seen.insert(e.addr()) {
-            c.reachable.push(e);
-        }
+    // `eps` is sorted by `IP:port` without duplicates, so picking from it
+    // keeps every list in kube-proxy's order.
+    let pick = |m: &dyn Fn(usize) -> bool| -> Vec<&'a EndpointRef> {
+        eps.iter()
+            .enumerate()
+            .filter(|(i, _)| m(*i))
+            .map(|(_, e)| e)
+            .collect()
+    };
+    Categorized {
+        cluster: pick(&|i| cluster[i]),
+        local: pick(&|i| local[i]),
+        reachable: pick(&|i| cluster[i] || local[i]),
+        has_any,
     }
-    c.reachable.sort_by_cached_key(|e| e.addr());
-    c
 }
 
 /// What kube-proxy's `syncProxyRules` adds for one service port.

@@ -12,6 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 
 /// An nftables address family (kube-proxy uses one table per IP family).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Family {
     /// `ip` (IPv4).
     Ip,
@@ -82,6 +83,7 @@ impl Table {
 
 /// A base chain's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChainType {
     /// `filter`.
     Filter,
@@ -91,6 +93,7 @@ pub enum ChainType {
 
 /// A netfilter hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Hook {
     /// `prerouting`.
     Prerouting,
@@ -139,6 +142,7 @@ pub struct Rule {
 
 /// Which packet field a concatenated lookup key is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Lookup {
     /// `ip daddr . meta l4proto . th dport`.
     DaddrProtoPort,
@@ -148,6 +152,7 @@ pub enum Lookup {
 
 /// One piece of a rule: a match, a statement or a verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Expr {
     /// `ct state new`.
     CtStateNew,
@@ -220,6 +225,7 @@ pub enum Expr {
 
 /// An address or a network, written as given (`::1`, `10.0.0.0/8`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Addr {
     /// A single address.
     Ip(IpAddr),
@@ -248,6 +254,7 @@ impl std::fmt::Display for Addr {
 
 /// A set's flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SetFlag {
     /// `dynamic`.
     Dynamic,
@@ -287,6 +294,7 @@ pub struct Map {
 
 /// One part of an element key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KeyPart {
     /// An address.
     Addr(IpAddr),
@@ -298,6 +306,7 @@ pub enum KeyPart {
 
 /// A map value: the verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// `goto CHAIN`.
     Goto(String),
