@@ -116,6 +116,9 @@ impl FormSettings {
         o.ipvs_scheduler = some(&self.ipvs_scheduler);
         m.options.namespace = some(&self.namespace);
         m.options.with_jumps = self.with_jumps;
+        // Every tab has a JSON view; the playground's inputs are small
+        // enough that encoding the model on each update is cheap.
+        m.options.json = true;
         m
     }
 }
