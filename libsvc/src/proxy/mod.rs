@@ -9,7 +9,38 @@ pub mod nftables;
 use crate::config::{IpFamily, Settings};
 use crate::table::{PortInfo, Protocol, ServiceInfo, ServiceTable, ServiceType};
 use ipnet::IpNet;
+use serde::Serialize;
 use std::net::IpAddr;
+
+/// An address or a network in a rule, written as given (`::1`,
+/// `10.0.0.0/8`); the iptables and nftables models share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Addr {
+    /// A single address, written without a prefix length.
+    Ip(IpAddr),
+    /// A network, written `addr/len`.
+    Net(IpNet),
+}
+
+impl Addr {
+    /// Does `ip` fall in this address or network?
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        match self {
+            Addr::Ip(a) => a == ip,
+            Addr::Net(n) => n.contains(ip),
+        }
+    }
+}
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Addr::Ip(a) => a.fmt(f),
+            Addr::Net(n) => n.fmt(f),
+        }
+    }
+}
 
 /// One service port as a proxier of one family sees it
 /// (kube-proxy's `ServicePort` / `BaseServicePortInfo`).
