@@ -4,7 +4,7 @@
 
 use super::model::*;
 use crate::config::{IpFamily, Settings};
-use crate::proxy::{EndpointRef, ServicePortInfo, service_ports};
+use crate::proxy::{ServicePortInfo, categorize_endpoints, service_ports};
 use crate::table::{Protocol, ServiceTable};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
@@ -362,44 +362,14 @@ fn node_port_ips(settings: &Settings, family: IpFamily, node_addrs: &[IpAddr]) -
         })
 }
 
-/// kube-proxy's `CategorizeEndpoints` (without topology hints): the
-/// endpoints for Cluster policy and those for Local policy.
-fn categorize<'a>(sp: &'a ServicePortInfo) -> (Vec<&'a EndpointRef>, Vec<&'a EndpointRef>) {
-    let externally_accessible = sp.node_port().is_some_and(|p| p != 0)
-        || !sp.load_balancer_vips.is_empty()
-        || !sp.external_ips.is_empty();
-    let uses_cluster = !sp.internal_policy_local() || externally_accessible;
-    let uses_local =
-        sp.internal_policy_local() || (sp.external_policy_local() && externally_accessible);
-    let eps = &sp.endpoints;
-    let mut cluster: Vec<&EndpointRef> = Vec::new();
-    if uses_cluster {
-        cluster = eps.iter().filter(|e| e.ready).collect();
-        if cluster.is_empty() {
-            cluster = eps.iter().filter(|e| e.serving && e.terminating).collect();
-        }
-    }
-    let mut local: Vec<&EndpointRef> = Vec::new();
-    if uses_local {
-        local = eps.iter().filter(|e| e.is_local && e.ready).collect();
-        if local.is_empty() {
-            local = eps
-                .iter()
-                .filter(|e| e.is_local && e.serving && e.terminating)
-                .collect();
-        }
-    }
-    (cluster, local)
-}
-
 /// `syncEndpoint`: the real servers of a virtual server; Local policy falls
 /// back to the cluster-wide endpoints when there is no local one.
 fn real_servers(sp: &ServicePortInfo, only_local: bool) -> Vec<RealServer> {
-    let (cluster, local) = categorize(sp);
-    let chosen = if only_local && !local.is_empty() {
-        local
+    let cat = categorize_endpoints(sp);
+    let chosen = if only_local && !cat.local.is_empty() {
+        cat.local
     } else {
-        cluster
+        cat.cluster
     };
     let set: BTreeSet<RealServer> = chosen
         .into_iter()
