@@ -337,3 +337,38 @@ pub fn categorize_endpoints(sp: &ServicePortInfo) -> Categorized {
     }
     c
 }
+
+/// The source CIDR of pod traffic for `family` (`detectLocalMode:
+/// ClusterCIDR` with a cluster CIDR of this family), as configured. Other
+/// modes need facts svcgen does not have (pod CIDR, bridge or interface
+/// names): no detector.
+pub fn local_traffic_cidr(settings: &Settings, family: IpFamily) -> Option<IpNet> {
+    if settings.proxy.detect_local_mode != "ClusterCIDR" {
+        return None;
+    }
+    settings
+        .proxy
+        .cluster_cidrs
+        .iter()
+        .copied()
+        .find(|n| IpFamily::of(&n.addr()) == family)
+}
+
+/// The `nodePortAddresses` CIDRs of `family` (kube-proxy's
+/// `NewNodePortAddresses`), host bits cleared: `primary` is the node's
+/// primary IP of the family; CIDRs of the other family and unparsable
+/// entries are skipped. Empty, or holding a zero CIDR, means every address.
+pub fn node_port_cidrs(settings: &Settings, family: IpFamily) -> Vec<IpNet> {
+    let mut cidrs = Vec::new();
+    for s in settings.proxy.node_port_addresses.iter().flatten() {
+        let net = if s.trim() == "primary" {
+            settings.node.primary_ip(family).map(IpNet::from)
+        } else {
+            crate::config::parse_cidr(s).map(|n| n.trunc())
+        };
+        if let Some(n) = net.filter(|n| IpFamily::of(&n.addr()) == family) {
+            cidrs.push(n);
+        }
+    }
+    cidrs
+}

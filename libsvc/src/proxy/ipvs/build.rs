@@ -4,7 +4,9 @@
 
 use super::model::*;
 use crate::config::{IpFamily, Settings};
-use crate::proxy::{ServicePortInfo, categorize_endpoints, service_ports};
+use crate::proxy::{
+    ServicePortInfo, categorize_endpoints, local_traffic_cidr, node_port_cidrs, service_ports,
+};
 use crate::table::{Protocol, ServiceTable};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
@@ -334,18 +336,7 @@ fn node_address_set(settings: &Settings, family: IpFamily) -> Vec<IpAddr> {
 /// CIDR; otherwise the node's non-loopback addresses inside its CIDRs
 /// (`primary` meaning the node's primary IP).
 fn node_port_ips(settings: &Settings, family: IpFamily, node_addrs: &[IpAddr]) -> Vec<IpAddr> {
-    let mut cidrs: Vec<IpNet> = Vec::new();
-    for s in settings.proxy.node_port_addresses.iter().flatten() {
-        if s.trim() == "primary" {
-            if let Some(ip) = settings.node.primary_ip(family) {
-                cidrs.push(IpNet::from(ip));
-            }
-        } else if let Some(n) = crate::config::parse_cidr(s)
-            && IpFamily::of(&n.addr()) == family
-        {
-            cidrs.push(n);
-        }
-    }
+    let cidrs = node_port_cidrs(settings, family);
     if cidrs.is_empty() || cidrs.iter().any(|n| n.prefix_len() == 0) {
         return node_addrs.to_vec();
     }
@@ -779,7 +770,7 @@ fn iptables(b: &Builder, settings: &Settings) -> Vec<Table> {
 
     if !b.is_empty(SetId::ClusterIp) {
         let mut matches = vec![comment(SetId::ClusterIp)];
-        let detector = local_detector(settings, family);
+        let detector = local_traffic_cidr(settings, family);
         if settings.proxy.iptables_masquerade_all {
             matches.push(set_match(b, SetId::ClusterIp, "dst,dst"));
         } else if let Some(net) = detector {
@@ -942,19 +933,4 @@ fn iptables(b: &Builder, settings: &Settings) -> Vec<Table> {
             rules: filter,
         },
     ]
-}
-
-/// The local-traffic detector's "not local" source: `detectLocalMode:
-/// ClusterCIDR` with a cluster CIDR of this family. Other modes need facts
-/// svcgen does not have (pod CIDR, bridge or interface names): no detector.
-fn local_detector(settings: &Settings, family: IpFamily) -> Option<IpNet> {
-    if settings.proxy.detect_local_mode != "ClusterCIDR" {
-        return None;
-    }
-    settings
-        .proxy
-        .cluster_cidrs
-        .iter()
-        .copied()
-        .find(|n| IpFamily::of(&n.addr()) == family)
 }

@@ -6,7 +6,10 @@ use super::model::*;
 use super::names;
 use crate::config::{IpFamily, Settings};
 use crate::diag::{Diagnostic, Severity};
-use crate::proxy::{EndpointRef, ServicePortInfo, categorize_endpoints, service_ports};
+use crate::proxy::{
+    EndpointRef, ServicePortInfo, categorize_endpoints, local_traffic_cidr, node_port_cidrs,
+    service_ports,
+};
 use crate::table::{Protocol, ServiceTable};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,10 +76,7 @@ impl Proxier {
         let of_family = |ip: &IpAddr| IpFamily::of(ip) == family;
         let p = &settings.proxy;
         let pod_cidr = if p.detect_local_mode == "ClusterCIDR" {
-            p.cluster_cidrs
-                .iter()
-                .find(|n| of_family(&n.addr()))
-                .map(IpNet::trunc)
+            local_traffic_cidr(settings, family).map(|n| n.trunc())
         } else {
             diags.push(Diagnostic::new(
                 Severity::Info,
@@ -89,19 +89,7 @@ impl Proxier {
             None
         };
         let node_ip = settings.node.primary_ip(family);
-        // nodePortAddresses: CIDRs of this family ("primary" is the node's primary IP).
-        let mut cidrs: Vec<IpNet> = Vec::new();
-        for s in p.node_port_addresses.iter().flatten() {
-            if s.trim() == "primary" {
-                if let Some(ip) = node_ip {
-                    cidrs.push(IpNet::from(ip));
-                }
-            } else if let Some(n) = crate::config::parse_cidr(s)
-                && of_family(&n.addr())
-            {
-                cidrs.push(n.trunc());
-            }
-        }
+        let cidrs = node_port_cidrs(settings, family);
         let explicit_loopback = cidrs.iter().any(|n| n.addr().is_loopback());
         let match_all = cidrs.is_empty() || cidrs.iter().any(|n| n.prefix_len() == 0);
         let mut nodeport_ips: Vec<IpAddr> = if match_all {
