@@ -262,6 +262,12 @@ impl ServicePortInfo<'_> {
         !self.internal_policy_local() || self.externally_accessible()
     }
 
+    /// Does a load-balancer source range hold `node_ip`? Then the node may
+    /// reach the load-balancer IPs itself (kube-proxy's `allowFromNode`).
+    pub fn source_ranges_allow_node(&self, node_ip: Option<IpAddr>) -> bool {
+        node_ip.is_some_and(|ip| self.source_ranges.iter().any(|n| n.contains(&ip)))
+    }
+
     /// Some traffic uses only this node's endpoints (`UsesLocalEndpoints`).
     pub fn uses_local_endpoints(&self) -> bool {
         self.internal_policy_local()

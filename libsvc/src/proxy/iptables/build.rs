@@ -621,8 +621,16 @@ fn service_port_rules(
     if uses_fw_chain {
         own.declare(&fw_chain);
         let lb_comment = format!("{name} loadbalancer IP");
-        let mut allow_from_node = false;
-        for cidr in &sp.source_ranges {
+        // The source ranges; then, when one holds the node IP, the
+        // load-balancer IPs (traffic the node sends to itself through them).
+        let from_node: &[IpAddr] = if sp.source_ranges_allow_node(cfg.node_ip) {
+            &sp.load_balancer_vips
+        } else {
+            &[]
+        };
+        let sources = (sp.source_ranges.iter().map(|n| Addr::Net(*n)))
+            .chain(from_node.iter().map(|ip| Addr::Ip(*ip)));
+        for addr in sources {
             own.add(
                 &fw_chain,
                 Rule::new(
@@ -630,30 +638,12 @@ fn service_port_rules(
                         comment(lb_comment.clone(), true),
                         Match::Source {
                             negated: false,
-                            addr: Addr::Net(*cidr),
+                            addr,
                         },
                     ],
                     jump(&ext_chain),
                 ),
             );
-            allow_from_node |= cfg.node_ip.is_some_and(|ip| cidr.contains(&ip));
-        }
-        if allow_from_node {
-            for ip in &sp.load_balancer_vips {
-                own.add(
-                    &fw_chain,
-                    Rule::new(
-                        vec![
-                            comment(lb_comment.clone(), true),
-                            Match::Source {
-                                negated: false,
-                                addr: Addr::Ip(*ip),
-                            },
-                        ],
-                        jump(&ext_chain),
-                    ),
-                );
-            }
         }
         own.add(
             &fw_chain,

@@ -545,17 +545,13 @@ fn service_port(
         }
         if !sp.source_ranges.is_empty() {
             b.add(SetId::LoadBalancerFw, entry);
-            let mut allow_from_node = false;
             for net in &sp.source_ranges {
                 b.add(
                     SetId::LoadBalancerSourceCidr,
                     SetEntry::IpPortNet(*ip, proto, port, *net),
                 );
-                if node_ip.is_some_and(|n| net.contains(&n)) {
-                    allow_from_node = true;
-                }
             }
-            if allow_from_node {
+            if sp.source_ranges_allow_node(node_ip) {
                 b.add(
                     SetId::LoadBalancerSourceIp,
                     SetEntry::IpPortIp(*ip, proto, port, *ip),

@@ -762,16 +762,12 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
     }
 
     if uses_firewall {
-        let mut sources: Vec<Addr> = Vec::new();
-        let mut allow_from_node = false;
-        for n in &sp.source_ranges {
-            let n = n.trunc();
-            if px.node_ip.is_some_and(|ip| n.contains(&ip)) {
-                allow_from_node = true;
-            }
-            sources.push(Addr::Net(n));
-        }
-        if allow_from_node {
+        let mut sources: Vec<Addr> = sp
+            .source_ranges
+            .iter()
+            .map(|n| Addr::Net(n.trunc()))
+            .collect();
+        if sp.source_ranges_allow_node(px.node_ip) {
             sources.extend(sp.load_balancer_vips.iter().map(|ip| Addr::Ip(*ip)));
         }
         b.rule(
