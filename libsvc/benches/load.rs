@@ -10,7 +10,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("load");
     g.sample_size(10);
     for services in [1_000, 10_000] {
-        let yaml = common::cluster_yaml(services, 10);
+        let yaml = common::cluster_yaml(services, 10, Default::default());
         println!(
             "load {services} services x 10 endpoints: {} bytes of YAML",
             yaml.len()

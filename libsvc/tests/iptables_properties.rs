@@ -162,6 +162,19 @@ fn cluster_docs(svcs: &[GenService]) -> Vec<String> {
     docs
 }
 
+/// `examples/hello-world.yaml` on the node of `examples/node.yaml`.
+fn hello_world() -> Loaded {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/");
+    let read = |f: &str| std::fs::read_to_string(format!("{root}{f}")).unwrap();
+    load(
+        &[
+            Input::new("hello-world.yaml", read("hello-world.yaml")),
+            Input::new("node.yaml", read("node.yaml")),
+        ],
+        &Overrides::default(),
+    )
+}
+
 fn load_docs(docs: &[String]) -> Loaded {
     let text = format!("{}\n---\n{NODE}", docs.join("\n---\n"));
     let o = Overrides {
@@ -270,15 +283,7 @@ proptest! {
 
 #[test]
 fn hello_world_nodeport_splits_half_and_half() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/");
-    let read = |f: &str| std::fs::read_to_string(format!("{root}{f}")).unwrap();
-    let loaded = load(
-        &[
-            Input::new("hello-world.yaml", read("hello-world.yaml")),
-            Input::new("node.yaml", read("node.yaml")),
-        ],
-        &Overrides::default(),
-    );
+    let loaded = hello_world();
     let packet = Packet {
         src: "203.0.113.9".parse().unwrap(),
         dst: "192.168.0.2".parse().unwrap(),
@@ -323,15 +328,7 @@ fn json_is_the_model() {
 /// pod it is not masqueraded, from outside the pod CIDR it is.
 #[test]
 fn hello_world_cluster_ip_from_node_and_pod() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/");
-    let read = |f: &str| std::fs::read_to_string(format!("{root}{f}")).unwrap();
-    let loaded = load(
-        &[
-            Input::new("hello-world.yaml", read("hello-world.yaml")),
-            Input::new("node.yaml", read("node.yaml")),
-        ],
-        &Overrides::default(),
-    );
+    let loaded = hello_world();
     let vip = loaded
         .table
         .get("default", "hello-world")

@@ -4,87 +4,24 @@
 //! network namespace the test creates and always removes. This kernel has
 //! no IPVS, so the ipvsadm lines are checked by the strict parser instead.
 //!
-//! Needs root and the Debian packages `ipset`, `iptables`, `iproute2`.
+//! Needs root and the Debian packages `ipset`, `iptables`, `iproute2`;
+//! skipped (with a note) when not root or when `SVCGEN_SKIP_KERNEL_TESTS`
+//! is set.
 
 mod common;
 mod ipvs_parse;
 
+use common::netns::{Netns, have, kernel_tests_enabled};
 use libsvc::config::IpFamily;
 use libsvc::proxy::ipvs::{build, render};
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-/// A network namespace removed on drop, even when the test fails.
-struct Netns(String);
-
-impl Netns {
-    fn new(tag: &str) -> Netns {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!("svcgen-test-{tag}-{}-{nanos}", std::process::id());
-        let ok = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "ip netns add {name} failed");
-        Netns(name)
-    }
-
-    /// Runs `cmd` inside the namespace with `input` on stdin.
-    fn run(&self, cmd: &[&str], input: &str) -> Result<(), String> {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(cmd)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("{cmd:?}: {e}"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(input.as_bytes())
-                .map_err(|e| format!("{cmd:?}: {e}"))?;
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("{cmd:?}: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{cmd:?} failed: {}\n{input}",
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
 
 fn can_run() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root {
-        eprintln!("ipvs_kernel: not root, skipped");
+    if !kernel_tests_enabled() {
         return false;
     }
     for tool in ["ip", "ipset", "iptables-restore", "ip6tables-restore"] {
-        let found = Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
         assert!(
-            found,
+            have(tool),
             "{tool} is missing: apt-get install -y ipset iptables iproute2"
         );
     }
@@ -96,16 +33,17 @@ fn feed(tag: &str, loaded: &libsvc::Loaded) -> Result<(), String> {
     let rs = build::build(&loaded.table, &loaded.settings).map_err(|e| e.0)?;
     for fr in &rs.families {
         ipvs_parse::parse(&render::ipvs_text(fr)).map_err(|e| format!("ipvs: {e}"))?;
-        let ns = Netns::new(tag);
-        ns.run(&["ipset", "restore", "-exist"], &render::ipset_text(fr))?;
+        let ns = Netns::new(tag)?;
+        let ipsets = render::ipset_text(fr);
+        ns.exec("ipset", &["restore", "-exist"], &ipsets)
+            .map_err(|e| format!("{e}\n{ipsets}"))?;
         let tool = match fr.family {
             IpFamily::IPv4 => "iptables-restore",
             IpFamily::IPv6 => "ip6tables-restore",
         };
-        ns.run(
-            &[tool, "--test", "--noflush"],
-            &render::iptables_text(fr, true),
-        )?;
+        let rules = render::iptables_text(fr, true);
+        ns.exec(tool, &["--test", "--noflush"], &rules)
+            .map_err(|e| format!("{e}\n{rules}"))?;
     }
     Ok(())
 }

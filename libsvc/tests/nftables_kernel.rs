@@ -8,72 +8,14 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-/// A network namespace that is deleted when dropped, even on panic.
-struct Netns(String);
-
-impl Netns {
-    fn new() -> Netns {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!("svcgen-test-nft-{}-{nanos}", std::process::id());
-        let st = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .expect("run ip netns add");
-        assert!(st.success(), "ip netns add {name} failed (root needed)");
-        Netns(name)
-    }
-
-    /// Runs `nft -c -f -` in the namespace with `text` on stdin.
-    fn nft_check(&self, text: &str) -> Result<(), String> {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.0, "nft", "-c", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        child
-            .stdin
-            .take()
-            .ok_or("no stdin")?
-            .write_all(text.as_bytes())
-            .map_err(|e| e.to_string())?;
-        let out = child.wait_with_output().map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn skip() -> bool {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    std::env::var_os("SVCGEN_SKIP_KERNEL_TESTS").is_some() || !root
-}
+use common::netns::{Netns, kernel_tests_enabled};
 
 #[test]
 fn nft_accepts_every_case() {
-    if skip() {
-        eprintln!("not root or SVCGEN_SKIP_KERNEL_TESTS set: skipping nft -c");
+    if !kernel_tests_enabled() {
         return;
     }
-    let ns = Netns::new();
+    let ns = Netns::new("nft").expect("ip netns add");
     let mut results = Vec::new();
     for case in common::cases("nftables") {
         let (stream, overrides) = case.stream();
@@ -93,7 +35,7 @@ fn nft_accepts_every_case() {
                 .expect("nftables renders")
                 .text;
             let name = format!("{}{}", case.name, if dual { " (dual-stack)" } else { "" });
-            results.push((name, ns.nft_check(&text)));
+            results.push((name, ns.exec("nft", &["-c", "-f", "-"], &text).map(drop)));
         }
     }
     common::report("nftables-kernel", &results, &[]);

@@ -3,13 +3,14 @@
 //! cannot inject rule text, the tracer's probabilities add up, and the
 //! kernel (`nft -c`, in a namespace of its own) accepts what is rendered.
 
+mod common;
+
+use common::netns::{Netns, kernel_tests_enabled};
 use libsvc::proxy::nftables;
 use libsvc::table::Protocol;
 use libsvc::trace::Packet;
 use libsvc::{Input, Overrides, load};
 use proptest::prelude::*;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// One generated Service with its EndpointSlice.
 #[derive(Debug, Clone)]
@@ -165,45 +166,10 @@ fn render_docs(docs: &[String]) -> (libsvc::Loaded, String) {
 /// Runs `nft -c -f -` in a namespace made for it; `None` when not root or
 /// when the kernel tests are switched off (`SVCGEN_SKIP_KERNEL_TESTS`).
 fn nft_check(text: &str) -> Option<Result<(), String>> {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    if std::env::var_os("SVCGEN_SKIP_KERNEL_TESTS").is_some() || !root {
+    if !kernel_tests_enabled() {
         return None;
     }
-    struct Ns(String);
-    impl Drop for Ns {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        }
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let ns = Ns(format!("svcgen-test-nftp-{}-{nanos}", std::process::id()));
-    let ok = Command::new("ip")
-        .args(["netns", "add", &ns.0])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        return Some(Err("ip netns add failed (root needed)".into()));
-    }
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "nft", "-c", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .ok()?;
-    let _ = child.stdin.take()?.write_all(text.as_bytes());
-    let out = child.wait_with_output().ok()?;
-    Some(if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    })
+    Some(Netns::new("nftp").and_then(|ns| ns.exec("nft", &["-c", "-f", "-"], text).map(drop)))
 }
 
 /// Every line is one `add … kube-proxy` command and its quotes pair up.

@@ -1,21 +1,40 @@
 //! Generated clusters shared by every benchmark: `services` Services in ten
 //! namespaces, each with one port and one EndpointSlice of `endpoints`
-//! ready endpoints; every tenth Service is a NodePort.
+//! ready endpoints; every tenth Service (or as [`Shape`] says) is a NodePort.
 #![allow(dead_code)]
 
 use libsvc::{Input, Loaded, Overrides, load};
 use std::fmt::Write;
 
+/// What varies between the benchmarks' clusters.
+#[derive(Clone, Copy)]
+pub struct Shape {
+    /// Every `node_port_every`-th Service is a NodePort.
+    pub node_port_every: usize,
+    /// Endpoints are spread over nodes `node-0`…`node-{nodes-1}` (the node
+    /// of [`overrides`] is `node-0`); 0: endpoints name no node.
+    pub nodes: usize,
+}
+
+impl Default for Shape {
+    fn default() -> Shape {
+        Shape {
+            node_port_every: 10,
+            nodes: 0,
+        }
+    }
+}
+
 /// The manifests of a generated cluster, as one YAML stream.
-pub fn cluster_yaml(services: usize, endpoints: usize) -> String {
+pub fn cluster_yaml(services: usize, endpoints: usize, shape: Shape) -> String {
     let mut y = String::with_capacity(services * (400 + endpoints * 40));
     for i in 0..services {
         let (ns, name) = (format!("ns{}", i % 10), format!("svc{i}"));
         let ip = format!("172.30.{}.{}", i / 250, i % 250 + 1);
-        let ports = if i % 10 == 0 {
+        let ports = if i % shape.node_port_every == 0 {
             format!(
                 "\n  type: NodePort\n  ports: [{{name: http, port: 80, nodePort: {}}}]",
-                30000 + i / 10
+                30000 + i / shape.node_port_every
             )
         } else {
             "\n  ports: [{name: http, port: 80}]".to_string()
@@ -33,26 +52,33 @@ pub fn cluster_yaml(services: usize, endpoints: usize) -> String {
                 n >> 8 & 255,
                 n & 255
             );
+            if shape.nodes > 0 {
+                let _ = writeln!(y, "  nodeName: node-{}", e % shape.nodes);
+            }
         }
     }
     y.push_str("---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.0.0.0/8\n");
     y
 }
 
-/// The settings every benchmark uses: IPv4 only, node 192.168.0.2.
+/// The settings every benchmark uses: IPv4 only, node `node-0` at 192.168.0.2.
 pub fn overrides() -> Overrides {
     Overrides {
         ip_family: Some(libsvc::config::IpFamily::IPv4),
         service_cidrs: vec!["172.30.0.0/16".parse().expect("literal CIDR")],
         node_ips: vec!["192.168.0.2".parse().expect("literal IP")],
+        node_name: Some("node-0".into()),
         ..Default::default()
     }
 }
 
 /// A generated cluster, loaded.
-pub fn cluster(services: usize, endpoints: usize) -> Loaded {
+pub fn cluster(services: usize, endpoints: usize, shape: Shape) -> Loaded {
     load(
-        &[Input::new("bench.yaml", cluster_yaml(services, endpoints))],
+        &[Input::new(
+            "bench.yaml",
+            cluster_yaml(services, endpoints, shape),
+        )],
         &overrides(),
     )
 }

@@ -9,7 +9,38 @@ pub mod nftables;
 use crate::config::{IpFamily, Settings};
 use crate::table::{PortInfo, Protocol, ServiceInfo, ServiceTable, ServiceType};
 use ipnet::IpNet;
+use serde::Serialize;
 use std::net::IpAddr;
+
+/// An address or a network in a rule, written as given (`::1`,
+/// `10.0.0.0/8`); the iptables and nftables models share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Addr {
+    /// A single address, written without a prefix length.
+    Ip(IpAddr),
+    /// A network, written `addr/len`.
+    Net(IpNet),
+}
+
+impl Addr {
+    /// Does `ip` fall in this address or network?
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        match self {
+            Addr::Ip(a) => a == ip,
+            Addr::Net(n) => n.contains(ip),
+        }
+    }
+}
+
+impl std::fmt::Display for Addr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Addr::Ip(a) => a.fmt(f),
+            Addr::Net(n) => n.fmt(f),
+        }
+    }
+}
 
 /// One service port as a proxier of one family sees it
 /// (kube-proxy's `ServicePort` / `BaseServicePortInfo`).
@@ -231,6 +262,12 @@ impl ServicePortInfo<'_> {
         !self.internal_policy_local() || self.externally_accessible()
     }
 
+    /// Does a load-balancer source range hold `node_ip`? Then the node may
+    /// reach the load-balancer IPs itself (kube-proxy's `allowFromNode`).
+    pub fn source_ranges_allow_node(&self, node_ip: Option<IpAddr>) -> bool {
+        node_ip.is_some_and(|ip| self.source_ranges.iter().any(|n| n.contains(&ip)))
+    }
+
     /// Some traffic uses only this node's endpoints (`UsesLocalEndpoints`).
     pub fn uses_local_endpoints(&self) -> bool {
         self.internal_policy_local()
@@ -305,4 +342,39 @@ pub fn categorize_endpoints(sp: &ServicePortInfo) -> Categorized {
         c.all_reachable = all.into_values().collect();
     }
     c
+}
+
+/// The source CIDR of pod traffic for `family` (`detectLocalMode:
+/// ClusterCIDR` with a cluster CIDR of this family), as configured. Other
+/// modes need facts svcgen does not have (pod CIDR, bridge or interface
+/// names): no detector.
+pub fn local_traffic_cidr(settings: &Settings, family: IpFamily) -> Option<IpNet> {
+    if settings.proxy.detect_local_mode != "ClusterCIDR" {
+        return None;
+    }
+    settings
+        .proxy
+        .cluster_cidrs
+        .iter()
+        .copied()
+        .find(|n| IpFamily::of(&n.addr()) == family)
+}
+
+/// The `nodePortAddresses` CIDRs of `family` (kube-proxy's
+/// `NewNodePortAddresses`), host bits cleared: `primary` is the node's
+/// primary IP of the family; CIDRs of the other family and unparsable
+/// entries are skipped. Empty, or holding a zero CIDR, means every address.
+pub fn node_port_cidrs(settings: &Settings, family: IpFamily) -> Vec<IpNet> {
+    let mut cidrs = Vec::new();
+    for s in settings.proxy.node_port_addresses.iter().flatten() {
+        let net = if s.trim() == "primary" {
+            settings.node.primary_ip(family).map(IpNet::from)
+        } else {
+            crate::config::parse_cidr(s).map(|n| n.trunc())
+        };
+        if let Some(n) = net.filter(|n| IpFamily::of(&n.addr()) == family) {
+            cidrs.push(n);
+        }
+    }
+    cidrs
 }

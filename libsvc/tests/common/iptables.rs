@@ -48,8 +48,9 @@ pub fn split_words(rule: &str) -> Vec<String> {
     out
 }
 
-/// The `--comment` value of a rule.
-pub fn comment_of(rule: &str) -> Option<String> {
+/// The value of option `opt` of a rule (the first, negated or not),
+/// skipping `-m MODULE` words.
+fn option_of(rule: &str, opt: &str) -> Option<String> {
     let w = split_words(rule);
     let mut i = 0;
     while i < w.len() {
@@ -57,7 +58,7 @@ pub fn comment_of(rule: &str) -> Option<String> {
             i += 2;
             continue;
         }
-        if w[i] == "--comment" {
+        if w[i] == opt {
             return w.get(i + 1).cloned();
         }
         i += 1;
@@ -65,21 +66,14 @@ pub fn comment_of(rule: &str) -> Option<String> {
     None
 }
 
+/// The `--comment` value of a rule.
+pub fn comment_of(rule: &str) -> Option<String> {
+    option_of(rule, "--comment")
+}
+
 /// The `-d` value of a rule (negated or not).
 pub fn destination_of(rule: &str) -> Option<String> {
-    let w = split_words(rule);
-    let mut i = 0;
-    while i < w.len() {
-        if w[i] == "-m" {
-            i += 2;
-            continue;
-        }
-        if w[i] == "-d" {
-            return w.get(i + 1).cloned();
-        }
-        i += 1;
-    }
-    None
+    option_of(rule, "-d")
 }
 
 /// Parses a dump (blank and `#` lines skipped).

@@ -2,6 +2,8 @@
 //! `conformance/README.md` ("Feeding a case to svcgen") says, and reporting.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use libsvc::config::IpFamily;
 use libsvc::{Input, Loaded, Overrides};
 use serde_json::Value;

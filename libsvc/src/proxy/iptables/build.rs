@@ -8,7 +8,10 @@ use super::model::{
     Addr, AddrSide, BuiltinJump, Chain, Comment, Match, Rule, Ruleset, Table, TableName, Target,
 };
 use crate::config::{IpFamily, Settings};
-use crate::proxy::{EndpointRef, ServicePortInfo, categorize_endpoints, service_ports};
+use crate::proxy::{
+    EndpointRef, ServicePortInfo, categorize_endpoints, local_traffic_cidr, node_port_cidrs,
+    service_ports,
+};
 use crate::table::ServiceTable;
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
@@ -86,39 +89,19 @@ impl Config {
                 .as_ref()
                 .is_some_and(|v| v.iter().any(|c| c == name))
         };
-        let local_cidr = (p.detect_local_mode == "ClusterCIDR")
-            .then(|| {
-                p.cluster_cidrs
-                    .iter()
-                    .copied()
-                    .find(|n| IpFamily::of(&n.addr()) == family)
-            })
-            .flatten();
+        let local_cidr = local_traffic_cidr(settings, family);
         let node_ip = settings.node.primary_ip(family);
-        // NewNodePortAddresses: the CIDRs of this family ("primary": the
-        // node IP); none, or a zero CIDR, means every local address.
-        let mut cidrs: Vec<IpNet> = Vec::new();
+        // None, or a zero CIDR, means every local address.
+        let cidrs = node_port_cidrs(settings, family);
         let mut match_all = true;
         let mut contains_v4_loopback = true;
-        if let Some(list) = &p.node_port_addresses {
-            for s in list {
-                let net = if s.trim() == "primary" {
-                    node_ip.map(IpNet::from)
-                } else {
-                    crate::config::parse_cidr(s).map(|n| n.trunc())
-                };
-                if let Some(n) = net.filter(|n| IpFamily::of(&n.addr()) == family) {
-                    cidrs.push(n);
-                }
-            }
-            if !cidrs.is_empty() {
-                match_all = cidrs.iter().any(|n| n.prefix_len() == 0);
-                let lo = IpAddr::from([127, 0, 0, 1]);
-                contains_v4_loopback = match_all
-                    || cidrs
-                        .iter()
-                        .any(|n| n.addr().is_loopback() || n.contains(&lo));
-            }
+        if !cidrs.is_empty() {
+            match_all = cidrs.iter().any(|n| n.prefix_len() == 0);
+            let lo = IpAddr::from([127, 0, 0, 1]);
+            contains_v4_loopback = match_all
+                || cidrs
+                    .iter()
+                    .any(|n| n.addr().is_loopback() || n.contains(&lo));
         }
         let node_port_ips = (!match_all).then(|| {
             settings
@@ -638,8 +621,16 @@ fn service_port_rules(
     if uses_fw_chain {
         own.declare(&fw_chain);
         let lb_comment = format!("{name} loadbalancer IP");
-        let mut allow_from_node = false;
-        for cidr in &sp.source_ranges {
+        // The source ranges; then, when one holds the node IP, the
+        // load-balancer IPs (traffic the node sends to itself through them).
+        let from_node: &[IpAddr] = if sp.source_ranges_allow_node(cfg.node_ip) {
+            &sp.load_balancer_vips
+        } else {
+            &[]
+        };
+        let sources = (sp.source_ranges.iter().map(|n| Addr::Net(*n)))
+            .chain(from_node.iter().map(|ip| Addr::Ip(*ip)));
+        for addr in sources {
             own.add(
                 &fw_chain,
                 Rule::new(
@@ -647,30 +638,12 @@ fn service_port_rules(
                         comment(lb_comment.clone(), true),
                         Match::Source {
                             negated: false,
-                            addr: Addr::Net(*cidr),
+                            addr,
                         },
                     ],
                     jump(&ext_chain),
                 ),
             );
-            allow_from_node |= cfg.node_ip.is_some_and(|ip| cidr.contains(&ip));
-        }
-        if allow_from_node {
-            for ip in &sp.load_balancer_vips {
-                own.add(
-                    &fw_chain,
-                    Rule::new(
-                        vec![
-                            comment(lb_comment.clone(), true),
-                            Match::Source {
-                                negated: false,
-                                addr: Addr::Ip(*ip),
-                            },
-                        ],
-                        jump(&ext_chain),
-                    ),
-                );
-            }
         }
         own.add(
             &fw_chain,

@@ -5,9 +5,8 @@
 
 use crate::config::IpFamily;
 use crate::table::Protocol;
-use ipnet::IpNet;
 use serde::Serialize;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 /// An iptables table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -91,22 +90,15 @@ pub struct Rule {
     pub target: Option<Target>,
 }
 
-/// An address or network in `-s` / `-d`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Addr {
-    /// One address, written without a prefix length.
-    Ip(IpAddr),
-    /// A network, written `addr/len`.
-    Net(IpNet),
-}
+pub use crate::proxy::Addr;
 
-impl Addr {
-    /// Does `ip` fall in this address or network?
-    pub fn contains(&self, ip: &IpAddr) -> bool {
-        match self {
-            Addr::Ip(a) => a == ip,
-            Addr::Net(n) => n.contains(ip),
-        }
+/// The iptables JSON names an address's kinds `Ip` / `Net`, like the rest
+/// of this model (the shared [`Addr`] itself says `ip` / `net`, as the
+/// nftables JSON does).
+fn addr_json<S: serde::Serializer>(addr: &Addr, s: S) -> Result<S::Ok, S::Error> {
+    match addr {
+        Addr::Ip(ip) => s.serialize_newtype_variant("Addr", 0, "Ip", ip),
+        Addr::Net(net) => s.serialize_newtype_variant("Addr", 1, "Net", net),
     }
 }
 
@@ -141,6 +133,7 @@ pub enum Match {
         /// Negated.
         negated: bool,
         /// The address.
+        #[serde(serialize_with = "addr_json")]
         addr: Addr,
     },
     /// `[!] -d ADDR`.
@@ -148,6 +141,7 @@ pub enum Match {
         /// Negated.
         negated: bool,
         /// The address.
+        #[serde(serialize_with = "addr_json")]
         addr: Addr,
     },
     /// `--dport N` (follows a `Protocol`).

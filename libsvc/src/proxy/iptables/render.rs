@@ -1,20 +1,11 @@
 //! The ruleset as `iptables-restore` text, written the way kube-proxy writes
 //! it (`Display`).
 
-use super::model::{Addr, AddrSide, BuiltinJump, Chain, Comment, Match, Rule, Ruleset, Target};
+use super::model::{AddrSide, BuiltinJump, Chain, Comment, Match, Rule, Ruleset, Target};
 use std::fmt::{self, Display, Formatter};
 
 /// The longest comment the kernel's comment match takes (`XT_MAX_COMMENT_LEN` − 1).
 const MAX_COMMENT: usize = 255;
-
-impl Display for Addr {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        match self {
-            Addr::Ip(ip) => write!(f, "{ip}"),
-            Addr::Net(n) => write!(f, "{n}"),
-        }
-    }
-}
 
 /// A token iptables-restore reads as one word without quotes.
 fn plain_token(s: &str) -> bool {

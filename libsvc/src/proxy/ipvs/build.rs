@@ -4,7 +4,9 @@
 
 use super::model::*;
 use crate::config::{IpFamily, Settings};
-use crate::proxy::{EndpointRef, ServicePortInfo, service_ports};
+use crate::proxy::{
+    ServicePortInfo, categorize_endpoints, local_traffic_cidr, node_port_cidrs, service_ports,
+};
 use crate::table::{Protocol, ServiceTable};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
@@ -334,18 +336,7 @@ fn node_address_set(settings: &Settings, family: IpFamily) -> Vec<IpAddr> {
 /// CIDR; otherwise the node's non-loopback addresses inside its CIDRs
 /// (`primary` meaning the node's primary IP).
 fn node_port_ips(settings: &Settings, family: IpFamily, node_addrs: &[IpAddr]) -> Vec<IpAddr> {
-    let mut cidrs: Vec<IpNet> = Vec::new();
-    for s in settings.proxy.node_port_addresses.iter().flatten() {
-        if s.trim() == "primary" {
-            if let Some(ip) = settings.node.primary_ip(family) {
-                cidrs.push(IpNet::from(ip));
-            }
-        } else if let Some(n) = crate::config::parse_cidr(s)
-            && IpFamily::of(&n.addr()) == family
-        {
-            cidrs.push(n);
-        }
-    }
+    let cidrs = node_port_cidrs(settings, family);
     if cidrs.is_empty() || cidrs.iter().any(|n| n.prefix_len() == 0) {
         return node_addrs.to_vec();
     }
@@ -362,44 +353,14 @@ fn node_port_ips(settings: &Settings, family: IpFamily, node_addrs: &[IpAddr]) -
         })
 }
 
-/// kube-proxy's `CategorizeEndpoints` (without topology hints): the
-/// endpoints for Cluster policy and those for Local policy.
-fn categorize<'a>(sp: &'a ServicePortInfo) -> (Vec<&'a EndpointRef>, Vec<&'a EndpointRef>) {
-    let externally_accessible = sp.node_port().is_some_and(|p| p != 0)
-        || !sp.load_balancer_vips.is_empty()
-        || !sp.external_ips.is_empty();
-    let uses_cluster = !sp.internal_policy_local() || externally_accessible;
-    let uses_local =
-        sp.internal_policy_local() || (sp.external_policy_local() && externally_accessible);
-    let eps = &sp.endpoints;
-    let mut cluster: Vec<&EndpointRef> = Vec::new();
-    if uses_cluster {
-        cluster = eps.iter().filter(|e| e.ready).collect();
-        if cluster.is_empty() {
-            cluster = eps.iter().filter(|e| e.serving && e.terminating).collect();
-        }
-    }
-    let mut local: Vec<&EndpointRef> = Vec::new();
-    if uses_local {
-        local = eps.iter().filter(|e| e.is_local && e.ready).collect();
-        if local.is_empty() {
-            local = eps
-                .iter()
-                .filter(|e| e.is_local && e.serving && e.terminating)
-                .collect();
-        }
-    }
-    (cluster, local)
-}
-
 /// `syncEndpoint`: the real servers of a virtual server; Local policy falls
 /// back to the cluster-wide endpoints when there is no local one.
 fn real_servers(sp: &ServicePortInfo, only_local: bool) -> Vec<RealServer> {
-    let (cluster, local) = categorize(sp);
-    let chosen = if only_local && !local.is_empty() {
-        local
+    let cat = categorize_endpoints(sp);
+    let chosen = if only_local && !cat.local.is_empty() {
+        cat.local
     } else {
-        cluster
+        cat.cluster
     };
     let set: BTreeSet<RealServer> = chosen
         .into_iter()
@@ -584,17 +545,13 @@ fn service_port(
         }
         if !sp.source_ranges.is_empty() {
             b.add(SetId::LoadBalancerFw, entry);
-            let mut allow_from_node = false;
             for net in &sp.source_ranges {
                 b.add(
                     SetId::LoadBalancerSourceCidr,
                     SetEntry::IpPortNet(*ip, proto, port, *net),
                 );
-                if node_ip.is_some_and(|n| net.contains(&n)) {
-                    allow_from_node = true;
-                }
             }
-            if allow_from_node {
+            if sp.source_ranges_allow_node(node_ip) {
                 b.add(
                     SetId::LoadBalancerSourceIp,
                     SetEntry::IpPortIp(*ip, proto, port, *ip),
@@ -809,7 +766,7 @@ fn iptables(b: &Builder, settings: &Settings) -> Vec<Table> {
 
     if !b.is_empty(SetId::ClusterIp) {
         let mut matches = vec![comment(SetId::ClusterIp)];
-        let detector = local_detector(settings, family);
+        let detector = local_traffic_cidr(settings, family);
         if settings.proxy.iptables_masquerade_all {
             matches.push(set_match(b, SetId::ClusterIp, "dst,dst"));
         } else if let Some(net) = detector {
@@ -972,19 +929,4 @@ fn iptables(b: &Builder, settings: &Settings) -> Vec<Table> {
             rules: filter,
         },
     ]
-}
-
-/// The local-traffic detector's "not local" source: `detectLocalMode:
-/// ClusterCIDR` with a cluster CIDR of this family. Other modes need facts
-/// svcgen does not have (pod CIDR, bridge or interface names): no detector.
-fn local_detector(settings: &Settings, family: IpFamily) -> Option<IpNet> {
-    if settings.proxy.detect_local_mode != "ClusterCIDR" {
-        return None;
-    }
-    settings
-        .proxy
-        .cluster_cidrs
-        .iter()
-        .copied()
-        .find(|n| IpFamily::of(&n.addr()) == family)
 }

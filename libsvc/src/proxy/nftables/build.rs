@@ -6,7 +6,10 @@ use super::model::*;
 use super::names;
 use crate::config::{IpFamily, Settings};
 use crate::diag::{Diagnostic, Severity};
-use crate::proxy::{EndpointRef, ServicePortInfo, service_ports};
+use crate::proxy::{
+    EndpointRef, ServicePortInfo, categorize_endpoints, local_traffic_cidr, node_port_cidrs,
+    service_ports,
+};
 use crate::table::{Protocol, ServiceTable};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,10 +76,7 @@ impl Proxier {
         let of_family = |ip: &IpAddr| IpFamily::of(ip) == family;
         let p = &settings.proxy;
         let pod_cidr = if p.detect_local_mode == "ClusterCIDR" {
-            p.cluster_cidrs
-                .iter()
-                .find(|n| of_family(&n.addr()))
-                .map(IpNet::trunc)
+            local_traffic_cidr(settings, family).map(|n| n.trunc())
         } else {
             diags.push(Diagnostic::new(
                 Severity::Info,
@@ -89,19 +89,7 @@ impl Proxier {
             None
         };
         let node_ip = settings.node.primary_ip(family);
-        // nodePortAddresses: CIDRs of this family ("primary" is the node's primary IP).
-        let mut cidrs: Vec<IpNet> = Vec::new();
-        for s in p.node_port_addresses.iter().flatten() {
-            if s.trim() == "primary" {
-                if let Some(ip) = node_ip {
-                    cidrs.push(IpNet::from(ip));
-                }
-            } else if let Some(n) = crate::config::parse_cidr(s)
-                && of_family(&n.addr())
-            {
-                cidrs.push(n.trunc());
-            }
-        }
+        let cidrs = node_port_cidrs(settings, family);
         let explicit_loopback = cidrs.iter().any(|n| n.addr().is_loopback());
         let match_all = cidrs.is_empty() || cidrs.iter().any(|n| n.prefix_len() == 0);
         let mut nodeport_ips: Vec<IpAddr> = if match_all {
@@ -577,55 +565,6 @@ fn setup(px: &Proxier, b: &mut Builder) {
     b.rule(SERVICES, nodeports, None);
 }
 
-/// kube-proxy's `CategorizeEndpoints` (without topology hints): the
-/// Cluster-policy endpoints, the Local-policy endpoints, every endpoint
-/// reachable from this node, and whether any endpoint is usable anywhere.
-struct Categorized<'a> {
-    cluster: Vec<&'a EndpointRef>,
-    local: Vec<&'a EndpointRef>,
-    reachable: Vec<&'a EndpointRef>,
-    has_any: bool,
-}
-
-fn categorize<'a>(eps: &'a [EndpointRef], uses_cluster: bool, uses_local: bool) -> Categorized<'a> {
-    let mask = |f: &dyn Fn(&EndpointRef) -> bool| eps.iter().map(f).collect::<Vec<bool>>();
-    let none = vec![false; eps.len()];
-    let mut has_any = false;
-    let mut cluster = none.clone();
-    if uses_cluster {
-        cluster = mask(&|e| e.ready);
-        if !cluster.contains(&true) {
-            // Fall back to serving, terminating endpoints.
-            cluster = mask(&|e| e.serving && e.terminating);
-        }
-        has_any = cluster.contains(&true);
-    }
-    let mut local = none;
-    if uses_local {
-        has_any |= eps.iter().any(|e| e.ready || (e.serving && e.terminating));
-        local = if eps.iter().any(|e| e.is_local && e.ready) {
-            mask(&|e| e.is_local && e.ready)
-        } else {
-            mask(&|e| e.is_local && e.serving && e.terminating)
-        };
-    }
-    // `eps` is sorted by `IP:port` without duplicates, so picking from it
-    // keeps every list in kube-proxy's order.
-    let pick = |m: &dyn Fn(usize) -> bool| -> Vec<&'a EndpointRef> {
-        eps.iter()
-            .enumerate()
-            .filter(|(i, _)| m(*i))
-            .map(|(_, e)| e)
-            .collect()
-    };
-    Categorized {
-        cluster: pick(&|i| cluster[i]),
-        local: pick(&|i| local[i]),
-        reachable: pick(&|i| cluster[i] || local[i]),
-        has_any,
-    }
-}
-
 /// What kube-proxy's `syncProxyRules` adds for one service port.
 fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
     let proto = sp.protocol();
@@ -638,23 +577,19 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
     let external_chain = format!("external-{base}");
     let firewall_chain = format!("firewall-{base}");
 
-    // Endpoints in kube-proxy's order: by their `IP:port` text.
-    let mut eps: Vec<EndpointRef> = sp.endpoints.clone();
-    eps.sort_by_cached_key(|e| e.addr());
-
-    let node_port = sp.node_port().filter(|p| *p != 0);
-    let externally_accessible =
-        node_port.is_some() || !sp.load_balancer_vips.is_empty() || !sp.external_ips.is_empty();
+    let node_port = sp.node_port();
+    let externally_accessible = sp.externally_accessible();
     let itp_local = sp.internal_policy_local();
     let etp_local = sp.external_policy_local();
-    let uses_cluster = !itp_local || externally_accessible;
-    let uses_local = itp_local || (etp_local && externally_accessible);
-    let cat = categorize(&eps, uses_cluster, uses_local);
+    let uses_cluster = sp.uses_cluster_endpoints();
+    let uses_local = sp.uses_local_endpoints();
+    // Every list in kube-proxy's order: by `IP:port` text.
+    let cat = categorize_endpoints(sp);
     let has_endpoints = cat.has_any;
     let affinity = sp.affinity_timeout();
 
     // Local endpoints are hairpin candidates.
-    for e in &cat.reachable {
+    for e in &cat.all_reachable {
         if e.is_local {
             b.element(
                 HAIRPIN_CONNECTIONS,
@@ -827,16 +762,12 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
     }
 
     if uses_firewall {
-        let mut sources: Vec<Addr> = Vec::new();
-        let mut allow_from_node = false;
-        for n in &sp.source_ranges {
-            let n = n.trunc();
-            if px.node_ip.is_some_and(|ip| n.contains(&ip)) {
-                allow_from_node = true;
-            }
-            sources.push(Addr::Net(n));
-        }
-        if allow_from_node {
+        let mut sources: Vec<Addr> = sp
+            .source_ranges
+            .iter()
+            .map(|n| Addr::Net(n.trunc()))
+            .collect();
+        if sp.source_ranges_allow_node(px.node_ip) {
             sources.extend(sp.load_balancer_vips.iter().map(|ip| Addr::Ip(*ip)));
         }
         b.rule(
@@ -856,7 +787,7 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
             }
         }
         Some(timeout) => {
-            for e in &cat.reachable {
+            for e in &cat.all_reachable {
                 let ep_base = names::endpoint_base(sp, e);
                 b.sets.push(Set {
                     name: format!("affinity-{ep_base}"),
@@ -873,7 +804,7 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
             if uses_local_chain {
                 affinity_jumps(b, sp, &local_chain, &cat.local);
             }
-            for e in &cat.reachable {
+            for e in &cat.all_reachable {
                 let ep_base = names::endpoint_base(sp, e);
                 let chain = format!("endpoint-{ep_base}");
                 b.rule(
@@ -896,7 +827,7 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
 
 /// A service chain without affinity: one DNAT rule, to the only endpoint
 /// or through a `numgen` map over all of them.
-fn dnat_rules(b: &mut Builder, chain: &str, proto: Protocol, eps: &[&EndpointRef]) {
+fn dnat_rules(b: &mut Builder, chain: &str, proto: Protocol, eps: &[EndpointRef]) {
     let targets: Vec<SocketAddr> = eps.iter().map(|e| SocketAddr::new(e.ip, e.port)).collect();
     let dnat = match targets.as_slice() {
         [one] => Expr::DnatTo(*one),
@@ -907,7 +838,7 @@ fn dnat_rules(b: &mut Builder, chain: &str, proto: Protocol, eps: &[&EndpointRef
 
 /// A service chain with ClientIP affinity: a jump per endpoint whose
 /// affinity set holds the source, then a random choice.
-fn affinity_jumps(b: &mut Builder, sp: &ServicePortInfo<'_>, chain: &str, eps: &[&EndpointRef]) {
+fn affinity_jumps(b: &mut Builder, sp: &ServicePortInfo<'_>, chain: &str, eps: &[EndpointRef]) {
     let mut targets = Vec::new();
     for e in eps {
         let ep_base = names::endpoint_base(sp, e);

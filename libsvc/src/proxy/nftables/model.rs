@@ -6,7 +6,6 @@
 //! from `render`, and the tracer evaluates them directly.
 
 use crate::table::Protocol;
-use ipnet::IpNet;
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 
@@ -223,34 +222,7 @@ pub enum Expr {
     Reject,
 }
 
-/// An address or a network, written as given (`::1`, `10.0.0.0/8`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Addr {
-    /// A single address.
-    Ip(IpAddr),
-    /// A network.
-    Net(IpNet),
-}
-
-impl Addr {
-    /// Does `ip` fall in it?
-    pub fn contains(&self, ip: &IpAddr) -> bool {
-        match self {
-            Addr::Ip(a) => a == ip,
-            Addr::Net(n) => n.contains(ip),
-        }
-    }
-}
-
-impl std::fmt::Display for Addr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Addr::Ip(a) => a.fmt(f),
-            Addr::Net(n) => n.fmt(f),
-        }
-    }
-}
+pub use crate::proxy::Addr;
 
 /// A set's flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
