@@ -274,9 +274,15 @@ test("the playground works as a person uses it", async () => {
   }
   console.log(`traced through: ${traced.join(", ") || "(no tracer yet)"}`);
 
-  // Share: the URL carries the state; a new page restores it.
+  // The JSON view of a mode shows its model.
   await page.click("#tab-env");
   await page.waitForSelector("#tab-env.active");
+  await page.click("#view-json");
+  const envJson = JSON.parse(await page.$eval("#output", (e) => e.textContent));
+  assert.ok(Array.isArray(envJson) && envJson.length > 0 && "name" in envJson[0], "env JSON is a list of {name, value}");
+  await page.click("#view-text");
+
+  // Share: the URL carries the state; a new page restores it.
   const state = async (p) => ({
     manifests: await editorValue(p),
     domain: await p.inputValue("#set-clusterDomain"),
