@@ -334,3 +334,72 @@ fn ipvs_without_kernel_support_is_reported_plainly() {
     assert!(stderr.contains("this kernel has no IPVS"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The `key=value` of a log line.
+fn field<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .unwrap_or("?")
+}
+
+/// Not a pass/fail test: prints how long a file change takes to reach the
+/// kernel at 1k and 10k services, and how many bytes are applied.
+/// `cargo test -p svcgen --test agent_e2e measure -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn measure_sync_latency() {
+    if !require_root() {
+        return;
+    }
+    for mode in [Mode::Nftables, Mode::Iptables] {
+        let source = source_for(mode);
+        for n in [1000, 10_000] {
+            let ns = Netns::new(&format!("{}-measure", unique()));
+            let dir = std::env::temp_dir().join(format!("svcgen-test-measure-{}", unique()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let log_path = dir.with_extension("log");
+            let d = dir.display().to_string();
+            let mut scen = big(n, 0);
+            let start = std::time::Instant::now();
+            source.write(&dir, mode, &scen);
+            let mut args = vec![SVCGEN, "agent", "--mode", mode.name(), "--watch", &d, "--poll-interval", "50ms", "--sync-period", "1h"];
+            let extra = source.agent_args();
+            args.extend(extra.iter().map(String::as_str));
+            let log = std::fs::File::create(&log_path).unwrap();
+            let _agent = Guard(ns.command(&args).stderr(log).spawn().unwrap());
+            let synced = |k: usize| -> (String, Duration) {
+                let deadline = std::time::Instant::now() + Duration::from_secs(300);
+                loop {
+                    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    if let Some(l) = text.lines().filter(|l| l.contains("msg=synced")).nth(k) {
+                        return (l.to_string(), start.elapsed());
+                    }
+                    assert!(!text.contains("level=error"), "{text}");
+                    assert!(std::time::Instant::now() < deadline, "no sync: {text}");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            };
+            let (first, _) = synced(0);
+            let file_bytes: u64 = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.metadata().unwrap().len()).sum();
+            // Change one service's endpoints.
+            scen.services[n as usize / 2].endpoints[0] = Ipv4Addr::new(10, 244, 250, 9);
+            let t0 = start.elapsed();
+            source.write(&dir, mode, &scen);
+            let (second, t1) = synced(1);
+            println!(
+                "{} {n} services ({}; input {} bytes): start-up full sync {} bytes in {} ms; one service changed: {} sync, {} bytes, apply {} ms, file change -> kernel programmed {:.0} ms",
+                mode.name(),
+                source.name(),
+                file_bytes,
+                field(&first, "bytes"),
+                field(&first, "duration_ms"),
+                field(&second, "kind"),
+                field(&second, "bytes"),
+                field(&second, "duration_ms"),
+                (t1 - t0).as_secs_f64() * 1e3
+            );
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_file(&log_path);
+        }
+    }
+}

@@ -38,7 +38,9 @@ impl Watcher {
                 continue;
             };
             for e in entries.flatten() {
-                if let Ok(m) = e.metadata() {
+                // Follow symlinks: a mounted ConfigMap's files are links
+                // into a directory that is swapped on update.
+                if let Ok(m) = std::fs::metadata(e.path()) {
                     if m.is_file() {
                         out.push((e.path(), m.len(), m.mtime(), m.mtime_nsec(), m.ino()));
                     }
