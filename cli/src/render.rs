@@ -292,11 +292,42 @@ pub fn get(args: &GetArgs) -> ExitCode {
     let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
+    use libsvc::views::{self, Namespaces};
+    let ns = if args.all_namespaces {
+        Namespaces::All
+    } else {
+        Namespaces::One(args.namespace.clone().unwrap_or_else(|| "default".into()))
+    };
     if args.output != OutputFormat::Text {
-        print_value(&loaded.table, args.output);
+        let selected: Vec<&libsvc::table::ServiceInfo> = loaded
+            .table
+            .services
+            .iter()
+            .filter(|s| {
+                matches!(&ns, Namespaces::All)
+                    || matches!(&ns, Namespaces::One(n) if *n == s.namespace)
+            })
+            .collect();
+        match args.resource {
+            Resource::Endpointslices => {
+                let slices: Vec<&libsvc::table::SliceInfo> =
+                    selected.iter().flat_map(|s| s.slices.iter()).collect();
+                print_value(&slices, args.output)
+            }
+            _ => print_value(&selected, args.output),
+        }
         return ExitCode::SUCCESS;
     }
-    not_implemented("get")
+    let text = match args.resource {
+        Resource::Services => views::get_services(&loaded, &ns),
+        Resource::Endpoints => views::get_endpoints(&loaded, &ns),
+        Resource::Endpointslices => views::get_endpoint_slices(&loaded, &ns),
+    };
+    if text.is_empty() {
+        eprintln!("{}", views::no_resources(&ns));
+    }
+    print!("{text}");
+    ExitCode::SUCCESS
 }
 
 /// `svcgen describe`.
@@ -315,10 +346,29 @@ pub struct DescribeArgs {
 
 /// `svcgen describe`.
 pub fn describe(args: &DescribeArgs) -> ExitCode {
-    let Ok((_inputs, _loaded)) = load_for_output(&args.input, false) else {
+    if !matches!(args.resource.as_str(), "service" | "services" | "svc") {
+        eprintln!(
+            "svcgen: describe knows services (service, svc), not {:?}",
+            args.resource
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    not_implemented("describe")
+    match libsvc::views::describe_service(&loaded, &args.namespace, &args.name) {
+        Some(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!(
+                "Error from server (NotFound): services \"{}\" not found",
+                args.name
+            );
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
 }
 
 /// `svcgen cluster-info`.
@@ -329,12 +379,19 @@ pub struct ClusterInfoArgs {
     /// The API server URL.
     #[arg(long, default_value = "https://127.0.0.1:6443")]
     pub server: String,
+    /// The namespace of the add-on Services.
+    #[arg(short = 'n', long, value_name = "NS", default_value = "kube-system")]
+    pub namespace: String,
 }
 
 /// `svcgen cluster-info`.
 pub fn cluster_info(args: &ClusterInfoArgs) -> ExitCode {
-    let Ok((_inputs, _loaded)) = load_for_output(&args.input, false) else {
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    not_implemented("cluster-info")
+    print!(
+        "{}",
+        libsvc::views::cluster_info(&loaded, &args.server, &args.namespace)
+    );
+    ExitCode::SUCCESS
 }

@@ -39,6 +39,7 @@ pub mod resolve;
 pub mod table;
 pub mod trace;
 pub mod validate;
+pub mod views;
 
 pub use config::{Overrides, Settings};
 pub use diag::{Diagnostic, Location, Severity};

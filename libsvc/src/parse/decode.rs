@@ -69,10 +69,18 @@ pub(super) fn parse_input(input: &Input, out: &mut Parsed) {
     }
 }
 
-/// serde-saphyr's messages may carry a rendered snippet after the first line;
-/// we render our own.
+/// serde-saphyr's messages may carry a rendered snippet after the first line
+/// and repeat the position we already report; keep just what went wrong.
 fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).trim().to_string()
+    let line = s.lines().next().unwrap_or(s).trim();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    match line
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
+        Some((pos, what)) if pos.contains("column") => what.to_string(),
+        _ => line.to_string(),
+    }
 }
 
 fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {

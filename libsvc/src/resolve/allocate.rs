@@ -39,6 +39,9 @@ pub(super) fn allocate(services: &mut [ServiceInfo], settings: &Settings) {
         })
         .collect();
     for svc in services.iter_mut() {
+        if svc.headless && svc.ip_families.is_empty() {
+            default_headless_families(svc, settings);
+        }
         let fresh = svc.cluster_ips_text.is_empty() && svc.type_ != ServiceType::ExternalName;
         if !fresh {
             continue;
@@ -161,4 +164,23 @@ fn allocate_node_ports(svc: &mut ServiceInfo, settings: &Settings, used: &mut BT
     {
         svc.health_check_node_port = pick("healthz", used);
     }
+}
+
+/// kube-apiserver gives a headless Service the cluster's primary family
+/// (with a selector: SingleStack), or every family the cluster has
+/// (without one: PreferDualStack).
+fn default_headless_families(svc: &mut ServiceInfo, settings: &Settings) {
+    let mut families: Vec<IpFamily> = Vec::new();
+    for net in &settings.cluster.service_cidrs {
+        let f = IpFamily::of(&net.addr());
+        if !families.contains(&f) {
+            families.push(f);
+        }
+    }
+    if svc.selector.as_ref().is_some_and(|s| !s.is_empty()) {
+        families.truncate(1);
+    } else if svc.ip_family_policy == "SingleStack" {
+        svc.ip_family_policy = "PreferDualStack".into();
+    }
+    svc.ip_families = families;
 }

@@ -78,10 +78,10 @@ fn defaulted(svc: &Service) -> ServiceInfo {
         })
         .collect();
     let mut cluster_ips_text: Vec<String> = spec.cluster_ips.clone();
-    if let Some(ip) = spec.cluster_ip.as_ref().filter(|ip| !ip.is_empty()) {
-        if cluster_ips_text.is_empty() {
-            cluster_ips_text.push(ip.clone());
-        }
+    if let Some(ip) = spec.cluster_ip.as_ref().filter(|ip| !ip.is_empty())
+        && cluster_ips_text.is_empty()
+    {
+        cluster_ips_text.push(ip.clone());
     }
     if type_ == ServiceType::ExternalName {
         cluster_ips_text.clear();

