@@ -34,13 +34,21 @@ fn add_foreign_rules(ns: &Netns) {
          add chain inet foreign input { type filter hook input priority 10 ; }\n\
          add rule inet foreign input ip saddr 203.0.113.7 counter drop\n",
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = ns.exec_with(
         &["iptables-restore", "--noflush"],
         "*filter\n:FOREIGN - [0:0]\n-A FOREIGN -s 203.0.113.8/32 -j DROP\n-A INPUT -j FOREIGN\nCOMMIT\n\
          *nat\n-A PREROUTING -s 203.0.113.9/32 -j RETURN\nCOMMIT\n",
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn foreign(ns: &Netns) -> String {
@@ -62,40 +70,70 @@ fn traffic(mode: Mode) {
     let foreign_before = foreign(&lab.node);
 
     source.write(&lab.dir, mode, &scenario(&[B1_IP, B2_IP]));
-    lab.start_agent(mode, &*source, &["--sync-period", "1h", "--metrics-addr", "127.0.0.1:19099"]);
+    lab.start_agent(
+        mode,
+        &*source,
+        &["--sync-period", "1h", "--metrics-addr", "127.0.0.1:19099"],
+    );
     lab.wait_syncs(0, 30);
 
     // ClusterIP spreads new connections over both endpoints.
-    let answers = lab.from_client(WEB, 80, 40);
-    assert_eq!(names(&answers), ["b1", "b2"], "ClusterIP: {:?}", tally(&answers));
+    let answers = lab.client_connects(WEB, 80, 40);
+    assert_eq!(
+        names(&answers),
+        ["b1", "b2"],
+        "ClusterIP: {:?}",
+        tally(&answers)
+    );
 
     // NodePort from an off-node client.
-    let answers = lab.from_client(NODE_IP, NODE_PORT, 30);
-    assert_eq!(names(&answers), ["b1", "b2"], "NodePort: {:?}", tally(&answers));
+    let answers = lab.client_connects(NODE_IP, NODE_PORT, 30);
+    assert_eq!(
+        names(&answers),
+        ["b1", "b2"],
+        "NodePort: {:?}",
+        tally(&answers)
+    );
 
     // ClientIP affinity sticks to one endpoint.
-    let answers = lab.from_client(STICKY, 80, 20);
+    let answers = lab.client_connects(STICKY, 80, 20);
     assert_eq!(tally(&answers).len(), 1, "affinity: {:?}", tally(&answers));
-    assert!(answers[0] == "b1" || answers[0] == "b2", "affinity: {answers:?}");
+    assert!(
+        answers[0] == "b1" || answers[0] == "b2",
+        "affinity: {answers:?}"
+    );
 
     // A service without endpoints rejects at once (no timeout).
-    assert_eq!(lab.from_client(EMPTY, 80, 1), ["REFUSED"]);
+    assert_eq!(lab.client_connects(EMPTY, 80, 1), ["REFUSED"]);
 
     // Removing an endpoint stops traffic to it within one sync.
     let n = lab.syncs();
     source.write(&lab.dir, mode, &scenario(&[B1_IP]));
     lab.wait_syncs(n, 10);
-    let answers = lab.from_client(WEB, 80, 30);
-    assert_eq!(names(&answers), ["b1"], "after removing b2: {:?}", tally(&answers));
+    let answers = lab.client_connects(WEB, 80, 30);
+    assert_eq!(
+        names(&answers),
+        ["b1"],
+        "after removing b2: {:?}",
+        tally(&answers)
+    );
 
     // Adding it back brings traffic to it.
     let n = lab.syncs();
     source.write(&lab.dir, mode, &scenario(&[B1_IP, B2_IP]));
     lab.wait_syncs(n, 10);
-    let answers = lab.from_client(WEB, 80, 40);
-    assert_eq!(names(&answers), ["b1", "b2"], "after adding b2: {:?}", tally(&answers));
+    let answers = lab.client_connects(WEB, 80, 40);
+    assert_eq!(
+        names(&answers),
+        ["b1", "b2"],
+        "after adding b2: {:?}",
+        tally(&answers)
+    );
     let log = lab.log_text();
-    assert!(log.contains("kind=partial"), "file changes should sync partially:\n{log}");
+    assert!(
+        log.contains("kind=partial"),
+        "file changes should sync partially:\n{log}"
+    );
 
     // Metrics and health, scraped from inside the node.
     let scrape = lab.node.exec(&[
@@ -103,9 +141,18 @@ fn traffic(mode: Mode) {
         "-c",
         "import urllib.request as u\nfor p in ('/metrics','/healthz'):\n print(u.urlopen('http://127.0.0.1:19099'+p, timeout=5).read().decode())",
     ]);
-    assert!(scrape.contains("svcgen_agent_syncs_total{result=\"success\"} 3"), "{scrape}");
-    assert!(scrape.contains("svcgen_agent_sync_duration_seconds_count 3"), "{scrape}");
-    assert!(scrape.contains("svcgen_agent_rules{family=\"ipv4\"}"), "{scrape}");
+    assert!(
+        scrape.contains("svcgen_agent_syncs_total{result=\"success\"} 3"),
+        "{scrape}"
+    );
+    assert!(
+        scrape.contains("svcgen_agent_sync_duration_seconds_count 3"),
+        "{scrape}"
+    );
+    assert!(
+        scrape.contains("svcgen_agent_rules{family=\"ipv4\"}"),
+        "{scrape}"
+    );
     assert!(scrape.ends_with("ok\n\n"), "{scrape}");
 
     assert_eq!(foreign(&lab.node), foreign_before, "foreign rules changed");
@@ -113,9 +160,14 @@ fn traffic(mode: Mode) {
     // cleanup leaves nothing of ours, and the foreign rules as they were.
     lab.stop_agent();
     assert!(!ours(&lab.node).is_empty());
-    lab.node.exec(&[SVCGEN, "agent", "cleanup", "--mode", mode.name()]);
+    lab.node
+        .exec(&[SVCGEN, "agent", "cleanup", "--mode", mode.name()]);
     assert_eq!(ours(&lab.node), "", "cleanup left rules behind");
-    assert_eq!(foreign(&lab.node), foreign_before, "cleanup changed foreign rules");
+    assert_eq!(
+        foreign(&lab.node),
+        foreign_before,
+        "cleanup changed foreign rules"
+    );
 }
 
 #[test]
@@ -134,7 +186,8 @@ fn big(n: u32, shift: u8) -> Scenario {
         services: (0..n)
             .map(|i| {
                 let ip = Ipv4Addr::new(10, 96, (i >> 8) as u8 + 1, i as u8);
-                let ep = |k: u8| Ipv4Addr::new(10, 244, (i % 200) as u8 + 10, k.wrapping_add(shift));
+                let ep =
+                    |k: u8| Ipv4Addr::new(10, 244, (i % 200) as u8 + 10, k.wrapping_add(shift));
                 let mut s = Svc::new(&format!("svc-{i}"), ip, &[ep(1), ep(2)]);
                 s.affinity = i % 10 == 0;
                 s
@@ -156,11 +209,23 @@ fn state(ns: &Netns, mode: Mode) -> Vec<String> {
 
 fn once(ns: &Netns, dir: &std::path::Path, mode: Mode, source: &dyn RuleSource) {
     let dir = dir.display().to_string();
-    let mut args = vec![SVCGEN, "agent", "--mode", mode.name(), "--watch", &dir, "--once"];
+    let mut args = vec![
+        SVCGEN,
+        "agent",
+        "--mode",
+        mode.name(),
+        "--watch",
+        &dir,
+        "--once",
+    ];
     let extra = source.agent_args();
     args.extend(extra.iter().map(String::as_str));
     let out = ns.command(&args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn kill_mid_apply(mode: Mode) {
@@ -185,10 +250,22 @@ fn kill_mid_apply(mode: Mode) {
     for i in 0..16u64 {
         source.write(&dir, mode, if i % 2 == 0 { &a } else { &b });
         let d = dir.display().to_string();
-        let mut args = vec![SVCGEN, "agent", "--mode", mode.name(), "--watch", &d, "--once"];
+        let mut args = vec![
+            SVCGEN,
+            "agent",
+            "--mode",
+            mode.name(),
+            "--watch",
+            &d,
+            "--once",
+        ];
         let extra = source.agent_args();
         args.extend(extra.iter().map(String::as_str));
-        let mut child = ns.command(&args).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = ns
+            .command(&args)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         // Spread the kill over the whole apply.
         std::thread::sleep(Duration::from_millis(apply_ms * (i + 1) / 16));
         kill_group(&mut child);
@@ -203,7 +280,10 @@ fn kill_mid_apply(mode: Mode) {
             mixed_tables += 1;
         }
     }
-    eprintln!("{}: {mixed_tables} kills left tables of different generations (each whole)", mode.name());
+    eprintln!(
+        "{}: {mixed_tables} kills left tables of different generations (each whole)",
+        mode.name()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -228,13 +308,29 @@ fn dry_run(mode: Mode) {
     source.write(&dir, mode, &scenario(&[B1_IP, B2_IP]));
     let d = dir.display().to_string();
     let extra = source.agent_args();
-    let mut args = vec![SVCGEN, "agent", "--mode", mode.name(), "--watch", &d, "--once", "--dry-run"];
+    let mut args = vec![
+        SVCGEN,
+        "agent",
+        "--mode",
+        mode.name(),
+        "--watch",
+        &d,
+        "--once",
+        "--dry-run",
+    ];
     args.extend(extra.iter().map(String::as_str));
     let before = ours(&ns);
     let out = ns.command(&args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("+++ would apply") && stdout.contains("\n+"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("+++ would apply") && stdout.contains("\n+"),
+        "{stdout}"
+    );
     assert!(stdout.contains("10.96.0.10"), "{stdout}");
     assert_eq!(ours(&ns), before, "--dry-run changed the kernel");
     once(&ns, &dir, mode, &*source);
@@ -244,7 +340,10 @@ fn dry_run(mode: Mode) {
     source.write(&dir, mode, &scenario(&[B1_IP]));
     let out = ns.command(&args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("\n-") && stdout.contains("10.244.2.2"), "{stdout}");
+    assert!(
+        stdout.contains("\n-") && stdout.contains("10.244.2.2"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -272,8 +371,12 @@ fn failures(mode: Mode) {
     let good = state(&lab.node, mode);
     // Rule text the kernel refuses: the apply fails, the kernel keeps its state.
     let broken = match mode {
-        Mode::Nftables => format!("{}add rule ip kube-proxy services no-such-expression 1\n", nft_text(&scenario(&[B1_IP]))),
-        Mode::Iptables => iptables_text(&scenario(&[B1_IP])).replace("-j KUBE-MARK-MASQ\n", "-j KUBE-NO-SUCH-CHAIN\n"),
+        Mode::Nftables => format!(
+            "{}add rule ip kube-proxy services no-such-expression 1\n",
+            nft_text(&scenario(&[B1_IP]))
+        ),
+        Mode::Iptables => iptables_text(&scenario(&[B1_IP]))
+            .replace("-j KUBE-MARK-MASQ\n", "-j KUBE-NO-SUCH-CHAIN\n"),
     };
     let file = match mode {
         Mode::Nftables => "rules.nft",
@@ -282,29 +385,58 @@ fn failures(mode: Mode) {
     std::fs::write(lab.dir.join(file), broken).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !lab.log_text().contains("msg=retrying") {
-        assert!(std::time::Instant::now() < deadline, "no retry logged:\n{}", lab.log_text());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no retry logged:\n{}",
+            lab.log_text()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_eq!(state(&lab.node, mode), good, "a failed apply changed the kernel");
-    assert_eq!(names(&lab.from_client(WEB, 80, 30)), ["b1", "b2"]);
+    assert_eq!(
+        state(&lab.node, mode),
+        good,
+        "a failed apply changed the kernel"
+    );
+    assert_eq!(names(&lab.client_connects(WEB, 80, 30)), ["b1", "b2"]);
     // Fixing the file recovers.
     let n = lab.syncs();
     hand.write(&lab.dir, mode, &scenario(&[B1_IP]));
     lab.wait_syncs(n, 10);
-    assert_eq!(names(&lab.from_client(WEB, 80, 20)), ["b1"]);
+    assert_eq!(names(&lab.client_connects(WEB, 80, 20)), ["b1"]);
     lab.stop_agent();
 
     // Manifests that do not parse: reported with file:line:col, nothing changes.
     let good = state(&lab.node, mode);
-    std::fs::write(lab.dir.join("bad.yaml"), "apiVersion: v1\nkind: Service\nmetadata: {name: x\n").unwrap();
+    std::fs::write(
+        lab.dir.join("bad.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: x\n",
+    )
+    .unwrap();
     let d = lab.dir.display().to_string();
-    let out = lab.node.command(&[SVCGEN, "agent", "--mode", mode.name(), "--watch", &d, "--once"]).output().unwrap();
+    let out = lab
+        .node
+        .command(&[
+            SVCGEN,
+            "agent",
+            "--mode",
+            mode.name(),
+            "--watch",
+            &d,
+            "--once",
+        ])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("manifests rejected") && stderr.contains("bad.yaml:"), "{stderr}");
-    let located = stderr
-        .lines()
-        .any(|l| l.split("bad.yaml:").nth(1).is_some_and(|r| r.split(':').take(2).all(|n| n.parse::<u32>().is_ok())));
+    assert!(
+        stderr.contains("manifests rejected") && stderr.contains("bad.yaml:"),
+        "{stderr}"
+    );
+    let located = stderr.lines().any(|l| {
+        l.split("bad.yaml:")
+            .nth(1)
+            .is_some_and(|r| r.split(':').take(2).all(|n| n.parse::<u32>().is_ok()))
+    });
     assert!(located, "no file:line:col in {stderr}");
     assert_eq!(state(&lab.node, mode), good);
 }
@@ -328,7 +460,10 @@ fn ipvs_without_kernel_support_is_reported_plainly() {
     let dir = std::env::temp_dir().join(format!("svcgen-test-ipvs-{}", unique()));
     std::fs::create_dir_all(&dir).unwrap();
     let d = dir.display().to_string();
-    let out = ns.command(&[SVCGEN, "agent", "--mode", "ipvs", "--watch", &d, "--once"]).output().unwrap();
+    let out = ns
+        .command(&[SVCGEN, "agent", "--mode", "ipvs", "--watch", &d, "--once"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("this kernel has no IPVS"), "{stderr}");
@@ -362,13 +497,24 @@ fn measure_sync_latency() {
             let mut scen = big(n, 0);
             let start = std::time::Instant::now();
             source.write(&dir, mode, &scen);
-            let mut args = vec![SVCGEN, "agent", "--mode", mode.name(), "--watch", &d, "--poll-interval", "50ms", "--sync-period", "1h"];
+            let mut args = vec![
+                SVCGEN,
+                "agent",
+                "--mode",
+                mode.name(),
+                "--watch",
+                &d,
+                "--poll-interval",
+                "50ms",
+                "--sync-period",
+                "1h",
+            ];
             let extra = source.agent_args();
             args.extend(extra.iter().map(String::as_str));
             let log = std::fs::File::create(&log_path).unwrap();
             let _agent = Guard(ns.command(&args).stderr(log).spawn().unwrap());
             let synced = |k: usize| -> (String, Duration) {
-                let deadline = std::time::Instant::now() + Duration::from_secs(300);
+                let deadline = std::time::Instant::now() + Duration::from_secs(900);
                 loop {
                     let text = std::fs::read_to_string(&log_path).unwrap_or_default();
                     if let Some(l) = text.lines().filter(|l| l.contains("msg=synced")).nth(k) {
@@ -380,7 +526,11 @@ fn measure_sync_latency() {
                 }
             };
             let (first, _) = synced(0);
-            let file_bytes: u64 = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.metadata().unwrap().len()).sum();
+            let file_bytes: u64 = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.metadata().unwrap().len())
+                .sum();
             // Change one service's endpoints.
             scen.services[n as usize / 2].endpoints[0] = Ipv4Addr::new(10, 244, 250, 9);
             let t0 = start.elapsed();

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Upper bounds of the sync duration histogram, in seconds.
-const BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// What the agent has done so far.
 #[derive(Debug, Default)]
@@ -74,26 +76,48 @@ impl Metrics {
         let mut o = String::new();
         o.push_str("# HELP svcgen_agent_syncs_total Syncs of the kernel state, by result.\n");
         o.push_str("# TYPE svcgen_agent_syncs_total counter\n");
-        o.push_str(&format!("svcgen_agent_syncs_total{{result=\"success\"}} {}\n", self.syncs_ok));
-        o.push_str(&format!("svcgen_agent_syncs_total{{result=\"error\"}} {}\n", self.syncs_failed));
+        o.push_str(&format!(
+            "svcgen_agent_syncs_total{{result=\"success\"}} {}\n",
+            self.syncs_ok
+        ));
+        o.push_str(&format!(
+            "svcgen_agent_syncs_total{{result=\"error\"}} {}\n",
+            self.syncs_failed
+        ));
         o.push_str("# HELP svcgen_agent_source_errors_total Reads of the manifests that failed to parse or validate.\n");
         o.push_str("# TYPE svcgen_agent_source_errors_total counter\n");
-        o.push_str(&format!("svcgen_agent_source_errors_total {}\n", self.source_errors));
-        o.push_str("# HELP svcgen_agent_sync_duration_seconds Time to render and apply one sync.\n");
+        o.push_str(&format!(
+            "svcgen_agent_source_errors_total {}\n",
+            self.source_errors
+        ));
+        o.push_str(
+            "# HELP svcgen_agent_sync_duration_seconds Time to render and apply one sync.\n",
+        );
         o.push_str("# TYPE svcgen_agent_sync_duration_seconds histogram\n");
         for (b, n) in BUCKETS.iter().zip(self.buckets) {
-            o.push_str(&format!("svcgen_agent_sync_duration_seconds_bucket{{le=\"{b}\"}} {n}\n"));
+            o.push_str(&format!(
+                "svcgen_agent_sync_duration_seconds_bucket{{le=\"{b}\"}} {n}\n"
+            ));
         }
         o.push_str(&format!(
             "svcgen_agent_sync_duration_seconds_bucket{{le=\"+Inf\"}} {}\n",
             self.duration_count
         ));
-        o.push_str(&format!("svcgen_agent_sync_duration_seconds_sum {}\n", self.duration_sum));
-        o.push_str(&format!("svcgen_agent_sync_duration_seconds_count {}\n", self.duration_count));
+        o.push_str(&format!(
+            "svcgen_agent_sync_duration_seconds_sum {}\n",
+            self.duration_sum
+        ));
+        o.push_str(&format!(
+            "svcgen_agent_sync_duration_seconds_count {}\n",
+            self.duration_count
+        ));
         o.push_str("# HELP svcgen_agent_last_error Whether the last sync or read failed (1), with its message.\n");
         o.push_str("# TYPE svcgen_agent_last_error gauge\n");
         match &self.last_error {
-            Some(e) => o.push_str(&format!("svcgen_agent_last_error{{message=\"{}\"}} 1\n", label(e))),
+            Some(e) => o.push_str(&format!(
+                "svcgen_agent_last_error{{message=\"{}\"}} 1\n",
+                label(e)
+            )),
             None => o.push_str("svcgen_agent_last_error{message=\"\"} 0\n"),
         }
         o.push_str("# HELP svcgen_agent_last_success_timestamp_seconds When the kernel was last programmed successfully.\n");
@@ -102,15 +126,23 @@ impl Metrics {
             .last_success
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0.0, |d| d.as_secs_f64());
-        o.push_str(&format!("svcgen_agent_last_success_timestamp_seconds {ts}\n"));
+        o.push_str(&format!(
+            "svcgen_agent_last_success_timestamp_seconds {ts}\n"
+        ));
         o.push_str("# HELP svcgen_agent_rules Rules in the applied state, by IP family.\n");
         o.push_str("# TYPE svcgen_agent_rules gauge\n");
         for (f, n) in &self.rules {
-            o.push_str(&format!("svcgen_agent_rules{{family=\"{}\"}} {n}\n", f.label()));
+            o.push_str(&format!(
+                "svcgen_agent_rules{{family=\"{}\"}} {n}\n",
+                f.label()
+            ));
         }
         o.push_str("# HELP svcgen_agent_applied_bytes_total Bytes of rule text sent to the kernel tools.\n");
         o.push_str("# TYPE svcgen_agent_applied_bytes_total counter\n");
-        o.push_str(&format!("svcgen_agent_applied_bytes_total {}\n", self.bytes_applied));
+        o.push_str(&format!(
+            "svcgen_agent_applied_bytes_total {}\n",
+            self.bytes_applied
+        ));
         o
     }
 }
@@ -118,7 +150,9 @@ impl Metrics {
 /// A label value: backslash, quote and newline escaped, and kept short.
 fn label(s: &str) -> String {
     let s: String = s.chars().take(400).collect();
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Serves `/metrics` and `/healthz` on `addr` from a background thread.
@@ -146,7 +180,10 @@ fn answer(mut stream: TcpStream, metrics: &Shared) -> std::io::Result<()> {
             "/healthz" if m.healthy() => ("200 OK", "ok\n".to_string()),
             "/healthz" => (
                 "503 Service Unavailable",
-                format!("{}\n", m.last_error.as_deref().unwrap_or("no successful sync yet")),
+                format!(
+                    "{}\n",
+                    m.last_error.as_deref().unwrap_or("no successful sync yet")
+                ),
             ),
             _ => ("404 Not Found", "not found\n".to_string()),
         }

@@ -17,7 +17,7 @@ pub mod metrics;
 pub mod watch;
 
 use crate::inputs::InputArgs;
-use apply::{ApplyError, Applier, Desired, Family};
+use apply::{Applier, ApplyError, Desired, Family};
 use clap::{Args, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -111,8 +111,13 @@ enum AgentAction {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. 30s, 1m, 500ms"))?;
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected e.g. 30s, 1m, 500ms"))?;
     let secs = match unit {
         "ms" => n / 1000.0,
         "s" | "" => n,
@@ -136,7 +141,10 @@ pub fn log(level: &str, msg: &str, fields: &[(&str, &dyn std::fmt::Display)]) {
 }
 
 fn quote(v: &str) -> String {
-    if !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '=') {
+    if !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '=')
+    {
         v.to_string()
     } else {
         format!("{v:?}")
@@ -145,7 +153,9 @@ fn quote(v: &str) -> String {
 
 /// RFC 3339 UTC time with milliseconds, computed from the Unix clock.
 fn timestamp() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -197,7 +207,13 @@ impl RuleSource for Manifests {
         let families: Vec<libsvc::config::IpFamily> = match loaded.settings.ip_family {
             Some(f) => vec![f],
             None => {
-                let mut fs: Vec<_> = loaded.settings.node.ips.iter().map(libsvc::config::IpFamily::of).collect();
+                let mut fs: Vec<_> = loaded
+                    .settings
+                    .node
+                    .ips
+                    .iter()
+                    .map(libsvc::config::IpFamily::of)
+                    .collect();
                 fs.sort_by_key(|f| *f == libsvc::config::IpFamily::IPv6);
                 fs.dedup();
                 if fs.is_empty() {
@@ -249,7 +265,12 @@ impl RuleSource for RenderedFiles {
                 (ProxyMode::Nftables, "nft") => {
                     // The family is the one the text names.
                     let text = read(&p)?;
-                    if text.contains(" ip6 ") { &mut v6 } else { &mut v4 }.push_str(&text);
+                    if text.contains(" ip6 ") {
+                        &mut v6
+                    } else {
+                        &mut v4
+                    }
+                    .push_str(&text);
                     continue;
                 }
                 (ProxyMode::Iptables | ProxyMode::Ipvs, "iptables") => &mut v4,
@@ -269,7 +290,8 @@ impl RuleSource for RenderedFiles {
 }
 
 fn read(p: &std::path::Path) -> Result<String, Vec<String>> {
-    let mut t = std::fs::read_to_string(p).map_err(|e| vec![format!("{}: cannot read: {e}", p.display())])?;
+    let mut t = std::fs::read_to_string(p)
+        .map_err(|e| vec![format!("{}: cannot read: {e}", p.display())])?;
     if !t.ends_with('\n') {
         t.push('\n');
     }
@@ -286,7 +308,11 @@ pub fn run(args: AgentArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                log("error", "cleanup failed", &[("mode", &mode.name()), ("error", &e)]);
+                log(
+                    "error",
+                    "cleanup failed",
+                    &[("mode", &mode.name()), ("error", &e)],
+                );
                 ExitCode::from(crate::EXIT_INVALID)
             }
         };
@@ -310,7 +336,10 @@ pub fn run(args: AgentArgs) -> ExitCode {
                 ProxyMode::Ipvs => libsvc::render::Mode::Ipvs,
             },
         }),
-        SourceKind::Rendered => Box::new(RenderedFiles { dir: dir.clone(), mode }),
+        SourceKind::Rendered => Box::new(RenderedFiles {
+            dir: dir.clone(),
+            mode,
+        }),
     };
     let mut applier = mode.applier();
     let agent = Agent {
@@ -322,7 +351,11 @@ pub fn run(args: AgentArgs) -> ExitCode {
         metrics: Arc::new(Mutex::new(metrics::Metrics::default())),
     };
     if let Err(e) = applier.check_support() {
-        log("error", "kernel support missing", &[("mode", &mode.name()), ("error", &e)]);
+        log(
+            "error",
+            "kernel support missing",
+            &[("mode", &mode.name()), ("error", &e)],
+        );
         return ExitCode::from(crate::EXIT_INVALID);
     }
     if let Some(addr) = args.metrics_addr {
@@ -335,7 +368,13 @@ pub fn run(args: AgentArgs) -> ExitCode {
         }
     }
     let mut dirs = vec![dir];
-    dirs.extend(args.input.files.iter().map(PathBuf::from).filter(|p| p.is_dir()));
+    dirs.extend(
+        args.input
+            .files
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.is_dir()),
+    );
     agent.run(&mut *source, &mut *applier, watch::Watcher::new(dirs))
 }
 
@@ -360,7 +399,12 @@ enum Outcome {
 }
 
 impl Agent {
-    fn run(&self, source: &mut dyn RuleSource, applier: &mut dyn Applier, mut watcher: watch::Watcher) -> ExitCode {
+    fn run(
+        &self,
+        source: &mut dyn RuleSource,
+        applier: &mut dyn Applier,
+        mut watcher: watch::Watcher,
+    ) -> ExitCode {
         log(
             "info",
             "agent starting",
@@ -405,8 +449,13 @@ impl Agent {
                     }
                     Outcome::ApplyFailed => {
                         let n = retry.map_or(0, |(_, n)| n + 1);
-                        let delay = Duration::from_secs(1 << n.min(6)).min(self.sync_period.max(Duration::from_secs(1)));
-                        log("info", "retrying", &[("in", &format!("{delay:?}")), ("attempt", &(n + 1))]);
+                        let delay = Duration::from_secs(1 << n.min(6))
+                            .min(self.sync_period.max(Duration::from_secs(1)));
+                        log(
+                            "info",
+                            "retrying",
+                            &[("in", &format!("{delay:?}")), ("attempt", &(n + 1))],
+                        );
                         retry = Some((Instant::now() + delay, n));
                         if self.once {
                             return ExitCode::from(crate::EXIT_INVALID);
@@ -434,10 +483,17 @@ impl Agent {
             Ok(d) => d,
             Err(problems) => {
                 for p in &problems {
-                    log("error", "manifests rejected; keeping the last good state", &[("problem", p)]);
+                    log(
+                        "error",
+                        "manifests rejected; keeping the last good state",
+                        &[("problem", p)],
+                    );
                 }
                 let first = problems.first().cloned().unwrap_or_default();
-                self.metrics.lock().unwrap_or_else(|p| p.into_inner()).source_failed(&first);
+                self.metrics
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .source_failed(&first);
                 return Outcome::SourceFailed;
             }
         };
@@ -482,7 +538,11 @@ impl Agent {
                 log(
                     "error",
                     "apply failed; the kernel keeps its previous state",
-                    &[("mode", &self.mode.name()), ("reason", &reason), ("error", &e)],
+                    &[
+                        ("mode", &self.mode.name()),
+                        ("reason", &reason),
+                        ("error", &e),
+                    ],
                 );
                 self.metrics
                     .lock()

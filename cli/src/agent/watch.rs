@@ -40,10 +40,10 @@ impl Watcher {
             for e in entries.flatten() {
                 // Follow symlinks: a mounted ConfigMap's files are links
                 // into a directory that is swapped on update.
-                if let Ok(m) = std::fs::metadata(e.path()) {
-                    if m.is_file() {
-                        out.push((e.path(), m.len(), m.mtime(), m.mtime_nsec(), m.ino()));
-                    }
+                if let Ok(m) = std::fs::metadata(e.path())
+                    && m.is_file()
+                {
+                    out.push((e.path(), m.len(), m.mtime(), m.mtime_nsec(), m.ino()));
                 }
             }
         }

@@ -41,7 +41,10 @@ pub const CLUSTER_CIDR: &str = "10.244.0.0/16";
 
 /// Runs a command; panics with its output when it fails.
 pub fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("spawn");
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("spawn");
     assert!(
         out.status.success(),
         "{:?} failed: {}{}",
@@ -61,7 +64,12 @@ pub fn run_with(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -69,14 +77,21 @@ pub fn run_with(args: &[&str], stdin: &str) -> Output {
 /// Without root the tests say so and pass vacuously (as the project's other
 /// kernel tests do); as root, missing tools are a failure.
 pub fn require_root() -> bool {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
     if !root {
         eprintln!("skipping: the agent's end-to-end tests need root");
         return false;
     }
     for tool in ["ip", "nft", "iptables-restore", "python3", "unshare"] {
         assert!(
-            Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success()),
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .is_ok_and(|o| o.status.success()),
             "{tool} is missing: the agent's end-to-end tests need iproute2, nftables, iptables, python3, util-linux"
         );
     }
@@ -148,7 +163,9 @@ impl Netns {
     /// A command that runs inside, in a process group of its own.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new("ip");
-        c.args(["netns", "exec", &self.0]).args(args).process_group(0);
+        c.args(["netns", "exec", &self.0])
+            .args(args)
+            .process_group(0);
         c
     }
 }
@@ -230,7 +247,9 @@ fn sysctl(ns: &Netns, key: &str, value: &str) {
 }
 
 fn link(a: &Netns, a_if: &str, a_ip: &str, b: &Netns, b_if: &str, b_ip: &str) {
-    a.exec(&["ip", "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns", &b.0]);
+    a.exec(&[
+        "ip", "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns", &b.0,
+    ]);
     a.exec(&["ip", "addr", "add", a_ip, "dev", a_if]);
     a.exec(&["ip", "link", "set", a_if, "up"]);
     b.exec(&["ip", "addr", "add", b_ip, "dev", b_if]);
@@ -245,9 +264,30 @@ impl Lab {
         let b1 = Netns::new(&format!("{id}-b1"));
         let b2 = Netns::new(&format!("{id}-b2"));
         let client = Netns::new(&format!("{id}-client"));
-        link(&node, "veth-c", "192.168.50.1/24", &client, "eth0", "192.168.50.2/24");
-        link(&node, "veth-b1", "10.244.1.1/24", &b1, "eth0", "10.244.1.2/24");
-        link(&node, "veth-b2", "10.244.2.1/24", &b2, "eth0", "10.244.2.2/24");
+        link(
+            &node,
+            "veth-c",
+            "192.168.50.1/24",
+            &client,
+            "eth0",
+            "192.168.50.2/24",
+        );
+        link(
+            &node,
+            "veth-b1",
+            "10.244.1.1/24",
+            &b1,
+            "eth0",
+            "10.244.1.2/24",
+        );
+        link(
+            &node,
+            "veth-b2",
+            "10.244.2.1/24",
+            &b2,
+            "eth0",
+            "10.244.2.2/24",
+        );
         client.exec(&["ip", "route", "add", "default", "via", "192.168.50.1"]);
         b1.exec(&["ip", "route", "add", "default", "via", "10.244.1.1"]);
         b2.exec(&["ip", "route", "add", "default", "via", "10.244.2.1"]);
@@ -289,7 +329,10 @@ impl Lab {
                 if got[0].starts_with('b') {
                     break;
                 }
-                assert!(Instant::now() < deadline, "backend {ip} did not start: {got:?}");
+                assert!(
+                    Instant::now() < deadline,
+                    "backend {ip} did not start: {got:?}"
+                );
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
@@ -300,11 +343,26 @@ impl Lab {
     pub fn start_agent(&mut self, mode: Mode, source: &dyn RuleSource, extra: &[&str]) {
         let log = std::fs::File::create(&self.log).unwrap();
         let dir = self.dir.display().to_string();
-        let mut args = vec![SVCGEN, "agent", "--mode", mode.name(), "--watch", &dir, "--poll-interval", "100ms"];
+        let mut args = vec![
+            SVCGEN,
+            "agent",
+            "--mode",
+            mode.name(),
+            "--watch",
+            &dir,
+            "--poll-interval",
+            "100ms",
+        ];
         let source_args = source.agent_args();
         args.extend(source_args.iter().map(String::as_str));
         args.extend_from_slice(extra);
-        let child = self.node.command(&args).stdout(Stdio::null()).stderr(log).spawn().expect("start agent");
+        let child = self
+            .node
+            .command(&args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start agent");
         self.agent = Some(Guard(child));
     }
 
@@ -320,21 +378,28 @@ impl Lab {
 
     /// How many syncs the agent has logged.
     pub fn syncs(&self) -> usize {
-        self.log_text().lines().filter(|l| l.contains("msg=synced")).count()
+        self.log_text()
+            .lines()
+            .filter(|l| l.contains("msg=synced"))
+            .count()
     }
 
     /// Waits (at most `secs`) until the agent has logged more than `after` syncs.
     pub fn wait_syncs(&self, after: usize, secs: u64) {
         let deadline = Instant::now() + Duration::from_secs(secs);
         while self.syncs() <= after {
-            assert!(Instant::now() < deadline, "the agent did not sync within {secs}s; log:\n{}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not sync within {secs}s; log:\n{}",
+                self.log_text()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     /// `n` new connections from the client; each answer (a backend name,
     /// REFUSED, TIMEOUT, ERRn).
-    pub fn from_client(&self, ip: Ipv4Addr, port: u16, n: usize) -> Vec<String> {
+    pub fn client_connects(&self, ip: Ipv4Addr, port: u16, n: usize) -> Vec<String> {
         connect(&self.client, &ip.to_string(), port, n)
     }
 }
@@ -350,7 +415,17 @@ impl Drop for Lab {
 
 /// `n` connections from `ns` to ip:port, each bounded by a 2 s timeout.
 pub fn connect(ns: &Netns, ip: &str, port: u16, n: usize) -> Vec<String> {
-    let out = ns.exec(&["timeout", "120", "python3", "-c", CLIENT, ip, &port.to_string(), &n.to_string(), "2"]);
+    let out = ns.exec(&[
+        "timeout",
+        "120",
+        "python3",
+        "-c",
+        CLIENT,
+        ip,
+        &port.to_string(),
+        &n.to_string(),
+        "2",
+    ]);
     out.lines().map(str::to_string).collect()
 }
 
@@ -424,7 +499,9 @@ fn tag(name: &str) -> String {
     for b in name.bytes() {
         h = (h ^ b as u64).wrapping_mul(1099511628211);
     }
-    (0..16).map(|i| (b'A' + ((h >> (i * 4)) & 0xf) as u8) as char).collect()
+    (0..16)
+        .map(|i| (b'A' + ((h >> (i * 4)) & 0xf) as u8) as char)
+        .collect()
 }
 
 /// The nftables dump for `s`.
@@ -483,10 +560,22 @@ add rule ip kube-proxy service-endpoints-check ip daddr . meta l4proto . th dpor
                 let e = format!("{id}__{ep}/{BACKEND_PORT}");
                 writeln!(t, "add set ip kube-proxy affinity-{e} {{ type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }}").unwrap();
                 writeln!(t, "add chain ip kube-proxy endpoint-{e}").unwrap();
-                writeln!(t, "add rule ip kube-proxy endpoint-{e} ip saddr {ep} mark set mark or 0x4000").unwrap();
-                writeln!(t, "add rule ip kube-proxy endpoint-{e} update @affinity-{e} {{ ip saddr }}").unwrap();
+                writeln!(
+                    t,
+                    "add rule ip kube-proxy endpoint-{e} ip saddr {ep} mark set mark or 0x4000"
+                )
+                .unwrap();
+                writeln!(
+                    t,
+                    "add rule ip kube-proxy endpoint-{e} update @affinity-{e} {{ ip saddr }}"
+                )
+                .unwrap();
                 writeln!(t, "add rule ip kube-proxy endpoint-{e} meta l4proto tcp dnat to {ep}:{BACKEND_PORT}").unwrap();
-                writeln!(t, "add rule ip kube-proxy {chain} ip saddr @affinity-{e} goto endpoint-{e}").unwrap();
+                writeln!(
+                    t,
+                    "add rule ip kube-proxy {chain} ip saddr @affinity-{e} goto endpoint-{e}"
+                )
+                .unwrap();
                 vmap.push(format!("{i} : goto endpoint-{e}"));
             }
             writeln!(
@@ -497,7 +586,12 @@ add rule ip kube-proxy service-endpoints-check ip daddr . meta l4proto . th dpor
             )
             .unwrap();
         } else if svc.endpoints.len() == 1 {
-            writeln!(t, "add rule ip kube-proxy {chain} meta l4proto tcp dnat to {}:{BACKEND_PORT}", svc.endpoints[0]).unwrap();
+            writeln!(
+                t,
+                "add rule ip kube-proxy {chain} meta l4proto tcp dnat to {}:{BACKEND_PORT}",
+                svc.endpoints[0]
+            )
+            .unwrap();
         } else {
             let map: Vec<String> = svc
                 .endpoints
@@ -513,13 +607,25 @@ add rule ip kube-proxy service-endpoints-check ip daddr . meta l4proto . th dpor
             )
             .unwrap();
         }
-        writeln!(t, "add element ip kube-proxy service-ips {{ {cip} . tcp . 80 : goto {chain} }}").unwrap();
+        writeln!(
+            t,
+            "add element ip kube-proxy service-ips {{ {cip} . tcp . 80 : goto {chain} }}"
+        )
+        .unwrap();
         if let Some(np) = svc.node_port {
             let ext = format!("external-{id}");
             writeln!(t, "add chain ip kube-proxy {ext}").unwrap();
-            writeln!(t, "add rule ip kube-proxy {ext} mark set mark or 0x4000 comment \"masquerade\"").unwrap();
+            writeln!(
+                t,
+                "add rule ip kube-proxy {ext} mark set mark or 0x4000 comment \"masquerade\""
+            )
+            .unwrap();
             writeln!(t, "add rule ip kube-proxy {ext} goto {chain}").unwrap();
-            writeln!(t, "add element ip kube-proxy service-nodeports {{ tcp . {np} : goto {ext} }}").unwrap();
+            writeln!(
+                t,
+                "add element ip kube-proxy service-nodeports {{ tcp . {np} : goto {ext} }}"
+            )
+            .unwrap();
         }
     }
     t
@@ -529,7 +635,9 @@ add rule ip kube-proxy service-endpoints-check ip daddr . meta l4proto . th dpor
 /// built-in chains, which the agent adds).
 pub fn iptables_text(s: &Scenario) -> String {
     let mut filter = String::from("*filter\n:KUBE-SERVICES - [0:0]\n");
-    let mut chains = String::from(":KUBE-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n");
+    let mut chains = String::from(
+        ":KUBE-SERVICES - [0:0]\n:KUBE-NODEPORTS - [0:0]\n:KUBE-POSTROUTING - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n",
+    );
     let mut rules = String::from(
         "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN\n\
          -A KUBE-POSTROUTING -j MARK --xor-mark 0x4000\n\
@@ -553,12 +661,20 @@ pub fn iptables_text(s: &Scenario) -> String {
         if let Some(np) = svc.node_port {
             let ext = format!("KUBE-EXT-{h}");
             writeln!(chains, ":{ext} - [0:0]").unwrap();
-            writeln!(nodeports, "-A KUBE-NODEPORTS -m comment --comment {sp} -m tcp -p tcp --dport {np} -j {ext}").unwrap();
+            writeln!(
+                nodeports,
+                "-A KUBE-NODEPORTS -m comment --comment {sp} -m tcp -p tcp --dport {np} -j {ext}"
+            )
+            .unwrap();
             writeln!(rules, "-A {ext} -m comment --comment \"masquerade traffic for {sp} external destinations\" -j KUBE-MARK-MASQ").unwrap();
             writeln!(rules, "-A {ext} -j {svc_chain}").unwrap();
         }
         let n = svc.endpoints.len();
-        let seps: Vec<String> = svc.endpoints.iter().map(|ep| format!("KUBE-SEP-{}", tag(&format!("{}{ep}", svc.name)))).collect();
+        let seps: Vec<String> = svc
+            .endpoints
+            .iter()
+            .map(|ep| format!("KUBE-SEP-{}", tag(&format!("{}{ep}", svc.name))))
+            .collect();
         if svc.affinity {
             for (ep, sep) in svc.endpoints.iter().zip(&seps) {
                 writeln!(rules, "-A {svc_chain} -m comment --comment \"{sp} -> {ep}:{BACKEND_PORT}\" -m recent --name {sep} --rcheck --seconds 10800 --reap -j {sep}").unwrap();
@@ -567,13 +683,28 @@ pub fn iptables_text(s: &Scenario) -> String {
         for (i, (ep, sep)) in svc.endpoints.iter().zip(&seps).enumerate() {
             writeln!(chains, ":{sep} - [0:0]").unwrap();
             let stat = if i + 1 < n {
-                format!(" -m statistic --mode random --probability {:.11}", 1.0 / (n - i) as f64)
+                format!(
+                    " -m statistic --mode random --probability {:.11}",
+                    1.0 / (n - i) as f64
+                )
             } else {
                 String::new()
             };
-            writeln!(rules, "-A {svc_chain} -m comment --comment \"{sp} -> {ep}:{BACKEND_PORT}\"{stat} -j {sep}").unwrap();
-            writeln!(rules, "-A {sep} -m comment --comment {sp} -s {ep}/32 -j KUBE-MARK-MASQ").unwrap();
-            let recent = if svc.affinity { format!(" -m recent --name {sep} --set") } else { String::new() };
+            writeln!(
+                rules,
+                "-A {svc_chain} -m comment --comment \"{sp} -> {ep}:{BACKEND_PORT}\"{stat} -j {sep}"
+            )
+            .unwrap();
+            writeln!(
+                rules,
+                "-A {sep} -m comment --comment {sp} -s {ep}/32 -j KUBE-MARK-MASQ"
+            )
+            .unwrap();
+            let recent = if svc.affinity {
+                format!(" -m recent --name {sep} --set")
+            } else {
+                String::new()
+            };
             writeln!(rules, "-A {sep} -m comment --comment {sp}{recent} -m tcp -p tcp -j DNAT --to-destination {ep}:{BACKEND_PORT}").unwrap();
         }
     }
@@ -604,8 +735,15 @@ pub struct Manifests;
 pub fn manifests(s: &Scenario) -> String {
     let mut y = String::new();
     for svc in &s.services {
-        let ty = if svc.node_port.is_some() { "NodePort" } else { "ClusterIP" };
-        let np = svc.node_port.map(|p| format!(", nodePort: {p}")).unwrap_or_default();
+        let ty = if svc.node_port.is_some() {
+            "NodePort"
+        } else {
+            "ClusterIP"
+        };
+        let np = svc
+            .node_port
+            .map(|p| format!(", nodePort: {p}"))
+            .unwrap_or_default();
         let aff = if svc.affinity { "ClientIP" } else { "None" };
         writeln!(
             y,
@@ -635,9 +773,16 @@ impl RuleSource for Manifests {
         "libsvc-rendered manifests"
     }
     fn agent_args(&self) -> Vec<String> {
-        ["--node-name", "node", "--node-ip", "192.168.50.1", "--cluster-cidr", CLUSTER_CIDR]
-            .map(String::from)
-            .to_vec()
+        [
+            "--node-name",
+            "node",
+            "--node-ip",
+            "192.168.50.1",
+            "--cluster-cidr",
+            CLUSTER_CIDR,
+        ]
+        .map(String::from)
+        .to_vec()
     }
     fn write(&self, dir: &Path, _: Mode, s: &Scenario) {
         write_atomic(dir, "services.yaml", &manifests(s));
@@ -657,7 +802,16 @@ pub fn source_for(mode: Mode) -> Box<dyn RuleSource> {
         services: vec![Svc::new("probe", Ipv4Addr::new(10, 96, 0, 10), &[B1_IP])],
     };
     let out = run_with(
-        &[SVCGEN, "render", "--mode", mode.name(), "-f", "-", "--node-ip", "192.168.50.1"],
+        &[
+            SVCGEN,
+            "render",
+            "--mode",
+            mode.name(),
+            "-f",
+            "-",
+            "--node-ip",
+            "192.168.50.1",
+        ],
         &manifests(&s),
     );
     if out.status.success() {
@@ -678,7 +832,9 @@ pub fn foreign_nft(ns: &Netns) -> String {
         }
         let words: Vec<&str> = l.split_whitespace().collect();
         // iptables-nft's own tables are compared through iptables-save.
-        if ["ip", "ip6"].contains(&words[1]) && ["filter", "nat", "mangle", "raw", "security"].contains(&words[2]) {
+        if ["ip", "ip6"].contains(&words[1])
+            && ["filter", "nat", "mangle", "raw", "security"].contains(&words[2])
+        {
             continue;
         }
         // -s: without counters, which traffic moves.
@@ -697,7 +853,15 @@ pub fn owned_chain(c: &str) -> bool {
         || c == "KUBE-FORWARD"
         || c == "KUBE-PROXY-FIREWALL"
         || c == "KUBE-FIREWALL"
-        || ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"].iter().any(|p| c.starts_with(p))
+        || [
+            "KUBE-SVC-",
+            "KUBE-SVL-",
+            "KUBE-EXT-",
+            "KUBE-FW-",
+            "KUBE-SEP-",
+        ]
+        .iter()
+        .any(|p| c.starts_with(p))
 }
 
 /// `iptables-save` in `ns`, counters zeroed, comment lines dropped.
@@ -722,7 +886,13 @@ pub fn foreign_iptables(ns: &Netns) -> String {
                 .or_else(|| l.strip_prefix("-A "))
                 .and_then(|r| r.split_whitespace().next())
                 .unwrap_or("");
-            let target = l.split(" -j ").nth(1).unwrap_or("").split_whitespace().next().unwrap_or("");
+            let target = l
+                .split(" -j ")
+                .nth(1)
+                .unwrap_or("")
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
             !(owned_chain(chain) || owned_chain(target))
         })
         .map(|l| format!("{l}\n"))

@@ -16,8 +16,10 @@
 //!
 //! All of it is one `iptables-restore` call: one atomic commit.
 
-use super::{ApplyError, ApplyKind, ApplyStats, Applier, Desired, Family, run, run_in_scratch_netns};
-use std::collections::{BTreeMap, BTreeSet};
+use super::{
+    Applier, ApplyError, ApplyKind, ApplyStats, Desired, Family, run, run_in_scratch_netns,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// kube-proxy's own chains with fixed names.
 const FIXED: [&str; 8] = [
@@ -32,7 +34,13 @@ const FIXED: [&str; 8] = [
 ];
 
 /// The prefixes of kube-proxy's per-service and per-endpoint chains.
-const PREFIXES: [&str; 5] = ["KUBE-SVC-", "KUBE-SVL-", "KUBE-EXT-", "KUBE-FW-", "KUBE-SEP-"];
+const PREFIXES: [&str; 5] = [
+    "KUBE-SVC-",
+    "KUBE-SVL-",
+    "KUBE-EXT-",
+    "KUBE-FW-",
+    "KUBE-SEP-",
+];
 
 /// Is this chain one the agent owns?
 pub fn is_owned(chain: &str) -> bool {
@@ -44,18 +52,78 @@ pub fn is_owned(chain: &str) -> bool {
 /// chain when the target chain exists, in this order (so they end up in
 /// reverse order, as kube-proxy's repeated prepends leave them).
 pub const JUMPS: [(&str, &str, &str, &str); 14] = [
-    ("filter", "INPUT", "-m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES", "KUBE-EXTERNAL-SERVICES"),
-    ("filter", "FORWARD", "-m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES", "KUBE-EXTERNAL-SERVICES"),
-    ("filter", "INPUT", "-m comment --comment \"kubernetes health check service ports\" -j KUBE-NODEPORTS", "KUBE-NODEPORTS"),
-    ("filter", "FORWARD", "-m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", "KUBE-SERVICES"),
-    ("filter", "OUTPUT", "-m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", "KUBE-SERVICES"),
-    ("filter", "FORWARD", "-m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD", "KUBE-FORWARD"),
-    ("filter", "INPUT", "-m conntrack --ctstate NEW -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL", "KUBE-PROXY-FIREWALL"),
-    ("filter", "OUTPUT", "-m conntrack --ctstate NEW -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL", "KUBE-PROXY-FIREWALL"),
-    ("filter", "FORWARD", "-m conntrack --ctstate NEW -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL", "KUBE-PROXY-FIREWALL"),
-    ("nat", "OUTPUT", "-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", "KUBE-SERVICES"),
-    ("nat", "PREROUTING", "-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES", "KUBE-SERVICES"),
-    ("nat", "POSTROUTING", "-m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING", "KUBE-POSTROUTING"),
+    (
+        "filter",
+        "INPUT",
+        "-m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES",
+        "KUBE-EXTERNAL-SERVICES",
+    ),
+    (
+        "filter",
+        "FORWARD",
+        "-m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES",
+        "KUBE-EXTERNAL-SERVICES",
+    ),
+    (
+        "filter",
+        "INPUT",
+        "-m comment --comment \"kubernetes health check service ports\" -j KUBE-NODEPORTS",
+        "KUBE-NODEPORTS",
+    ),
+    (
+        "filter",
+        "FORWARD",
+        "-m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
+        "KUBE-SERVICES",
+    ),
+    (
+        "filter",
+        "OUTPUT",
+        "-m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
+        "KUBE-SERVICES",
+    ),
+    (
+        "filter",
+        "FORWARD",
+        "-m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD",
+        "KUBE-FORWARD",
+    ),
+    (
+        "filter",
+        "INPUT",
+        "-m conntrack --ctstate NEW -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL",
+        "KUBE-PROXY-FIREWALL",
+    ),
+    (
+        "filter",
+        "OUTPUT",
+        "-m conntrack --ctstate NEW -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL",
+        "KUBE-PROXY-FIREWALL",
+    ),
+    (
+        "filter",
+        "FORWARD",
+        "-m conntrack --ctstate NEW -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL",
+        "KUBE-PROXY-FIREWALL",
+    ),
+    (
+        "nat",
+        "OUTPUT",
+        "-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
+        "KUBE-SERVICES",
+    ),
+    (
+        "nat",
+        "PREROUTING",
+        "-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
+        "KUBE-SERVICES",
+    ),
+    (
+        "nat",
+        "POSTROUTING",
+        "-m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING",
+        "KUBE-POSTROUTING",
+    ),
     ("filter", "INPUT", "-j KUBE-FIREWALL", "KUBE-FIREWALL"),
     ("filter", "OUTPUT", "-j KUBE-FIREWALL", "KUBE-FIREWALL"),
 ];
@@ -64,7 +132,22 @@ pub const JUMPS: [(&str, &str, &str, &str); 14] = [
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Table {
     chains: Vec<String>,
-    rules: BTreeMap<String, Vec<String>>,
+    /// The same names, for lookups.
+    chain_set: HashSet<String>,
+    rules: HashMap<String, Vec<String>>,
+}
+
+impl Table {
+    /// Adds a chain unless present.
+    fn declare(&mut self, chain: &str) {
+        if self.chain_set.insert(chain.to_string()) {
+            self.chains.push(chain.to_string());
+        }
+    }
+
+    fn has(&self, chain: &str) -> bool {
+        self.chain_set.contains(chain)
+    }
 }
 
 /// A restore file, or the owned part of an `iptables-save` dump, by table.
@@ -84,7 +167,9 @@ fn parse(text: &str, dump: bool) -> Result<Tables, ApplyError> {
     let mut table: Option<String> = None;
     for (n, raw) in text.lines().enumerate() {
         let line = raw.trim_end();
-        let bad = |why: String| ApplyError::Rules(format!("iptables rules line {}: {why}: {line}", n + 1));
+        let bad = |why: String| {
+            ApplyError::Rules(format!("iptables rules line {}: {why}: {line}", n + 1))
+        };
         if line.is_empty() || line.starts_with('#') || line == "COMMIT" {
             continue;
         }
@@ -99,12 +184,11 @@ fn parse(text: &str, dump: bool) -> Result<Tables, ApplyError> {
         if let Some(decl) = line.strip_prefix(':') {
             let chain = decl.split_whitespace().next().unwrap_or("");
             if is_owned(chain) {
-                let tab = out.tables.entry(t.clone()).or_default();
-                if !tab.chains.iter().any(|c| c == chain) {
-                    tab.chains.push(chain.to_string());
-                }
+                out.tables.entry(t.clone()).or_default().declare(chain);
             } else if !dump {
-                return Err(bad(format!("the agent owns only kube-proxy's chains, not {chain}")));
+                return Err(bad(format!(
+                    "the agent owns only kube-proxy's chains, not {chain}"
+                )));
             }
             continue;
         }
@@ -112,23 +196,33 @@ fn parse(text: &str, dump: bool) -> Result<Tables, ApplyError> {
             if dump {
                 continue;
             }
-            return Err(bad("only chain declarations and -A rules are applied".into()));
+            return Err(bad(
+                "only chain declarations and -A rules are applied".into()
+            ));
         };
         let chain = rule.split_whitespace().next().unwrap_or("");
         if is_owned(chain) {
             let tab = out.tables.entry(t.clone()).or_default();
-            if !tab.chains.iter().any(|c| c == chain) {
+            if !tab.has(chain) {
                 if !dump {
                     return Err(bad(format!("rule for undeclared chain {chain}")));
                 }
-                tab.chains.push(chain.to_string());
+                tab.declare(chain);
             }
-            tab.rules.entry(chain.to_string()).or_default().push(line.to_string());
+            tab.rules
+                .entry(chain.to_string())
+                .or_default()
+                .push(line.to_string());
             out.rule_count += 1;
         } else if !dump {
-            return Err(bad(format!("the agent owns only kube-proxy's chains, not {chain}")));
+            return Err(bad(format!(
+                "the agent owns only kube-proxy's chains, not {chain}"
+            )));
         } else if jump_target(rule).is_some_and(is_owned) {
-            out.jumps.entry(t.clone()).or_default().push(line.to_string());
+            out.jumps
+                .entry(t.clone())
+                .or_default()
+                .push(line.to_string());
         }
     }
     Ok(out)
@@ -148,7 +242,7 @@ fn jump_target(rule: &str) -> Option<&str> {
 fn wanted_jumps(table: &str, t: &Table) -> Vec<(&'static str, String)> {
     JUMPS
         .iter()
-        .filter(|(tab, _, _, target)| *tab == table && t.chains.iter().any(|c| c == target))
+        .filter(|(tab, _, _, target)| *tab == table && t.has(target))
         .map(|(_, from, spec, _)| (*from, format!("-A {from} {spec}")))
         .collect()
 }
@@ -186,15 +280,18 @@ impl Iptables {
             let rewrite: Vec<&String> = n
                 .chains
                 .iter()
-                .filter(|c| kernel.is_some() || !h.chains.contains(c) || h.rules.get(*c) != n.rules.get(*c))
+                .filter(|c| kernel.is_some() || !h.has(c) || h.rules.get(*c) != n.rules.get(*c))
                 .collect();
-            let stale: Vec<&String> = h.chains.iter().filter(|c| !n.chains.contains(c)).collect();
+            let stale: Vec<&String> = h.chains.iter().filter(|c| !n.has(c)).collect();
             let want = wanted_jumps(name, n);
             let have_jumps: Vec<String> = match kernel {
                 Some(k) => k.jumps.get(name).cloned().unwrap_or_default(),
                 None => wanted_jumps(name, h).into_iter().map(|(_, l)| l).collect(),
             };
-            let add: Vec<&(&str, String)> = want.iter().filter(|(_, l)| !have_jumps.contains(l)).collect();
+            let add: Vec<&(&str, String)> = want
+                .iter()
+                .filter(|(_, l)| !have_jumps.contains(l))
+                .collect();
             let del: Vec<&String> = have_jumps
                 .iter()
                 .filter(|l| !want.iter().any(|(_, w)| w == *l))

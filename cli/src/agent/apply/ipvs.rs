@@ -4,7 +4,7 @@
 //! kernels, this project's CI included, have none, and that is reported
 //! plainly instead of failing later with an obscure tool error.
 
-use super::{ApplyError, ApplyStats, Applier, Desired, Family, run};
+use super::{Applier, ApplyError, ApplyStats, Desired, Family, run};
 use std::path::Path;
 
 /// The IPVS applier.

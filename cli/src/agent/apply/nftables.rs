@@ -17,8 +17,10 @@
 //! new one, never a mix. If a full sync is refused (say a base chain changed
 //! its priority), the table is deleted and recreated in one transaction.
 
-use super::{ApplyError, ApplyKind, ApplyStats, Applier, Desired, Family, run, run_in_scratch_netns};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use super::{
+    Applier, ApplyError, ApplyKind, ApplyStats, Desired, Family, run, run_in_scratch_netns,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The table kube-proxy (and so the agent) owns in each family.
 pub const TABLE: &str = "kube-proxy";
@@ -71,14 +73,15 @@ struct Table {
     /// Element lines per set or map, in order.
     elements: HashMap<String, Vec<String>>,
     rule_count: usize,
+    /// Where each object is in `objects`.
+    index: HashMap<(Kind, String), usize>,
 }
 
 impl Table {
     fn object(&self, kind: Kind, name: &str) -> Option<&str> {
-        self.objects
-            .iter()
-            .find(|((k, n), _)| *k == kind && n == name)
-            .map(|(_, l)| l.as_str())
+        self.index
+            .get(&(kind, name.to_string()))
+            .map(|&i| self.objects[i].1.as_str())
     }
 }
 
@@ -91,7 +94,8 @@ fn parse(family: Family, text: &str) -> Result<Table, ApplyError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let bad = |why: &str| ApplyError::Rules(format!("nftables rules line {}: {why}: {line}", n + 1));
+        let bad =
+            |why: &str| ApplyError::Rules(format!("nftables rules line {}: {why}: {line}", n + 1));
         let mut words = line.splitn(5, ' ');
         let (cmd, kind, f, table) = (
             words.next().unwrap_or(""),
@@ -115,7 +119,10 @@ fn parse(family: Family, text: &str) -> Result<Table, ApplyError> {
             }
             "element" => t.elements.entry(name).or_default().push(line.to_string()),
             k => match Kind::parse(k) {
-                Some(k) if !name.is_empty() => t.objects.push(((k, name), line.to_string())),
+                Some(k) if !name.is_empty() => {
+                    t.index.insert((k, name.clone()), t.objects.len());
+                    t.objects.push(((k, name), line.to_string()));
+                }
                 _ => return Err(bad("unknown object")),
             },
         }
@@ -230,14 +237,19 @@ impl Nftables {
             .filter(|((k, n), _)| new.object(*k, n).is_none())
             .map(|(key, _)| key.clone())
             .collect();
-        let changed_chains: BTreeSet<&String> = new
+        let changed_chains: BTreeSet<String> = new
             .objects
             .iter()
             .filter(|((k, _), _)| *k == Kind::Chain)
             .map(|((_, n), _)| n)
             .filter(|n| old.rules.get(*n) != new.rules.get(*n))
+            .cloned()
             .collect();
-        if added.is_empty() && removed.is_empty() && changed_chains.is_empty() && old.elements == new.elements {
+        if added.is_empty()
+            && removed.is_empty()
+            && changed_chains.is_empty()
+            && old.elements == new.elements
+        {
             return Some(String::new());
         }
         tx.push_str(&new.table_line);
@@ -254,18 +266,22 @@ impl Nftables {
             if removed.iter().any(|(_, n)| n == set) {
                 continue;
             }
-            let keep: BTreeSet<&String> = new.elements.get(set).into_iter().flatten().collect();
+            let keep: HashSet<&String> = new.elements.get(set).into_iter().flatten().collect();
             for l in lines.iter().filter(|l| !keep.contains(l)) {
                 let key = element_key(l)?;
                 tx.push_str(&format!("delete element {fam} {TABLE} {set} {{ {key} }}\n"));
             }
         }
-        let empty = Vec::new();
+        let old_elements: HashMap<&String, HashSet<&String>> = old
+            .elements
+            .iter()
+            .map(|(set, lines)| (set, lines.iter().collect()))
+            .collect();
         push_rules_and_elements(
             &mut tx,
             new,
-            |chain| changed_chains.iter().any(|c| c.as_str() == chain),
-            |(set, line)| !old.elements.get(set).unwrap_or(&empty).contains(line),
+            |chain| changed_chains.contains(chain),
+            |(set, line)| !old_elements.get(set).is_some_and(|o| o.contains(line)),
         );
         for (kind, name) in &removed {
             if *kind == Kind::Chain {
@@ -320,11 +336,13 @@ fn push_deletes<'a>(tx: &mut String, fam: &str, objs: impl Iterator<Item = &'a (
 
 impl Applier for Nftables {
     fn check_support(&self) -> Result<(), ApplyError> {
-        run("nft", &["list", "tables"], None).map(|_| ()).map_err(|e| {
-            ApplyError::Unsupported(format!(
-                "nftables mode needs the nft tool and nf_tables in the kernel: {e}"
-            ))
-        })
+        run("nft", &["list", "tables"], None)
+            .map(|_| ())
+            .map_err(|e| {
+                ApplyError::Unsupported(format!(
+                    "nftables mode needs the nft tool and nf_tables in the kernel: {e}"
+                ))
+            })
     }
 
     fn apply(&mut self, desired: &Desired, full: bool) -> Result<ApplyStats, ApplyError> {
@@ -368,7 +386,8 @@ impl Applier for Nftables {
                 // The kernel refused to change a definition in place:
                 // replace the whole table, still in one transaction.
                 let fam = family_word(family);
-                let recreate = format!("add table {fam} {TABLE}\ndelete table {fam} {TABLE}\n{text}\n");
+                let recreate =
+                    format!("add table {fam} {TABLE}\ndelete table {fam} {TABLE}\n{text}\n");
                 stats.bytes += recreate.len();
                 run("nft", &["-f", "-"], Some(&recreate))
                     .map_err(|e2| ApplyError::Tool(format!("{e}; recreating the table: {e2}")))?;
@@ -429,10 +448,15 @@ add element ip kube-proxy service-ips { 10.96.0.1 . tcp . 80 comment \"ns/a:p\" 
     #[test]
     fn element_keys_drop_comment_and_value() {
         assert_eq!(
-            element_key("add element ip kube-proxy m { 10.96.0.1 . tcp . 80 comment \"ns/a:p\" : goto x }"),
+            element_key(
+                "add element ip kube-proxy m { 10.96.0.1 . tcp . 80 comment \"ns/a:p\" : goto x }"
+            ),
             Some("10.96.0.1 . tcp . 80")
         );
-        assert_eq!(element_key("add element ip kube-proxy s { 10.0.0.1 }"), Some("10.0.0.1"));
+        assert_eq!(
+            element_key("add element ip kube-proxy s { 10.0.0.1 }"),
+            Some("10.0.0.1")
+        );
     }
 
     #[test]
@@ -448,7 +472,10 @@ add element ip kube-proxy service-ips { 10.96.0.1 . tcp . 80 comment \"ns/a:p\" 
     #[test]
     fn partial_sync_sends_only_the_difference() {
         let old = parse(Family::V4, A).unwrap();
-        assert_eq!(Nftables::partial_tx(Family::V4, &old, &old), Some(String::new()));
+        assert_eq!(
+            Nftables::partial_tx(Family::V4, &old, &old),
+            Some(String::new())
+        );
         let b = A.replace("10.1.0.2:80", "10.1.0.3:80");
         let new = parse(Family::V4, &b).unwrap();
         let tx = Nftables::partial_tx(Family::V4, &old, &new).unwrap();
