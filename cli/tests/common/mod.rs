@@ -180,7 +180,7 @@ impl Drop for Netns {
 pub fn kill_group(child: &mut Child) {
     // The shell's own kill: no procps needed.
     let _ = Command::new("sh")
-        .args(["-c", &format!("kill -9 -- -{}", child.id())])
+        .args(["-c", &format!("kill -9 -{}", child.id())])
         .stderr(Stdio::null())
         .status();
     let _ = child.wait();
