@@ -246,8 +246,10 @@ fn kill_mid_apply(mode: Mode) {
     let state_b = state(&ns, mode);
     let apply_ms = (started.elapsed().as_millis() / 2).max(20) as u64;
     assert_ne!(state_a, state_b);
-    let mut mixed_tables = 0;
+    let (mut mixed_tables, mut reached_new) = (0, 0);
     for i in 0..16u64 {
+        // Alternate, so that every apply has work to do.
+        let target = if i % 2 == 0 { &state_a } else { &state_b };
         source.write(&dir, mode, if i % 2 == 0 { &a } else { &b });
         let d = dir.display().to_string();
         let mut args = vec![
@@ -279,10 +281,14 @@ fn kill_mid_apply(mode: Mode) {
         if now != state_a && now != state_b {
             mixed_tables += 1;
         }
+        if &now == target {
+            reached_new += 1;
+        }
     }
     eprintln!(
-        "{}: {mixed_tables} kills left tables of different generations (each whole)",
-        mode.name()
+        "{}: of 16 killed applies, {reached_new} had committed the new state, {} left the old one, {mixed_tables} left whole tables of different generations",
+        mode.name(),
+        16 - reached_new - mixed_tables
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
