@@ -112,7 +112,7 @@ fn validate(input: &InputArgs, format: OutputFormat) -> ExitCode {
         OutputFormat::Text => {
             for d in &loaded.diagnostics {
                 if d.is_error() {
-                    println!("{}", d.render(&inputs));
+                    output::emit(&format!("{}\n", d.render(&inputs)));
                 } else {
                     eprintln!("{}", d.render(&inputs));
                 }

@@ -31,15 +31,29 @@ pub fn print_diagnostics(diags: &[&Diagnostic], format: OutputFormat) {
     print_value(&out, format);
 }
 
+/// Writes to stdout. A closed pipe (`svcgen … | head`) ends the program
+/// quietly, as Unix tools do, instead of panicking like `print!`.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("svcgen: cannot write output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints a serializable value as JSON or YAML.
 pub fn print_value<T: Serialize>(value: &T, format: OutputFormat) {
     match format {
         OutputFormat::Yaml => match serde_saphyr::to_string(value) {
-            Ok(s) => print!("{s}"),
+            Ok(s) => emit(&s),
             Err(e) => eprintln!("svcgen: cannot write YAML: {e}"),
         },
         _ => match serde_json::to_string_pretty(value) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => emit(&format!("{s}\n")),
             Err(e) => eprintln!("svcgen: cannot write JSON: {e}"),
         },
     }

@@ -1,7 +1,7 @@
 //! The subcommands that read manifests and print an output of libsvc.
 
 use crate::inputs::InputArgs;
-use crate::output::print_value;
+use crate::output::{emit, print_value};
 use crate::{EXIT_INVALID, EXIT_USAGE, OutputFormat};
 use clap::{Args, ValueEnum};
 use libsvc::{Input, Loaded};
@@ -104,16 +104,11 @@ pub struct RenderArgs {
     #[arg(long)]
     pub with_jumps: bool,
     /// ipvs: print one section only.
-    #[arg(long, value_name = "ipvs|ipset|iptables|addresses")]
+    #[arg(long, value_name = "ipvs|ipset|iptables|addresses|sysctls")]
     pub section: Option<String>,
     /// ipvs: the scheduler (overrides ipvs.scheduler).
     #[arg(long, value_name = "SCHED")]
     pub scheduler: Option<String>,
-}
-
-fn not_implemented(what: &str) -> ExitCode {
-    eprintln!("svcgen: {what} is not implemented yet");
-    ExitCode::from(EXIT_INVALID)
 }
 
 impl Mode {
@@ -151,7 +146,7 @@ pub fn render(args: &RenderArgs) -> ExitCode {
                 eprintln!("{}", d.render(&inputs));
             }
             match args.output {
-                OutputFormat::Text => print!("{}", rendered.text),
+                OutputFormat::Text => emit(&rendered.text),
                 format => print_value(&rendered.json, format),
             }
             ExitCode::SUCCESS
@@ -183,6 +178,9 @@ pub struct TraceArgs {
     /// Protocol.
     #[arg(long, value_name = "tcp|udp|sctp", default_value = "tcp")]
     pub proto: String,
+    /// ipvs: the scheduler (overrides ipvs.scheduler).
+    #[arg(long, value_name = "SCHED")]
+    pub scheduler: Option<String>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: OutputFormat,
@@ -193,9 +191,12 @@ pub struct TraceArgs {
 
 /// `svcgen trace`.
 pub fn trace(args: &TraceArgs) -> ExitCode {
-    let Ok((_inputs, loaded)) = load_for_output(&args.input, args.strict) else {
+    let Ok((_inputs, mut loaded)) = load_for_output(&args.input, args.strict) else {
         return ExitCode::from(EXIT_INVALID);
     };
+    if let Some(s) = &args.scheduler {
+        loaded.settings.proxy.ipvs_scheduler = s.clone();
+    }
     let Some(protocol) = libsvc::table::Protocol::parse(Some(&args.proto.to_uppercase())) else {
         eprintln!(
             "svcgen: invalid --proto {:?}: expected tcp, udp or sctp",
@@ -212,7 +213,7 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
     match libsvc::trace::trace(&loaded, args.mode.lib(), &packet) {
         Ok(result) => {
             match args.output {
-                OutputFormat::Text => print!("{}", libsvc::trace::report(&packet, &result)),
+                OutputFormat::Text => emit(&libsvc::trace::report(&packet, &result)),
                 format => print_value(&result, format),
             }
             ExitCode::SUCCESS
@@ -234,7 +235,7 @@ pub struct ResolveArgs {
     /// Record type.
     #[arg(
         long = "type",
-        value_name = "A|AAAA|SRV|PTR|CNAME|ANY",
+        value_name = "A|AAAA|SRV|PTR|CNAME|TXT|ANY",
         default_value = "A"
     )]
     pub qtype: String,
@@ -248,10 +249,29 @@ pub struct ResolveArgs {
 
 /// `svcgen resolve`.
 pub fn resolve(args: &ResolveArgs) -> ExitCode {
-    let Ok((_inputs, _loaded)) = load_for_output(&args.input, false) else {
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    not_implemented("resolve")
+    let Some(qtype) = libsvc::dns::QueryType::parse(&args.qtype) else {
+        eprintln!(
+            "svcgen: invalid --type {:?}: expected A, AAAA, SRV, PTR, CNAME, TXT or ANY",
+            args.qtype
+        );
+        return ExitCode::from(EXIT_USAGE);
+    };
+    match libsvc::dns::resolve(&loaded, &args.name, qtype, &args.namespace) {
+        Ok(answer) => {
+            match args.output {
+                OutputFormat::Text => emit(&answer.to_string()),
+                format => print_value(&answer, format),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("svcgen: {e}");
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
 }
 
 /// The resources `get` knows.
@@ -326,7 +346,7 @@ pub fn get(args: &GetArgs) -> ExitCode {
     if text.is_empty() {
         eprintln!("{}", views::no_resources(&ns));
     }
-    print!("{text}");
+    emit(&text);
     ExitCode::SUCCESS
 }
 
@@ -358,7 +378,7 @@ pub fn describe(args: &DescribeArgs) -> ExitCode {
     };
     match libsvc::views::describe_service(&loaded, &args.namespace, &args.name) {
         Some(text) => {
-            print!("{text}");
+            emit(&text);
             ExitCode::SUCCESS
         }
         None => {
@@ -389,9 +409,10 @@ pub fn cluster_info(args: &ClusterInfoArgs) -> ExitCode {
     let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    print!(
-        "{}",
-        libsvc::views::cluster_info(&loaded, &args.server, &args.namespace)
-    );
+    emit(&libsvc::views::cluster_info(
+        &loaded,
+        &args.server,
+        &args.namespace,
+    ));
     ExitCode::SUCCESS
 }

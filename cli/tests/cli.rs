@@ -296,3 +296,76 @@ fn tempdir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+#[test]
+fn discovery_outputs_of_the_examples() {
+    let o = svcgen(&[
+        "render",
+        "-f",
+        "examples/redis-master.yaml",
+        "--mode",
+        "env",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!("env_redis_master", stdout(&o));
+    insta::assert_snapshot!(
+        "env_default_all",
+        stdout(&svcgen(&[
+            "render",
+            "-f",
+            "examples/",
+            "--mode",
+            "env",
+            "-n",
+            "default"
+        ]))
+    );
+    insta::assert_snapshot!(
+        "env_prod",
+        stdout(&svcgen(&[
+            "render",
+            "-f",
+            "examples/",
+            "--mode",
+            "env",
+            "-n",
+            "prod"
+        ]))
+    );
+    insta::assert_snapshot!(
+        "dns_all",
+        stdout(&svcgen(&["render", "-f", "examples/", "--mode", "dns"]))
+    );
+    insta::assert_snapshot!(
+        "resolv_default",
+        stdout(&svcgen(&["render", "-f", "examples/", "--mode", "resolv"]))
+    );
+    insta::assert_snapshot!(
+        "resolve_srv_http",
+        stdout(&svcgen(&[
+            "resolve",
+            "_http._tcp.multi-port.default",
+            "--type",
+            "SRV",
+            "-f",
+            "examples/"
+        ]))
+    );
+    insta::assert_snapshot!(
+        "resolve_kubia",
+        stdout(&svcgen(&["resolve", "kubia", "-f", "examples/"]))
+    );
+    insta::assert_snapshot!(
+        "resolve_externalname",
+        stdout(&svcgen(&[
+            "resolve",
+            "my-service.prod",
+            "--type",
+            "CNAME",
+            "-f",
+            "examples/"
+        ]))
+    );
+    let o = svcgen(&["resolve", "nothing-here", "-f", "examples/"]);
+    assert!(stdout(&o).contains("NXDOMAIN"), "{}", stdout(&o));
+}

@@ -25,12 +25,19 @@
 //! assert!(loaded.errors().next().is_none());
 //! let svc = loaded.table.get("default", "redis-master").unwrap();
 //! assert_eq!(svc.cluster_ips[0].to_string(), "10.0.0.11");
+//!
+//! // Any output: here the variables kubelet gives a pod of `default`.
+//! use libsvc::render::{render, Mode, RenderOptions};
+//! let env = render(&loaded, Mode::Env, &RenderOptions::default()).unwrap();
+//! assert!(env.text.starts_with("REDIS_MASTER_SERVICE_HOST=10.0.0.11\n"));
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod config;
 pub mod diag;
+pub mod dns;
+pub mod env;
 pub mod model;
 pub mod parse;
 pub mod proxy;
@@ -82,7 +89,12 @@ pub fn load(inputs: &[Input], overrides: &Overrides) -> Loaded {
     let mut diagnostics = parsed.diagnostics;
     let parse_failed = diagnostics.iter().any(Diagnostic::is_error);
     let settings = config::settings_from(&parsed.objects, overrides, &mut diagnostics);
-    diagnostics.extend(validate::validate(&parsed.objects, &settings));
+    // Input that cannot be decoded never reaches kube-apiserver's
+    // validation (kubectl stops at the decode error), and a value dropped
+    // for its type would only add follow-on errors.
+    if !parse_failed {
+        diagnostics.extend(validate::validate(&parsed.objects, &settings));
+    }
     let table = resolve::resolve(&parsed.objects, &settings, &mut diagnostics);
     Loaded {
         objects: parsed.objects,

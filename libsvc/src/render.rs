@@ -97,6 +97,66 @@ pub fn render(
     mode: Mode,
     options: &RenderOptions,
 ) -> Result<Rendered, RenderError> {
-    let _ = (loaded, options);
-    Err(RenderError::NotImplemented(mode))
+    match mode {
+        // kube-proxy iptables mode
+        Mode::Iptables => Err(RenderError::NotImplemented(mode)),
+
+        // kube-proxy nftables mode
+        Mode::Nftables => Ok(crate::proxy::nftables::render(loaded)),
+
+        // kube-proxy IPVS mode
+        Mode::Ipvs => crate::proxy::ipvs::render(loaded, options),
+
+        // kubelet's service environment variables
+        Mode::Env => {
+            let ctx = pod_context(loaded, options)?;
+            let env = crate::env::pod_env(loaded, &ctx);
+            let vars: Vec<&crate::env::EnvVar> = env.vars().collect();
+            Ok(Rendered {
+                text: env.to_string(),
+                json: to_json(&vars)?,
+                diagnostics: env.diagnostics,
+            })
+        }
+
+        // the cluster DNS records
+        Mode::Dns => {
+            let (zone, diagnostics) = crate::dns::zone(loaded).map_err(RenderError::Invalid)?;
+            Ok(Rendered {
+                text: zone.to_string(),
+                json: to_json(&zone)?,
+                diagnostics,
+            })
+        }
+
+        // a ClusterFirst pod's resolv.conf
+        Mode::Resolv => {
+            let ctx = pod_context(loaded, options)?;
+            let conf = crate::dns::resolv_conf(loaded, &ctx.namespace);
+            Ok(Rendered {
+                text: conf.to_string(),
+                json: to_json(&conf)?,
+                diagnostics: Vec::new(),
+            })
+        }
+    }
+}
+
+/// The pod an env or resolv render is for.
+fn pod_context(
+    loaded: &Loaded,
+    options: &RenderOptions,
+) -> Result<crate::env::PodContext, RenderError> {
+    crate::env::pod_context(
+        loaded,
+        options.namespace.as_deref(),
+        options.enable_service_links,
+        options.pod.as_deref(),
+    )
+    .map_err(RenderError::Invalid)
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, RenderError> {
+    serde_json::to_value(value)
+        .map_err(|e| RenderError::Invalid(format!("cannot encode JSON: {e}")))
 }

@@ -67,10 +67,10 @@ pub fn trace(loaded: &Loaded, mode: Mode, packet: &Packet) -> Result<TraceResult
         Mode::Iptables => Err(RenderError::NotImplemented(mode)),
 
         // kube-proxy nftables mode
-        Mode::Nftables => Err(RenderError::NotImplemented(mode)),
+        Mode::Nftables => Ok(crate::proxy::nftables::trace(loaded, packet)),
 
         // kube-proxy IPVS mode
-        Mode::Ipvs => Err(RenderError::NotImplemented(mode)),
+        Mode::Ipvs => crate::proxy::ipvs::trace::trace(loaded, packet),
 
         // env, dns and resolv have no packets to trace
         Mode::Env | Mode::Dns | Mode::Resolv => Err(RenderError::Invalid(format!(
