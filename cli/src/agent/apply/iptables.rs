@@ -348,7 +348,7 @@ fn owned_listing(t: &Tables) -> String {
             out.push_str(l);
             out.push('\n');
         }
-        for c in &tab.chains {
+        for c in &chains {
             for r in tab.rules.get(c).into_iter().flatten() {
                 out.push_str(r);
                 out.push('\n');

@@ -163,6 +163,83 @@ fn listed_objects(listing: &str) -> BTreeSet<(Kind, String)> {
         .collect()
 }
 
+/// `nft list table` output in a canonical order: objects sorted by kind
+/// and name, set and map elements one per line and sorted; rules keep their
+/// order. The kernel lists objects in creation order, so the same ruleset
+/// reached by different histories would otherwise list differently.
+pub fn canonical(listing: &str) -> String {
+    let mut head = Vec::new();
+    let mut blocks: Vec<Vec<String>> = Vec::new();
+    let mut block: Option<Vec<String>> = None;
+    let mut elements: Option<String> = None;
+    let mut tail = Vec::new();
+    for line in listing.lines() {
+        if let Some(acc) = elements.as_mut() {
+            acc.push(' ');
+            acc.push_str(line.trim());
+            if line.trim_end().ends_with('}') {
+                let all = elements.take().unwrap_or_default();
+                push_elements(block.as_mut(), &all);
+            }
+            continue;
+        }
+        if let Some(b) = block.as_mut() {
+            if line == "\t}" {
+                b.push(line.to_string());
+                blocks.extend(block.take());
+            } else if line.trim_start().starts_with("elements = {") {
+                if line.trim_end().ends_with('}') {
+                    push_elements(Some(b), line);
+                } else {
+                    elements = Some(line.trim().to_string());
+                }
+            } else if !line.trim().is_empty() {
+                b.push(line.to_string());
+            }
+            continue;
+        }
+        if line.starts_with('\t') && line.ends_with(" {") {
+            block = Some(vec![line.to_string()]);
+        } else if line == "}" {
+            tail.push(line.to_string());
+        } else if !line.trim().is_empty() {
+            head.push(line.to_string());
+        }
+    }
+    blocks.sort();
+    let mut out = head.join("\n");
+    for b in blocks {
+        out.push('\n');
+        out.push_str(&b.join("\n"));
+    }
+    for t in tail {
+        out.push('\n');
+        out.push_str(&t);
+    }
+    out.push('\n');
+    out
+}
+
+fn push_elements(block: Option<&mut Vec<String>>, line: &str) {
+    let Some(b) = block else { return };
+    let inner = line
+        .trim()
+        .trim_start_matches("elements = {")
+        .trim_end_matches('}')
+        .trim();
+    let mut items: Vec<&str> = inner
+        .split(", ")
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .collect();
+    items.sort_unstable();
+    b.push("\t\telements = {".to_string());
+    for i in items {
+        b.push(format!("\t\t\t{i},"));
+    }
+    b.push("\t\t}".to_string());
+}
+
 /// The nftables applier.
 #[derive(Debug, Default)]
 pub struct Nftables {
@@ -404,7 +481,11 @@ impl Applier for Nftables {
         if !Self::table_exists(family)? {
             return Ok(String::new());
         }
-        run("nft", &["list", "table", family_word(family), TABLE], None)
+        Ok(canonical(&run(
+            "nft",
+            &["list", "table", family_word(family), TABLE],
+            None,
+        )?))
     }
 
     fn preview(&self, family: Family, text: &str) -> Result<String, ApplyError> {
@@ -413,7 +494,10 @@ impl Applier for Nftables {
             return Ok(String::new());
         }
         let script = format!("nft -f - && nft list table {} {TABLE}", family_word(family));
-        run_in_scratch_netns(&script, &Self::full_tx(family, &t, &BTreeSet::new()))
+        Ok(canonical(&run_in_scratch_netns(
+            &script,
+            &Self::full_tx(family, &t, &BTreeSet::new()),
+        )?))
     }
 
     fn cleanup(&mut self) -> Result<(), ApplyError> {
@@ -485,6 +569,14 @@ add element ip kube-proxy service-ips { 10.96.0.1 . tcp . 80 comment \"ns/a:p\" 
              flush chain ip kube-proxy service-A\n\
              add rule ip kube-proxy service-A meta l4proto tcp dnat to 10.1.0.3:80\n"
         );
+    }
+
+    #[test]
+    fn canonical_listing_ignores_creation_order() {
+        let a = "table ip kube-proxy {\n\tchain b {\n\t\tjump a\n\t}\n\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { 10.0.0.2,\n\t\t\t     10.0.0.1 }\n\t}\n\n\tchain a {\n\t}\n}\n";
+        let b = "table ip kube-proxy {\n\tchain a {\n\t}\n\n\tchain b {\n\t\tjump a\n\t}\n\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { 10.0.0.1, 10.0.0.2 }\n\t}\n}\n";
+        assert_eq!(canonical(a), canonical(b));
+        assert!(canonical(a).contains("\t\t\t10.0.0.1,\n\t\t\t10.0.0.2,\n"));
     }
 
     #[test]
