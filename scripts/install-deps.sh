@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in iptables nftables ipset iproute2 python3-yaml; do
+for pkg in iptables nftables ipset iproute2 nfacct python3-yaml; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ -x web/test.sh ] || [ -f web/test.sh ]; then

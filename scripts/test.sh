@@ -28,7 +28,7 @@ fi
 echo "== conformance through the CLI (shared/conformance/run-cli.py semantics)"
 cargo build -q -p svcgen --release
 for mode in validate env dns iptables nftables ipvs; do
-  python3 scripts/run-cli.py target/release/svcgen "$mode" libsvc/tests/conformance || true
+  python3 libsvc/tests/conformance/run-cli.py target/release/svcgen "$mode" libsvc/tests/conformance || true
 done
 
 echo "== conformance summary (in-process; every failure is a documented difference)"

@@ -139,6 +139,7 @@ pub fn render(args: &RenderArgs) -> ExitCode {
         pod: args.pod.clone(),
         with_jumps: args.with_jumps,
         section: args.section.clone(),
+        json: args.output != OutputFormat::Text,
     };
     match libsvc::render::render(&loaded, args.mode.lib(), &options) {
         Ok(rendered) => {

@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let loaded = load(&[input], &Overrides::default());
-    let rendered = nftables::render(&loaded);
+    let rendered = nftables::render(&loaded, &Default::default()).expect("nftables renders");
     for line in rendered.text.lines() {
         let words: Vec<&str> = line.split(' ').collect();
         assert!(words.len() >= 4, "short line: {line}");
@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     for svc in &loaded.table.services {
         for ip in &svc.cluster_ips {
             let packet = Packet { src: *ip, dst: *ip, port: 80, protocol: Protocol::TCP };
-            let _ = nftables::trace(&loaded, &packet);
+            let _ = nftables::trace(&loaded, &packet).expect("nftables traces");
         }
     }
 });

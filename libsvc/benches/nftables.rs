@@ -56,7 +56,9 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     for n in [1_000usize, 10_000] {
         let loaded = cluster(n);
-        let text = nftables::render(&loaded).text;
+        let text = nftables::render(&loaded, &Default::default())
+            .expect("nftables renders")
+            .text;
         eprintln!(
             "nftables: {n} services x 10 endpoints -> {} bytes, {} lines",
             text.len(),
@@ -65,7 +67,12 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(text.len() as u64));
         // The whole render: model, text and the model as JSON.
         g.bench_with_input(BenchmarkId::new("render", n), &loaded, |b, l| {
-            b.iter(|| nftables::render(l).text.len())
+            b.iter(|| {
+                nftables::render(l, &Default::default())
+                    .expect("nftables renders")
+                    .text
+                    .len()
+            })
         });
         // Its parts: ServiceTable → model, model → text.
         g.bench_with_input(BenchmarkId::new("build", n), &loaded, |b, l| {
@@ -83,7 +90,12 @@ fn bench(c: &mut Criterion) {
         };
         g.throughput(Throughput::Elements(1));
         g.bench_with_input(BenchmarkId::new("trace", n), &loaded, |b, l| {
-            b.iter(|| nftables::trace(l, &packet).endpoints.len())
+            b.iter(|| {
+                nftables::trace(l, &packet)
+                    .expect("nftables traces")
+                    .endpoints
+                    .len()
+            })
         });
     }
     g.finish();

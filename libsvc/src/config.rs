@@ -234,9 +234,48 @@ pub struct Overrides {
     pub ipvs_scheduler: Option<String>,
 }
 
-/// Parses a CIDR as kube-proxy does (surrounding blanks tolerated).
+/// Parses a CIDR as kube-proxy does (`ParseCIDRSloppy`: surrounding
+/// blanks tolerated, IPv4 parts and the prefix length may have leading zeros).
 pub fn parse_cidr(s: &str) -> Option<IpNet> {
-    s.trim().parse().ok()
+    let s = s.trim();
+    if let Ok(n) = s.parse() {
+        return Some(n);
+    }
+    let (ip, len) = s.split_once('/')?;
+    let ip = parse_ip(ip)?;
+    let len = parse_decimal(len)?;
+    IpNet::new(ip, u8::try_from(len).ok()?).ok()
+}
+
+/// Parses an IP address as Kubernetes does (`ParseIPSloppy`: surrounding
+/// blanks tolerated, IPv4 parts may have leading zeros, read as decimal,
+/// so `10.180.00.001` is `10.180.0.1`).
+pub fn parse_ip(s: &str) -> Option<IpAddr> {
+    let s = s.trim();
+    if let Ok(ip) = s.parse() {
+        return Some(ip);
+    }
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() != 4 {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    for (o, p) in octets.iter_mut().zip(parts) {
+        *o = u8::try_from(parse_decimal(p)?).ok()?;
+    }
+    Some(IpAddr::from(octets))
+}
+
+/// A run of ASCII digits as a number (leading zeros allowed).
+fn parse_decimal(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits = s.trim_start_matches('0');
+    if digits.len() > 9 {
+        return None;
+    }
+    Some(digits.parse().unwrap_or(0))
 }
 
 /// Builds the settings from the objects of the input and the flags.

@@ -67,6 +67,9 @@ pub struct RenderOptions {
     pub with_jumps: bool,
     /// ipvs: one section only (`ipvs`, `ipset`, `iptables`, `addresses`).
     pub section: Option<String>,
+    /// Also encode the model as JSON in [`Rendered::json`] (`-o json`).
+    /// Off by default: on a large cluster it costs more than the text.
+    pub json: bool,
 }
 
 /// Why a render produced nothing.
@@ -85,7 +88,8 @@ pub enum RenderError {
 pub struct Rendered {
     /// The text (`iptables-restore` input, `KEY=VALUE` lines, zone listing, …).
     pub text: String,
-    /// The typed model as JSON (`-o json`).
+    /// The typed model as JSON (`-o json`); `null` unless
+    /// [`RenderOptions::json`] asked for it.
     pub json: serde_json::Value,
     /// Notes about this output (e.g. env size warnings), shown with the diagnostics.
     pub diagnostics: Vec<crate::Diagnostic>,
@@ -99,10 +103,10 @@ pub fn render(
 ) -> Result<Rendered, RenderError> {
     match mode {
         // kube-proxy iptables mode
-        Mode::Iptables => Err(RenderError::NotImplemented(mode)),
+        Mode::Iptables => crate::proxy::iptables::render(loaded, options),
 
         // kube-proxy nftables mode
-        Mode::Nftables => Ok(crate::proxy::nftables::render(loaded)),
+        Mode::Nftables => crate::proxy::nftables::render(loaded, options),
 
         // kube-proxy IPVS mode
         Mode::Ipvs => crate::proxy::ipvs::render(loaded, options),
@@ -114,7 +118,7 @@ pub fn render(
             let vars: Vec<&crate::env::EnvVar> = env.vars().collect();
             Ok(Rendered {
                 text: env.to_string(),
-                json: to_json(&vars)?,
+                json: to_json(options, &vars)?,
                 diagnostics: env.diagnostics,
             })
         }
@@ -124,7 +128,7 @@ pub fn render(
             let (zone, diagnostics) = crate::dns::zone(loaded).map_err(RenderError::Invalid)?;
             Ok(Rendered {
                 text: zone.to_string(),
-                json: to_json(&zone)?,
+                json: to_json(options, &zone)?,
                 diagnostics,
             })
         }
@@ -135,7 +139,7 @@ pub fn render(
             let conf = crate::dns::resolv_conf(loaded, &ctx.namespace);
             Ok(Rendered {
                 text: conf.to_string(),
-                json: to_json(&conf)?,
+                json: to_json(options, &conf)?,
                 diagnostics: Vec::new(),
             })
         }
@@ -156,7 +160,14 @@ fn pod_context(
     .map_err(RenderError::Invalid)
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, RenderError> {
+/// The model as JSON when the options ask for it, `null` otherwise.
+pub(crate) fn to_json<T: Serialize>(
+    options: &RenderOptions,
+    value: &T,
+) -> Result<serde_json::Value, RenderError> {
+    if !options.json {
+        return Ok(serde_json::Value::Null);
+    }
     serde_json::to_value(value)
         .map_err(|e| RenderError::Invalid(format!("cannot encode JSON: {e}")))
 }

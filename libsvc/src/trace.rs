@@ -61,16 +61,15 @@ pub struct TraceResult {
 
 /// Traces `packet` through the rules of `mode`.
 pub fn trace(loaded: &Loaded, mode: Mode, packet: &Packet) -> Result<TraceResult, RenderError> {
-    let _ = (loaded, packet);
     match mode {
         // kube-proxy iptables mode
-        Mode::Iptables => Err(RenderError::NotImplemented(mode)),
+        Mode::Iptables => crate::proxy::iptables::trace(loaded, packet),
 
         // kube-proxy nftables mode
-        Mode::Nftables => Ok(crate::proxy::nftables::trace(loaded, packet)),
+        Mode::Nftables => crate::proxy::nftables::trace(loaded, packet),
 
         // kube-proxy IPVS mode
-        Mode::Ipvs => crate::proxy::ipvs::trace::trace(loaded, packet),
+        Mode::Ipvs => crate::proxy::ipvs::trace(loaded, packet),
 
         // env, dns and resolv have no packets to trace
         Mode::Env | Mode::Dns | Mode::Resolv => Err(RenderError::Invalid(format!(

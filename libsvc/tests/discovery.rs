@@ -144,7 +144,11 @@ KUBERNETES_PORT_443_TCP_ADDR=10.0.0.1
 #[test]
 fn env_json_is_a_list_of_name_value() {
     let l = loaded(&[REDIS]);
-    let r = render(&l, Mode::Env, &RenderOptions::default()).unwrap();
+    let json = RenderOptions {
+        json: true,
+        ..RenderOptions::default()
+    };
+    let r = render(&l, Mode::Env, &json).unwrap();
     assert_eq!(r.json[0]["name"], "REDIS_MASTER_SERVICE_HOST");
     assert_eq!(r.json[0]["value"], "10.0.0.11");
     assert_eq!(r.json.as_array().unwrap().len(), 7);

@@ -206,6 +206,7 @@ fn outputs(docs: &[Value]) -> Vec<String> {
             let o = RenderOptions {
                 namespace: Some(ns.to_string()),
                 enable_service_links: Some(links),
+                json: true,
                 ..Default::default()
             };
             let r = render(&loaded, Mode::Env, &o).unwrap();
@@ -214,7 +215,11 @@ fn outputs(docs: &[Value]) -> Vec<String> {
             out.push(messages(&r.diagnostics));
         }
     }
-    let r = render(&loaded, Mode::Dns, &RenderOptions::default()).unwrap();
+    let json = RenderOptions {
+        json: true,
+        ..RenderOptions::default()
+    };
+    let r = render(&loaded, Mode::Dns, &json).unwrap();
     out.push(r.text);
     out.push(r.json.to_string());
     out.push(messages(&r.diagnostics));

@@ -78,7 +78,11 @@ fn sections_and_json() {
         section(&l, "addresses"),
         "link add kube-ipvs0 type dummy\naddr add 10.96.0.50/32 dev kube-ipvs0\n"
     );
-    let all = libsvc::render::render(&l, Mode::Ipvs, &RenderOptions::default()).unwrap();
+    let json = RenderOptions {
+        json: true,
+        ..RenderOptions::default()
+    };
+    let all = libsvc::render::render(&l, Mode::Ipvs, &json).unwrap();
     for h in ["ipvs:", "ipset:", "iptables:", "addresses:", "sysctls:"] {
         assert!(all.text.contains(h), "{h}");
     }
@@ -151,7 +155,11 @@ fn hostile_names_cannot_inject() {
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: {evil:?}\n  namespace: {evil:?}\n  annotations: {{x: {evil:?}}}\nspec:\n  type: NodePort\n  clusterIP: 10.96.0.7\n  externalIPs: [{evil:?}, 198.51.100.1]\n  ports: [{{name: {evil:?}, port: 80, nodePort: 30007}}]\n"
     );
     let l = loaded(&text, "192.168.0.2");
-    let all = libsvc::render::render(&l, Mode::Ipvs, &RenderOptions::default()).unwrap();
+    let json = RenderOptions {
+        json: true,
+        ..RenderOptions::default()
+    };
+    let all = libsvc::render::render(&l, Mode::Ipvs, &json).unwrap();
     assert!(!all.text.contains("ACCEPT\n-A KUBE-SERVICES -j DROP"));
     assert!(!all.text.contains("a\""));
     let rs = build::build(&l.table, &l.settings).unwrap();

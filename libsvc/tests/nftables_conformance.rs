@@ -287,7 +287,9 @@ fn vectors() {
             ..Default::default()
         };
         let loaded = libsvc::load(&[libsvc::Input::new("vector.yaml", config)], &overrides);
-        nftables::render(&loaded).text
+        nftables::render(&loaded, &Default::default())
+            .expect("nftables renders")
+            .text
     };
 
     let v = read("service-cidrs.yaml");

@@ -89,7 +89,9 @@ fn nft_accepts_every_case() {
                 )],
                 &o,
             );
-            let text = libsvc::proxy::nftables::render(&loaded).text;
+            let text = libsvc::proxy::nftables::render(&loaded, &Default::default())
+                .expect("nftables renders")
+                .text;
             let name = format!("{}{}", case.name, if dual { " (dual-stack)" } else { "" });
             results.push((name, ns.nft_check(&text)));
         }

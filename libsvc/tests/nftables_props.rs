@@ -156,7 +156,9 @@ fn overrides() -> Overrides {
 
 fn render_docs(docs: &[String]) -> (libsvc::Loaded, String) {
     let loaded = load(&[Input::new("gen.yaml", docs.join("---\n"))], &overrides());
-    let text = nftables::render(&loaded).text;
+    let text = nftables::render(&loaded, &Default::default())
+        .expect("nftables renders")
+        .text;
     (loaded, text)
 }
 
@@ -259,7 +261,7 @@ proptest! {
             for port in &svc.ports {
                 for dst in &svc.cluster_ips {
                     let p = Packet { src, dst: *dst, port: port.port, protocol: port.protocol };
-                    let r = nftables::trace(&loaded, &p);
+                    let r = nftables::trace(&loaded, &p).expect("nftables traces");
                     if !r.endpoints.is_empty() {
                         let sum: f64 = r.endpoints.iter().map(|e| e.probability).sum();
                         prop_assert!((sum - 1.0).abs() < 1e-9, "{:?}", r);
@@ -315,7 +317,7 @@ fn hostile_names_cannot_inject() {
                 "apiVersion: v1\nkind: Service\nmetadata: {{name: {name:?}, namespace: {ns:?}}}\nspec:\n  type: NodePort\n  clusterIP: 10.96.0.9\n  ports: [{{name: {port:?}, port: 80, nodePort: 30009}}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: s, namespace: {ns:?}, labels: {{kubernetes.io/service-name: {name:?}}}}}\naddressType: IPv4\nendpoints: [{{addresses: [10.1.0.1]}}]\nports: [{{name: {port:?}, port: 8080}}]\n"
             );
             let loaded = load(&[Input::new("hostile.yaml", doc)], &overrides());
-            let r = nftables::render(&loaded);
+            let r = nftables::render(&loaded, &Default::default()).expect("nftables renders");
             assert!(
                 well_formed(&r.text).is_ok(),
                 "{h:?} in {field}: {:?}",

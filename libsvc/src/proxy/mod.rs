@@ -52,14 +52,11 @@ impl ServicePortInfo<'_> {
         self.port.protocol
     }
 
-    /// The node port, if any (only NodePort and LoadBalancer Services have one).
+    /// The node port, if set and not 0. kube-proxy reads the field whatever
+    /// the Service type (the API server only allows it on NodePort and
+    /// LoadBalancer Services, so an invalid manifest renders as kube-proxy would).
     pub fn node_port(&self) -> Option<u16> {
-        matches!(
-            self.service.type_,
-            ServiceType::NodePort | ServiceType::LoadBalancer
-        )
-        .then_some(self.port.node_port)
-        .flatten()
+        self.port.node_port.filter(|p| *p != 0)
     }
 
     /// ClientIP affinity timeout, if any.
@@ -132,7 +129,7 @@ pub fn service_ports<'a>(
         let external_ips: Vec<IpAddr> = svc
             .external_ips
             .iter()
-            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+            .filter_map(|s| crate::config::parse_ip(s))
             .filter(of_family)
             .collect();
         let load_balancer_vips: Vec<IpAddr> = svc
@@ -146,6 +143,8 @@ pub fn service_ports<'a>(
             .source_ranges()
             .into_iter()
             .filter(|n| IpFamily::of(&n.addr()) == family)
+            // kube-proxy keeps the parsed *net.IPNet, which prints masked.
+            .map(|n| n.trunc())
             .collect();
         for port in &svc.ports {
             out.push(ServicePortInfo {
@@ -166,14 +165,16 @@ pub fn service_ports<'a>(
 
 /// The endpoints of one service port: from every slice of the family, the
 /// endpoints of the slice port with the same name and protocol, first
-/// address only, deduplicated by `IP:port` (kube-proxy's endpoint slice cache).
+/// address only, deduplicated by `IP:port` (a local copy wins), sorted by
+/// their `IP:port` text byte-wise (kube-proxy's endpoint slice cache).
 pub fn endpoints_for(
     svc: &ServiceInfo,
     port: &PortInfo,
     family: IpFamily,
     node_name: &str,
 ) -> Vec<EndpointRef> {
-    let mut out: Vec<EndpointRef> = Vec::new();
+    let mut by_addr: std::collections::BTreeMap<String, EndpointRef> =
+        std::collections::BTreeMap::new();
     for slice in &svc.slices {
         if slice.address_type.family() != Some(family) {
             continue;
@@ -193,10 +194,7 @@ pub fn endpoints_for(
             if IpFamily::of(&ip) != family {
                 continue;
             }
-            if out.iter().any(|e| e.ip == ip && e.port == port_num) {
-                continue;
-            }
-            out.push(EndpointRef {
+            let e = EndpointRef {
                 ip,
                 port: port_num,
                 ready: ep.ready,
@@ -204,8 +202,107 @@ pub fn endpoints_for(
                 terminating: ep.terminating,
                 is_local: ep.node_name.as_deref() == Some(node_name),
                 zone: ep.zone.clone(),
-            });
+            };
+            let key = e.addr();
+            // The first copy stays unless a later one is local.
+            if !by_addr.contains_key(&key) || e.is_local {
+                by_addr.insert(key, e);
+            }
         }
     }
-    out
+    // BTreeMap order is the byte order of the `IP:port` text.
+    by_addr.into_values().collect()
+}
+
+impl ServicePortInfo<'_> {
+    /// Reachable from outside: a node port, load-balancer IPs or external IPs
+    /// (kube-proxy's `ExternallyAccessible`).
+    pub fn externally_accessible(&self) -> bool {
+        self.node_port().is_some()
+            || !self.load_balancer_vips.is_empty()
+            || !self.external_ips.is_empty()
+    }
+
+    /// Some traffic uses the cluster-wide endpoints (`UsesClusterEndpoints`).
+    pub fn uses_cluster_endpoints(&self) -> bool {
+        // Even with externalTrafficPolicy Local, an externally reachable
+        // port needs its Cluster endpoints: pod and node traffic to its
+        // external addresses is short-circuited to them.
+        !self.internal_policy_local() || self.externally_accessible()
+    }
+
+    /// Some traffic uses only this node's endpoints (`UsesLocalEndpoints`).
+    pub fn uses_local_endpoints(&self) -> bool {
+        self.internal_policy_local()
+            || (self.externally_accessible() && self.external_policy_local())
+    }
+}
+
+/// The endpoints of a service port split the way kube-proxy's
+/// `CategorizeEndpoints` splits them (without topology hints).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Categorized {
+    /// Endpoints for Cluster traffic policy: ready ones, or when none is
+    /// ready anywhere, the serving-and-terminating ones.
+    pub cluster: Vec<EndpointRef>,
+    /// Endpoints for Local traffic policy: this node's ready ones, or when
+    /// none is ready here, this node's serving-and-terminating ones.
+    pub local: Vec<EndpointRef>,
+    /// Every endpoint some policy of the service routes to (sorted by `IP:port`).
+    pub all_reachable: Vec<EndpointRef>,
+    /// The service has a usable endpoint anywhere in the cluster.
+    pub has_any: bool,
+}
+
+/// Splits the endpoints of `sp` into its cluster and local sets.
+pub fn categorize_endpoints(sp: &ServicePortInfo) -> Categorized {
+    let eps = &sp.endpoints;
+    let mut c = Categorized::default();
+    let usable = |e: &&EndpointRef| e.serving && e.terminating;
+    if sp.uses_cluster_endpoints() {
+        c.cluster = eps.iter().filter(|e| e.ready).cloned().collect();
+        if c.cluster.is_empty() {
+            c.cluster = eps.iter().filter(usable).cloned().collect();
+        }
+        c.has_any = !c.cluster.is_empty();
+    }
+    if !sp.uses_local_endpoints() {
+        c.all_reachable = c.cluster.clone();
+        return c;
+    }
+    let mut local_ready = false;
+    let mut local_terminating = false;
+    for e in eps {
+        if e.ready {
+            c.has_any = true;
+            local_ready |= e.is_local;
+        } else if e.serving && e.terminating {
+            c.has_any = true;
+            local_terminating |= e.is_local;
+        }
+    }
+    if local_ready {
+        c.local = eps
+            .iter()
+            .filter(|e| e.is_local && e.ready)
+            .cloned()
+            .collect();
+    } else if local_terminating {
+        c.local = eps
+            .iter()
+            .filter(|e| e.is_local && usable(e))
+            .cloned()
+            .collect();
+    }
+    if !sp.uses_cluster_endpoints() {
+        c.all_reachable = c.local.clone();
+    } else if c.local.is_empty() {
+        c.all_reachable = c.cluster.clone();
+    } else {
+        let mut all: std::collections::BTreeMap<String, EndpointRef> =
+            c.cluster.iter().map(|e| (e.addr(), e.clone())).collect();
+        all.extend(c.local.iter().map(|e| (e.addr(), e.clone())));
+        c.all_reachable = all.into_values().collect();
+    }
+    c
 }

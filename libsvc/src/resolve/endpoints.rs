@@ -82,7 +82,7 @@ fn given_slice(s: &EndpointSlice) -> SliceInfo {
             .map(|e| {
                 let ready = e.ready.unwrap_or(true);
                 EndpointInfo {
-                    ip: e.addresses.first().and_then(|a| a.trim().parse().ok()),
+                    ip: e.addresses.first().and_then(|a| crate::config::parse_ip(a)),
                     addresses: e.addresses.clone(),
                     ready,
                     serving: e.serving.unwrap_or(ready),

@@ -92,7 +92,7 @@ fn defaulted(svc: &Service) -> ServiceInfo {
     } else {
         cluster_ips_text
             .iter()
-            .filter_map(|ip| ip.trim().parse().ok())
+            .filter_map(|ip| crate::config::parse_ip(ip))
             .collect()
     };
     let mut ip_families: Vec<IpFamily> = spec
@@ -150,7 +150,7 @@ fn defaulted(svc: &Service) -> ServiceInfo {
             .iter()
             .filter_map(|i| {
                 Some(LbIngress {
-                    ip: i.ip.as_ref()?.trim().parse().ok()?,
+                    ip: crate::config::parse_ip(i.ip.as_ref()?)?,
                     ip_mode_proxy: i.ip_mode.as_deref() == Some("Proxy"),
                 })
             })

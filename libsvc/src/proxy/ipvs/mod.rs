@@ -23,6 +23,7 @@ pub mod trace;
 
 use crate::Loaded;
 use crate::render::{RenderError, RenderOptions, Rendered};
+use crate::trace::{Packet, TraceResult};
 
 /// `svcgen render --mode ipvs`: every section, or the one `options.section` names.
 pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, RenderError> {
@@ -39,7 +40,12 @@ pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, Rend
         build::build(&loaded.table, &loaded.settings).map_err(|e| RenderError::Invalid(e.0))?;
     Ok(Rendered {
         text: render::text(&rs, section, options.with_jumps),
-        json: serde_json::to_value(&rs).unwrap_or(serde_json::Value::Null),
+        json: crate::render::to_json(options, &rs)?,
         diagnostics: Vec::new(),
     })
+}
+
+/// `svcgen trace --mode ipvs`.
+pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderError> {
+    trace::trace(loaded, packet)
 }

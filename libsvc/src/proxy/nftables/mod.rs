@@ -11,7 +11,7 @@ pub mod render;
 pub mod trace;
 
 use crate::Loaded;
-use crate::render::Rendered;
+use crate::render::{RenderError, RenderOptions, Rendered};
 use crate::trace::{Packet, TraceResult};
 
 /// The ruleset for the loaded input, with notes about skipped input.
@@ -22,19 +22,20 @@ pub fn ruleset(loaded: &Loaded) -> (model::Ruleset, Vec<crate::Diagnostic>) {
 }
 
 /// `svcgen render --mode nftables`: the transaction and the model as JSON.
-pub fn render(loaded: &Loaded) -> Rendered {
+/// (nftables mode has no options; the signature is every backend's.)
+pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, RenderError> {
     let (rules, diagnostics) = ruleset(loaded);
-    Rendered {
+    Ok(Rendered {
         text: rules.to_string(),
-        json: serde_json::to_value(&rules).unwrap_or(serde_json::Value::Null),
+        json: crate::render::to_json(options, &rules)?,
         diagnostics,
-    }
+    })
 }
 
 /// `svcgen trace --mode nftables`.
-pub fn trace(loaded: &Loaded, packet: &Packet) -> TraceResult {
+pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderError> {
     let (rules, _) = ruleset(loaded);
     let family = crate::config::IpFamily::of(&packet.dst);
     let local = loaded.settings.node.local_ips(family);
-    trace::trace(&rules, &local, packet)
+    Ok(trace::trace(&rules, &local, packet))
 }

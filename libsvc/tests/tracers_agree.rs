@@ -1,0 +1,241 @@
+//! The iptables and nftables tracers answer the same question the same way:
+//! for every packet of every flow case in either corpus, run on that case's
+//! input, both give the same endpoints, verdict and masquerade decision —
+//! except where kube-proxy's two modes really differ (listed below).
+
+mod common;
+
+use libsvc::render::Mode;
+use libsvc::table::Protocol;
+use libsvc::trace::{Packet, TraceResult, trace};
+use proptest::prelude::*;
+use serde_json::Value;
+
+/// What both tracers must agree on: where the packet goes, and whether it
+/// leaves masqueraded. A refused packet (REJECT, DROP) never leaves, so its
+/// mark does not count (nftables mode marks outside traffic to a cluster IP
+/// in NAT before its filter chain refuses a Service without endpoints).
+fn verdict(r: &TraceResult) -> (String, bool) {
+    let mut eps: Vec<&str> = r.outcome.split(", ").collect();
+    eps.sort();
+    let refused = matches!(r.outcome.as_str(), "REJECT" | "DROP");
+    (eps.join(", "), r.masquerade && !refused)
+}
+
+fn packets(case: &common::Case) -> Vec<(String, Packet)> {
+    let flows: Value = serde_saphyr::from_str(&case.file("flows.yaml")).unwrap_or(Value::Null);
+    flows
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| {
+            Some((
+                f["name"].as_str()?.to_string(),
+                Packet {
+                    src: f["sourceIP"].as_str()?.parse().ok()?,
+                    dst: f["destIP"].as_str()?.parse().ok()?,
+                    port: f["destPort"].as_u64()? as u16,
+                    protocol: Protocol::parse(f["protocol"].as_str()).unwrap_or(Protocol::TCP),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Where kube-proxy's iptables and nftables modes themselves behave
+/// differently, so the tracers must differ too:
+/// - localhost NodePorts (`127.0.0.1:<nodePort>`) exist only in iptables mode;
+/// - hairpin masquerade: iptables marks any endpoint connecting to its own
+///   Service, nftables only endpoints in `hairpin-connections`;
+/// - nftables mode rejects traffic to a cluster IP on a port no Service
+///   uses, and drops traffic to unallocated addresses of the service CIDRs
+///   (`cluster-ips-check`); iptables mode lets it pass;
+/// - iptables mode accepts health-check node ports with an explicit filter
+///   rule; nftables mode has no rule for them (nothing drops them).
+fn kube_proxy_differs(
+    loaded: &libsvc::Loaded,
+    p: &Packet,
+    ipt: &TraceResult,
+    nft: &TraceResult,
+) -> bool {
+    let localhost = p.dst.is_loopback();
+    let hairpin = ipt.outcome == nft.outcome
+        && ipt
+            .outcome
+            .split(", ")
+            .any(|e| e.starts_with(&format!("{}:", p.src)));
+    let in_service_cidr = loaded
+        .settings
+        .cluster
+        .service_cidrs
+        .iter()
+        .any(|n| n.contains(&p.dst))
+        || loaded
+            .table
+            .services
+            .iter()
+            .any(|s| s.cluster_ips.contains(&p.dst));
+    let cluster_ips_check = in_service_cidr
+        && ipt.outcome.is_empty()
+        && matches!(nft.outcome.as_str(), "REJECT" | "DROP");
+    let health_check_accept = ipt.outcome == "ACCEPT" && nft.outcome.is_empty();
+    localhost || hairpin || cluster_ips_check || health_check_accept
+}
+
+#[test]
+fn iptables_and_nftables_tracers_agree_on_every_flow() {
+    let mut results = Vec::new();
+    let mut differ = 0;
+    for mode in ["iptables", "nftables"] {
+        for case in common::cases(mode)
+            .into_iter()
+            .filter(|c| c.has("flows.yaml"))
+        {
+            let mut loaded = case.load();
+            // Each corpus sets only its own mode's masqueradeAll; the
+            // comparison asks both modes the same question.
+            let p = &mut loaded.settings.proxy;
+            let all = p.iptables_masquerade_all || p.nftables_masquerade_all;
+            (p.iptables_masquerade_all, p.nftables_masquerade_all) = (all, all);
+            for (name, p) in packets(&case) {
+                let key = format!("{mode}/{}: {name}", case.name);
+                let (Ok(ipt), Ok(nft)) = (
+                    trace(&loaded, Mode::Iptables, &p),
+                    trace(&loaded, Mode::Nftables, &p),
+                ) else {
+                    results.push((key, Err("a tracer returned an error".to_string())));
+                    continue;
+                };
+                if verdict(&ipt) == verdict(&nft) {
+                    results.push((key, Ok(())));
+                } else if kube_proxy_differs(&loaded, &p, &ipt, &nft) {
+                    differ += 1;
+                } else {
+                    results.push((
+                        key,
+                        Err(format!(
+                            "iptables {:?} vs nftables {:?}",
+                            verdict(&ipt),
+                            verdict(&nft)
+                        )),
+                    ));
+                }
+            }
+        }
+    }
+    println!("(packets where kube-proxy's modes differ by design: {differ})");
+    common::report("tracers-agree", &results, &[]);
+}
+
+/// A generated Service: type, policies, affinity, ports and endpoints.
+#[derive(Debug, Clone)]
+struct GenService {
+    kind: u8,
+    etp_local: bool,
+    itp_local: bool,
+    affinity: bool,
+    udp: bool,
+    endpoints: Vec<(bool, bool, bool)>, // (local node, ready, terminating)
+}
+
+fn gen_service() -> impl Strategy<Value = GenService> {
+    (
+        0u8..3,
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        proptest::collection::vec((any::<bool>(), any::<bool>(), any::<bool>()), 0..4),
+    )
+        .prop_map(
+            |(kind, etp_local, itp_local, affinity, udp, endpoints)| GenService {
+                kind,
+                etp_local,
+                itp_local,
+                affinity,
+                udp,
+                endpoints,
+            },
+        )
+}
+
+fn manifest(services: &[GenService]) -> String {
+    let mut y = String::from(
+        "apiVersion: v1\nkind: Node\nmetadata: {name: test-node}\nstatus:\n  addresses: [{type: InternalIP, address: 192.168.0.2}]\n---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.0.0.0/8\n",
+    );
+    for (i, s) in services.iter().enumerate() {
+        let kind = ["ClusterIP", "NodePort", "LoadBalancer"][s.kind as usize];
+        let proto = if s.udp { "UDP" } else { "TCP" };
+        let mut spec = format!(
+            "  type: {kind}\n  clusterIP: 172.30.0.{}\n  ports: [{{name: p, port: 80, protocol: {proto}{}}}]\n",
+            10 + i,
+            if s.kind > 0 {
+                format!(", nodePort: {}", 30010 + i)
+            } else {
+                String::new()
+            }
+        );
+        if s.kind > 0 && s.etp_local {
+            spec.push_str("  externalTrafficPolicy: Local\n");
+        }
+        if s.itp_local {
+            spec.push_str("  internalTrafficPolicy: Local\n");
+        }
+        if s.affinity {
+            spec.push_str("  sessionAffinity: ClientIP\n");
+        }
+        let status = if s.kind == 2 {
+            format!(
+                "status:\n  loadBalancer:\n    ingress: [{{ip: 1.2.3.{}}}]\n",
+                10 + i
+            )
+        } else {
+            String::new()
+        };
+        y.push_str(&format!("---\napiVersion: v1\nkind: Service\nmetadata: {{name: svc{i}, namespace: ns}}\nspec:\n{spec}{status}"));
+        y.push_str(&format!("---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: svc{i}-1\n  namespace: ns\n  labels: {{kubernetes.io/service-name: svc{i}}}\naddressType: IPv4\nports: [{{name: p, port: 8080, protocol: {proto}}}]\nendpoints:\n"));
+        for (j, (local, ready, terminating)) in s.endpoints.iter().enumerate() {
+            y.push_str(&format!(
+                "- addresses: [10.180.{i}.{}]\n  nodeName: {}\n  conditions: {{ready: {ready}, serving: {}, terminating: {terminating}}}\n",
+                j + 1,
+                if *local { "test-node" } else { "other-node" },
+                *ready || *terminating
+            ));
+        }
+    }
+    y
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// On generated clusters, every packet to a cluster IP, node port or
+    /// load-balancer IP, from a pod, an endpoint, the node or outside, gets
+    /// the same answer from both tracers (but where kube-proxy's modes differ).
+    #[test]
+    fn tracers_agree_on_generated_clusters(services in proptest::collection::vec(gen_service(), 1..5)) {
+        let loaded = libsvc::load(&[libsvc::Input::new("gen.yaml", manifest(&services))], &libsvc::Overrides { ip_family: Some(libsvc::config::IpFamily::IPv4), service_cidrs: vec!["172.30.0.0/16".parse().unwrap()], ..Default::default() });
+        for (i, s) in services.iter().enumerate() {
+            let protocol = if s.udp { Protocol::UDP } else { Protocol::TCP };
+            let mut dsts = vec![(format!("172.30.0.{}", 10 + i), 80)];
+            if s.kind > 0 { dsts.push(("192.168.0.2".to_string(), 30010 + i as u16)); }
+            if s.kind == 2 { dsts.push((format!("1.2.3.{}", 10 + i), 80)); }
+            for src in ["10.180.99.9", "203.0.113.5", "192.168.0.2", &format!("10.180.{i}.1")] {
+                for (dst, port) in &dsts {
+                    let p = Packet { src: src.parse().unwrap(), dst: dst.parse().unwrap(), port: *port, protocol };
+                    let ipt = trace(&loaded, Mode::Iptables, &p).unwrap();
+                    let nft = trace(&loaded, Mode::Nftables, &p).unwrap();
+                    prop_assert!(
+                        verdict(&ipt) == verdict(&nft) || kube_proxy_differs(&loaded, &p, &ipt, &nft),
+                        "{p:?}: iptables {:?} vs nftables {:?}", verdict(&ipt), verdict(&nft)
+                    );
+                    // Shares agree too, endpoint by endpoint.
+                    if verdict(&ipt) == verdict(&nft) {
+                        let shares = |r: &TraceResult| { let mut v: Vec<(String, u64)> = r.endpoints.iter().map(|e| (e.endpoint.clone(), (e.probability * 1e6).round() as u64)).collect(); v.sort(); v };
+                        prop_assert_eq!(shares(&ipt), shares(&nft), "{:?}", p);
+                    }
+                }
+            }
+        }
+    }
+}
