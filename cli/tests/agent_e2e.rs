@@ -234,8 +234,8 @@ fn kill_mid_apply(mode: Mode) {
     }
     let source = source_for(mode);
     let ns = Netns::new(&format!("{}-kill", unique()));
-    let dir = std::env::temp_dir().join(format!("svcgen-test-kill-{}", unique()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TmpDir::new("kill");
+    let dir = tmp.0.clone();
     let (a, b) = (big(1500, 0), big(1500, 100));
     let started = std::time::Instant::now();
     source.write(&dir, mode, &a);
@@ -304,7 +304,6 @@ fn kill_mid_apply(mode: Mode) {
         mode.name(),
         16 - reached_new - mixed_tables
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The `+` and `-` lines of a dry run's diffs.
@@ -371,8 +370,8 @@ fn dry_run(mode: Mode) {
     }
     let source = source_for(mode);
     let ns = Netns::new(&format!("{}-dry", unique()));
-    let dir = std::env::temp_dir().join(format!("svcgen-test-dry-{}", unique()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TmpDir::new("dry");
+    let dir = tmp.0.clone();
     source.write(&dir, mode, &scenario(&[B1_IP, B2_IP]));
     let d = dir.display().to_string();
     let extra = source.agent_args();
@@ -417,7 +416,6 @@ fn dry_run(mode: Mode) {
             .any(|l| l.starts_with('-') && l.contains("10.244.2.2")),
         "{stdout}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -530,8 +528,8 @@ fn ipvs_without_kernel_support_is_reported_plainly() {
         return;
     }
     let ns = Netns::new(&format!("{}-ipvs", unique()));
-    let dir = std::env::temp_dir().join(format!("svcgen-test-ipvs-{}", unique()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TmpDir::new("ipvs");
+    let dir = tmp.0.clone();
     let d = dir.display().to_string();
     let out = ns
         .command(&[SVCGEN, "agent", "--mode", "ipvs", "--watch", &d, "--once"])
@@ -540,7 +538,6 @@ fn ipvs_without_kernel_support_is_reported_plainly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("this kernel has no IPVS"), "{stderr}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The `key=value` of a log line.
@@ -563,8 +560,8 @@ fn measure_sync_latency() {
         let source = source_for(mode);
         for n in [1000, 10_000] {
             let ns = Netns::new(&format!("{}-measure", unique()));
-            let dir = std::env::temp_dir().join(format!("svcgen-test-measure-{}", unique()));
-            std::fs::create_dir_all(&dir).unwrap();
+            let tmp = TmpDir::new("measure");
+            let dir = tmp.0.clone();
             let log_path = dir.with_extension("log");
             let d = dir.display().to_string();
             let mut scen = big(n, 0);
@@ -622,7 +619,6 @@ fn measure_sync_latency() {
                 field(&second, "render_ms"),
                 (t1 - t0).as_secs_f64() * 1e3
             );
-            let _ = std::fs::remove_dir_all(&dir);
             let _ = std::fs::remove_file(&log_path);
         }
     }

@@ -186,6 +186,24 @@ pub fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// A scratch directory under the temp dir, removed on drop (also on failure).
+pub struct TmpDir(pub PathBuf);
+
+impl TmpDir {
+    /// Creates `svcgen-test-<what>-<unique>`.
+    pub fn new(what: &str) -> TmpDir {
+        let p = std::env::temp_dir().join(format!("svcgen-test-{what}-{}", unique()));
+        std::fs::create_dir_all(&p).unwrap();
+        TmpDir(p)
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A child process killed (with its group) on drop.
 pub struct Guard(pub Child);
 
