@@ -3,6 +3,8 @@
 //! The binary is the command-line definition plus glue; everything it
 //! prints is computed by `libsvc`.
 
+#[cfg(target_os = "linux")]
+mod agent;
 mod inputs;
 mod output;
 mod render;
@@ -77,6 +79,12 @@ enum Command {
         after_help = "Examples:\n  svcgen cluster-info -f examples/\n  svcgen cluster-info -f examples/ --server https://10.0.0.1:6443"
     )]
     ClusterInfo(render::ClusterInfoArgs),
+    /// Run the node agent: apply the rendered rules to this kernel and keep them in sync.
+    #[cfg(target_os = "linux")]
+    #[command(
+        after_help = "Examples:\n  svcgen agent --mode nftables --watch /etc/svcgen/manifests --node-ip 192.168.0.2\n  svcgen agent --mode iptables --watch examples/ --once --dry-run\n  svcgen agent --mode nftables --watch DIR --metrics-addr 127.0.0.1:10249\n  svcgen agent cleanup --mode nftables\n\nOwns only kube-proxy's tables (nftables: ip/ip6 kube-proxy) or chains (iptables: KUBE-*)\nand the jumps into them. Logs are key=value lines on stderr. See docs/agent.md."
+    )]
+    Agent(agent::AgentArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +97,8 @@ fn main() -> ExitCode {
         Command::Get(args) => render::get(&args),
         Command::Describe(args) => render::describe(&args),
         Command::ClusterInfo(args) => render::cluster_info(&args),
+        #[cfg(target_os = "linux")]
+        Command::Agent(args) => agent::run(args),
     }
 }
 
