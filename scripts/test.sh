@@ -18,7 +18,7 @@ echo "== cargo test (unit, property, conformance, kernel, CLI, doc tests)"
 cargo test --workspace
 
 echo "== libsvc for wasm32-unknown-unknown"
-cargo build -p libsvc --target wasm32-unknown-unknown --release
+cargo build -p libsvc --target wasm32-unknown-unknown
 
 if [ -f web/test.sh ]; then
   echo "== playground (wasm-bindgen tests, headless Chromium)"
@@ -26,9 +26,10 @@ if [ -f web/test.sh ]; then
 fi
 
 echo "== conformance through the CLI (shared/conformance/run-cli.py semantics)"
-cargo build -q -p svcgen --release
+# The debug binary `cargo test` built is the same program; no release build needed.
+cargo build -q -p svcgen
 for mode in validate env dns iptables nftables ipvs; do
-  python3 libsvc/tests/conformance/run-cli.py target/release/svcgen "$mode" libsvc/tests/conformance || true
+  python3 libsvc/tests/conformance/run-cli.py target/debug/svcgen "$mode" libsvc/tests/conformance || true
 done
 
 echo "== conformance summary (in-process; every failure is a documented difference)"
