@@ -34,8 +34,8 @@ done
 
 echo "== conformance summary (in-process; every failure is a documented difference)"
 conformance=()
-for f in libsvc/tests/*_conformance.rs; do
+for f in libsvc/tests/*_conformance.rs libsvc/tests/tracers_agree.rs; do
   conformance+=(--test "$(basename "$f" .rs)")
 done
-cargo test -q -p libsvc "${conformance[@]}" -- --nocapture 2>&1 \
-  | grep -E '^[a-z-]+: [0-9]+ passed, [0-9]+ failed' | sort
+cargo test -q -p libsvc "${conformance[@]}" -- --nocapture --test-threads=1 2>&1 \
+  | grep -oE '[a-z][a-z-]*: [0-9]+ passed, [0-9]+ failed' | sort
