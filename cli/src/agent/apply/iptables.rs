@@ -173,6 +173,9 @@ impl Profile {
     }
 }
 
+/// Separates the sets from the rules in a preview's stdin.
+const SPLIT: &str = "#--svcgen-rules--";
+
 /// One table of a restore file: chains in order with their rule lines.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Table {
@@ -389,20 +392,29 @@ impl Iptables {
         input
     }
 
-    /// How `current` would list `text` once applied, computed without a
-    /// kernel (the ipvs part's rules match ipsets a scratch namespace lacks).
-    pub fn preview_listing(&self, _family: Family, text: &str) -> Result<String, ApplyError> {
-        let mut t = parse(text, false, &self.profile)?;
-        for (name, tab) in &t.tables {
-            let jumps: Vec<String> = wanted_jumps(&self.profile, name, tab)
-                .into_iter()
-                .map(|(_, l)| l)
-                .collect();
-            if !jumps.is_empty() {
-                t.jumps.insert(name.clone(), jumps);
-            }
-        }
-        Ok(owned_listing(&t))
+    /// How `current` would list `text` once applied: restored into a
+    /// throwaway network namespace after `ipsets` (`ipset restore` input,
+    /// for rules that match sets; may be empty), and listed there.
+    pub fn preview_with_sets(
+        &self,
+        family: Family,
+        text: &str,
+        ipsets: &str,
+    ) -> Result<String, ApplyError> {
+        let new = parse(text, false, &self.profile)?;
+        let input = self.restore_input(&new, &Tables::default(), Some(&Tables::default()));
+        let (restore, save) = tools(family);
+        let dump = if ipsets.is_empty() {
+            run_in_scratch_netns(&format!("{restore} --noflush && {save}"), &input)?
+        } else {
+            // One stdin for both tools: the sets, a marker line, the rules.
+            let script = format!(
+                "t=$(cat); printf '%s\\n' \"${{t%%{SPLIT}*}}\" | ipset restore -exist && \
+                 printf '%s\\n' \"${{t#*{SPLIT}}}\" | {restore} --noflush && {save}"
+            );
+            run_in_scratch_netns(&script, &format!("{ipsets}{SPLIT}\n{input}"))?
+        };
+        Ok(owned_listing(&parse(&dump, true, &self.profile)?))
     }
 
     fn kernel(&self, family: Family) -> Result<Tables, ApplyError> {
@@ -491,11 +503,7 @@ impl Applier for Iptables {
     }
 
     fn preview(&self, family: Family, text: &str) -> Result<String, ApplyError> {
-        let new = parse(text, false, &self.profile)?;
-        let input = self.restore_input(&new, &Tables::default(), Some(&Tables::default()));
-        let (restore, save) = tools(family);
-        let dump = run_in_scratch_netns(&format!("{restore} --noflush && {save}"), &input)?;
-        Ok(owned_listing(&parse(&dump, true, &self.profile)?))
+        self.preview_with_sets(family, text, "")
     }
 
     fn cleanup(&mut self) -> Result<(), ApplyError> {

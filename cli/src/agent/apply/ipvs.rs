@@ -326,6 +326,18 @@ pub fn ipset_batches(
     (refresh, destroy)
 }
 
+/// `ipset restore` input creating `sets` with their entries.
+fn sets_text(sets: &BTreeMap<String, Set>) -> String {
+    let mut out = String::new();
+    for (name, set) in sets {
+        out.push_str(&format!("{}\n", set.create));
+        for e in &set.entries {
+            out.push_str(&format!("add {name} {e}\n"));
+        }
+    }
+    out
+}
+
 fn kernel_sets() -> Result<BTreeMap<String, Set>, ApplyError> {
     Ok(parse_sets(&run("ipset", &["save"], None)?))
 }
@@ -663,11 +675,14 @@ impl Applier for Ipvs {
 
     fn preview(&self, family: Family, text: &str) -> Result<String, ApplyError> {
         let s = Sections::parse(text)?;
+        let sets = parse_sets(&s.ipset);
         Ok(listing(
             &s.sysctls,
             &wanted_addresses(&s.addresses)?,
-            &parse_sets(&s.ipset),
-            &self.iptables.preview_listing(family, &s.iptables)?,
+            &sets,
+            &self
+                .iptables
+                .preview_with_sets(family, &s.iptables, &sets_text(&sets))?,
             &parse_ipvsadm(&s.ipvs)?,
         ))
     }
