@@ -141,6 +141,17 @@ pub fn apply_sysctls(text: &str) -> Vec<String> {
             continue;
         };
         let (key, value) = (key.trim(), value.trim());
+        // kube-proxy sets only `net.…` integers; anything else (a rendered
+        // file could say anything) must not become a path or a value.
+        let key_ok = key.starts_with("net.")
+            && !key.contains("..")
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !key_ok || value.parse::<u64>().is_err() {
+            problems.push(format!("{key}: not a kube-proxy sysctl, not set"));
+            continue;
+        }
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
         if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == value) {
             continue;
@@ -407,7 +418,12 @@ impl Ownership {
     /// Adds the node ports that kube-proxy's `KUBE-NODE-PORT-*` sets hold.
     pub fn add_node_ports(&mut self, sets: &BTreeMap<String, Set>) {
         for (name, set) in sets {
-            let base = name.strip_prefix("KUBE-6-").unwrap_or(&name[5..]);
+            let Some(base) = name
+                .strip_prefix("KUBE-6-")
+                .or_else(|| name.strip_prefix("KUBE-"))
+            else {
+                continue;
+            };
             let flag = match base {
                 "NODE-PORT-TCP" | "NODE-PORT-LOCAL-TCP" => "-t",
                 "NODE-PORT-UDP" | "NODE-PORT-LOCAL-UDP" => "-u",

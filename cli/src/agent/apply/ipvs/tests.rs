@@ -381,3 +381,15 @@ fn a_real_libsvc_render_applies_and_reads_back_unchanged() {
     assert_eq!(ns.sh("ipset list -n"), "");
     assert!(!ns.sh("iptables-save").contains("KUBE-"));
 }
+
+#[test]
+fn only_kube_proxy_sysctls_are_written() {
+    let p = apply_sysctls(
+        "kernel.core_pattern = |/bin/sh\nnet.ipv4/../../x = 1\nnet.ipv4.x = 1; reboot\n",
+    );
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(
+        p.iter()
+            .all(|l| l.ends_with("not a kube-proxy sysctl, not set"))
+    );
+}
