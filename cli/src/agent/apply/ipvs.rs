@@ -465,7 +465,7 @@ pub fn ipvs_commands(
         let have = current.get(&(flag.clone(), addr.clone()));
         match have {
             None => upsert.push_str(&format!("-A {svc} {}\n", w.options)),
-            Some(h) if h.options != w.options => {
+            Some(h) if comparable(&h.options) != comparable(&w.options) => {
                 upsert.push_str(&format!("-E {svc} {}\n", w.options))
             }
             Some(_) => {}
@@ -489,6 +489,22 @@ pub fn ipvs_commands(
         }
     }
     (upsert, delete)
+}
+
+/// Options as compared: without the scheduler flags (`-b mh-port`), which
+/// some `ipvsadm-save` versions do not print; they follow the scheduler
+/// (kube-proxy sets them only for `mh`), whose change is still seen.
+fn comparable(options: &str) -> String {
+    let mut out = Vec::new();
+    let mut words = options.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "-b" {
+            words.next();
+        } else {
+            out.push(w);
+        }
+    }
+    out.join(" ")
 }
 
 fn ipvsadm_restore(input: &str) -> Result<(), ApplyError> {

@@ -393,3 +393,16 @@ fn only_kube_proxy_sysctls_are_written() {
             .all(|l| l.ends_with("not a kube-proxy sysctl, not set"))
     );
 }
+
+#[test]
+fn scheduler_flags_missing_from_a_save_are_not_a_change() {
+    let saved = parse_ipvsadm("-A -t 10.96.0.1:80 -s mh\n").unwrap();
+    let want = parse_ipvsadm("-A -t 10.96.0.1:80 -s mh -b mh-port\n").unwrap();
+    let own = Ownership::default();
+    assert_eq!(ipvs_commands(&saved, &want, &own).0, "");
+    let rr = parse_ipvsadm("-A -t 10.96.0.1:80 -s rr\n").unwrap();
+    assert_eq!(
+        ipvs_commands(&rr, &want, &own).0,
+        "-E -t 10.96.0.1:80 -s mh -b mh-port\n"
+    );
+}
