@@ -50,7 +50,7 @@ impl ProxyMode {
         match self {
             ProxyMode::Iptables => Box::new(apply::iptables::Iptables::new()),
             ProxyMode::Nftables => Box::new(apply::nftables::Nftables::new()),
-            ProxyMode::Ipvs => Box::new(apply::ipvs::Ipvs),
+            ProxyMode::Ipvs => Box::new(apply::ipvs::Ipvs::default()),
         }
     }
 }
@@ -244,7 +244,8 @@ impl RuleSource for Manifests {
 }
 
 /// Rule text files in the watched directory, applied as they are:
-/// nftables `*.nft`; iptables `*.iptables` (IPv4) and `*.ip6tables` (IPv6).
+/// nftables `*.nft`; iptables `*.iptables` (IPv4) and `*.ip6tables` (IPv6);
+/// ipvs `*.ipvs` (a whole `svcgen render --mode ipvs` of one family).
 /// Files of one family are concatenated in name order.
 pub struct RenderedFiles {
     dir: PathBuf,
@@ -273,8 +274,19 @@ impl RuleSource for RenderedFiles {
                     .push_str(&text);
                     continue;
                 }
-                (ProxyMode::Iptables | ProxyMode::Ipvs, "iptables") => &mut v4,
-                (ProxyMode::Iptables | ProxyMode::Ipvs, "ip6tables") => &mut v6,
+                (ProxyMode::Ipvs, "ipvs") => {
+                    // A saved `svcgen render --mode ipvs` of one family.
+                    let text = read(&p)?;
+                    if text.contains("# ---- IPv6 ") {
+                        &mut v6
+                    } else {
+                        &mut v4
+                    }
+                    .push_str(&text);
+                    continue;
+                }
+                (ProxyMode::Iptables, "iptables") => &mut v4,
+                (ProxyMode::Iptables, "ip6tables") => &mut v6,
                 _ => continue,
             };
             target.push_str(&read(&p)?);

@@ -128,6 +128,54 @@ pub const JUMPS: [(&str, &str, &str, &str); 14] = [
     ("filter", "OUTPUT", "-j KUBE-FIREWALL", "KUBE-FIREWALL"),
 ];
 
+/// Which chains an applier owns and which jumps into them it keeps: the
+/// iptables mode's ([`Profile::iptables`]) or the ipvs mode's iptables part
+/// ([`Profile::ipvs`]). Everything else in this module is shared.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    owned: fn(&str) -> bool,
+    /// (table, from, rule spec as `iptables-save` prints it, target).
+    jumps: Vec<(&'static str, &'static str, String, &'static str)>,
+}
+
+impl Profile {
+    /// kube-proxy's iptables mode: [`is_owned`] and [`JUMPS`].
+    pub fn iptables() -> Self {
+        Profile {
+            owned: is_owned,
+            jumps: JUMPS
+                .iter()
+                .map(|(t, f, spec, to)| (*t, *f, spec.to_string(), *to))
+                .collect(),
+        }
+    }
+
+    /// kube-proxy's ipvs mode: the chains and jumps libsvc's IPVS model declares.
+    pub fn ipvs() -> Self {
+        use libsvc::proxy::ipvs::build::{FILTER_CHAINS, JUMPS as IPVS_JUMPS, NAT_CHAINS};
+        fn owned(chain: &str) -> bool {
+            NAT_CHAINS.contains(&chain) || FILTER_CHAINS.contains(&chain)
+        }
+        Profile {
+            owned,
+            jumps: IPVS_JUMPS
+                .iter()
+                .map(|(t, f, to, comment)| {
+                    (
+                        *t,
+                        *f,
+                        format!("-m comment --comment \"{comment}\" -j {to}"),
+                        *to,
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Separates the sets from the rules in a preview's stdin.
+const SPLIT: &str = "#--svcgen-rules--";
+
 /// One table of a restore file: chains in order with their rule lines.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Table {
@@ -162,7 +210,8 @@ struct Tables {
 /// Reads restore text. With `dump`, foreign chains and rules are skipped
 /// (an `iptables-save` of the whole kernel); without, they are refused (our
 /// own rule text may only touch owned chains).
-fn parse(text: &str, dump: bool) -> Result<Tables, ApplyError> {
+fn parse(text: &str, dump: bool, profile: &Profile) -> Result<Tables, ApplyError> {
+    let is_owned = profile.owned;
     let mut out = Tables::default();
     let mut table: Option<String> = None;
     for (n, raw) in text.lines().enumerate() {
@@ -239,8 +288,9 @@ fn jump_target(rule: &str) -> Option<&str> {
 }
 
 /// The jumps kube-proxy wants for the chains `t` has: `-A FROM SPEC` lines.
-fn wanted_jumps(table: &str, t: &Table) -> Vec<(&'static str, String)> {
-    JUMPS
+fn wanted_jumps(profile: &Profile, table: &str, t: &Table) -> Vec<(&'static str, String)> {
+    profile
+        .jumps
         .iter()
         .filter(|(tab, _, _, target)| *tab == table && t.has(target))
         .map(|(_, from, spec, _)| (*from, format!("-A {from} {spec}")))
@@ -251,6 +301,13 @@ fn wanted_jumps(table: &str, t: &Table) -> Vec<(&'static str, String)> {
 #[derive(Debug, Default)]
 pub struct Iptables {
     last: BTreeMap<Family, Tables>,
+    profile: Profile,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile::iptables()
+    }
 }
 
 fn tools(family: Family) -> (&'static str, &'static str) {
@@ -266,10 +323,18 @@ impl Iptables {
         Self::default()
     }
 
+    /// An applier owning what `profile` names (the ipvs applier's iptables part).
+    pub fn with_profile(profile: Profile) -> Self {
+        Iptables {
+            last: BTreeMap::new(),
+            profile,
+        }
+    }
+
     /// The restore input from `kernel` (the owned part of a dump; `None`:
     /// only what changed since `old`, which the kernel is trusted to hold)
     /// to `new`.
-    fn restore_input(new: &Tables, old: &Tables, kernel: Option<&Tables>) -> String {
+    fn restore_input(&self, new: &Tables, old: &Tables, kernel: Option<&Tables>) -> String {
         let mut input = String::new();
         let have = kernel.unwrap_or(old);
         let names: BTreeSet<&String> = new.tables.keys().chain(have.tables.keys()).collect();
@@ -283,10 +348,13 @@ impl Iptables {
                 .filter(|c| kernel.is_some() || !h.has(c) || h.rules.get(*c) != n.rules.get(*c))
                 .collect();
             let stale: Vec<&String> = h.chains.iter().filter(|c| !n.has(c)).collect();
-            let want = wanted_jumps(name, n);
+            let want = wanted_jumps(&self.profile, name, n);
             let have_jumps: Vec<String> = match kernel {
                 Some(k) => k.jumps.get(name).cloned().unwrap_or_default(),
-                None => wanted_jumps(name, h).into_iter().map(|(_, l)| l).collect(),
+                None => wanted_jumps(&self.profile, name, h)
+                    .into_iter()
+                    .map(|(_, l)| l)
+                    .collect(),
             };
             let add: Vec<&(&str, String)> = want
                 .iter()
@@ -324,8 +392,33 @@ impl Iptables {
         input
     }
 
-    fn kernel(family: Family) -> Result<Tables, ApplyError> {
-        parse(&run(tools(family).1, &[], None)?, true)
+    /// How `current` would list `text` once applied: restored into a
+    /// throwaway network namespace after `ipsets` (`ipset restore` input,
+    /// for rules that match sets; may be empty), and listed there.
+    pub fn preview_with_sets(
+        &self,
+        family: Family,
+        text: &str,
+        ipsets: &str,
+    ) -> Result<String, ApplyError> {
+        let new = parse(text, false, &self.profile)?;
+        let input = self.restore_input(&new, &Tables::default(), Some(&Tables::default()));
+        let (restore, save) = tools(family);
+        let dump = if ipsets.is_empty() {
+            run_in_scratch_netns(&format!("{restore} --noflush && {save}"), &input)?
+        } else {
+            // One stdin for both tools: the sets, a marker line, the rules.
+            let script = format!(
+                "t=$(cat); printf '%s\\n' \"${{t%%{SPLIT}*}}\" | ipset restore -exist && \
+                 printf '%s\\n' \"${{t#*{SPLIT}}}\" | {restore} --noflush && {save}"
+            );
+            run_in_scratch_netns(&script, &format!("{ipsets}{SPLIT}\n{input}"))?
+        };
+        Ok(owned_listing(&parse(&dump, true, &self.profile)?))
+    }
+
+    fn kernel(&self, family: Family) -> Result<Tables, ApplyError> {
+        parse(&run(tools(family).1, &[], None)?, true, &self.profile)
     }
 }
 
@@ -344,7 +437,10 @@ fn owned_listing(t: &Tables) -> String {
         for c in &chains {
             out.push_str(&format!(":{c} - [0:0]\n"));
         }
-        for l in jumps.into_iter().flatten() {
+        // Sorted: the kernel lists jumps by built-in chain, not as inserted.
+        let mut jumps: Vec<&String> = jumps.into_iter().flatten().collect();
+        jumps.sort();
+        for l in jumps {
             out.push_str(l);
             out.push('\n');
         }
@@ -376,14 +472,14 @@ impl Applier for Iptables {
         };
         for (family, text) in &desired.texts {
             let family = *family;
-            let new = parse(text, false)?;
+            let new = parse(text, false, &self.profile)?;
             stats.rules.push((family, new.rule_count));
             let (input, kind) = match (full, self.last.get(&family)) {
-                (false, Some(old)) => (Self::restore_input(&new, old, None), ApplyKind::Partial),
+                (false, Some(old)) => (self.restore_input(&new, old, None), ApplyKind::Partial),
                 _ => {
-                    let kernel = Self::kernel(family)?;
+                    let kernel = self.kernel(family)?;
                     (
-                        Self::restore_input(&new, &Tables::default(), Some(&kernel)),
+                        self.restore_input(&new, &Tables::default(), Some(&kernel)),
                         ApplyKind::Full,
                     )
                 }
@@ -403,15 +499,11 @@ impl Applier for Iptables {
     }
 
     fn current(&self, family: Family) -> Result<String, ApplyError> {
-        Ok(owned_listing(&Self::kernel(family)?))
+        Ok(owned_listing(&self.kernel(family)?))
     }
 
     fn preview(&self, family: Family, text: &str) -> Result<String, ApplyError> {
-        let new = parse(text, false)?;
-        let input = Self::restore_input(&new, &Tables::default(), Some(&Tables::default()));
-        let (restore, save) = tools(family);
-        let dump = run_in_scratch_netns(&format!("{restore} --noflush && {save}"), &input)?;
-        Ok(owned_listing(&parse(&dump, true)?))
+        self.preview_with_sets(family, text, "")
     }
 
     fn cleanup(&mut self) -> Result<(), ApplyError> {
@@ -422,8 +514,8 @@ impl Applier for Iptables {
             let Ok(dump) = run(save, &[], None) else {
                 continue;
             };
-            let kernel = parse(&dump, true)?;
-            let input = Self::restore_input(&Tables::default(), &Tables::default(), Some(&kernel));
+            let kernel = parse(&dump, true, &self.profile)?;
+            let input = self.restore_input(&Tables::default(), &Tables::default(), Some(&kernel));
             if !input.is_empty() {
                 run(restore, &["--noflush"], Some(&input))?;
             }
@@ -446,13 +538,14 @@ COMMIT
 
     #[test]
     fn full_sync_declares_jumps_and_drops_stale_chains() {
-        let new = parse(A, false).unwrap();
+        let new = parse(A, false, &Profile::iptables()).unwrap();
         let kernel = parse(
             "*nat\n:PREROUTING ACCEPT [1:2]\n:KUBE-SEP-OLD - [0:0]\n:FOREIGN - [0:0]\n-A PREROUTING -j FOREIGN\nCOMMIT\n",
             true,
+            &Profile::iptables(),
         )
         .unwrap();
-        let input = Iptables::restore_input(&new, &Tables::default(), Some(&kernel));
+        let input = Iptables::new().restore_input(&new, &Tables::default(), Some(&kernel));
         assert_eq!(
             input,
             "*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-A - [0:0]\n:KUBE-SEP-OLD - [0:0]\n\
@@ -466,18 +559,37 @@ COMMIT
 
     #[test]
     fn partial_sync_rewrites_changed_chains_only() {
-        let old = parse(A, false).unwrap();
-        assert_eq!(Iptables::restore_input(&old, &old, None), "");
-        let new = parse(&A.replace("10.1.0.2", "10.1.0.3"), false).unwrap();
+        let old = parse(A, false, &Profile::iptables()).unwrap();
+        assert_eq!(Iptables::new().restore_input(&old, &old, None), "");
+        let new = parse(
+            &A.replace("10.1.0.2", "10.1.0.3"),
+            false,
+            &Profile::iptables(),
+        )
+        .unwrap();
         assert_eq!(
-            Iptables::restore_input(&new, &old, None),
+            Iptables::new().restore_input(&new, &old, None),
             "*nat\n:KUBE-SVC-A - [0:0]\n-A KUBE-SVC-A -j DNAT -p tcp --to-destination 10.1.0.3:80\nCOMMIT\n"
         );
     }
 
     #[test]
     fn foreign_chains_are_refused() {
-        assert!(parse("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", false).is_err());
-        assert!(parse("*nat\n-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n", false).is_err());
+        assert!(
+            parse(
+                "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n",
+                false,
+                &Profile::iptables()
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                "*nat\n-A PREROUTING -j KUBE-SERVICES\nCOMMIT\n",
+                false,
+                &Profile::iptables()
+            )
+            .is_err()
+        );
     }
 }

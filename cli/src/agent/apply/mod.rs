@@ -105,6 +105,12 @@ pub trait Applier {
 /// Runs `program args` with `stdin`; its stdout, or an error with its stderr.
 pub fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
     let mut cmd = Command::new(program);
+    // Unit tests run the appliers' kernel parts inside a namespace they made.
+    #[cfg(test)]
+    if let Some(ns) = TEST_NETNS.with(|n| n.borrow().clone()) {
+        cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns, program]);
+    }
     cmd.args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -134,6 +140,12 @@ pub fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, 
             err.trim()
         )))
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The network namespace this test thread's [`run`] calls go into.
+    pub static TEST_NETNS: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Runs a shell script in a new, empty network namespace (`unshare -n`),

@@ -147,15 +147,17 @@ const SET_INFO: [(SetId, &str, SetType, &str); 17] = [
     ),
 ];
 
-/// kube-proxy's chains, per table, in `iptablesChains` order.
-const NAT_CHAINS: [&str; 5] = [
+/// kube-proxy's chains, per table, in `iptablesChains` order (public:
+/// the node agent owns exactly these chains in ipvs mode).
+pub const NAT_CHAINS: [&str; 5] = [
     "KUBE-SERVICES",
     "KUBE-POSTROUTING",
     "KUBE-NODE-PORT",
     "KUBE-LOAD-BALANCER",
     "KUBE-MARK-MASQ",
 ];
-const FILTER_CHAINS: [&str; 6] = [
+/// The `filter` table's chains, in `iptablesChains` order.
+pub const FILTER_CHAINS: [&str; 6] = [
     "KUBE-FORWARD",
     "KUBE-NODE-PORT",
     "KUBE-PROXY-FIREWALL",
@@ -165,8 +167,9 @@ const FILTER_CHAINS: [&str; 6] = [
 ];
 
 /// The jumps from built-in chains (`iptablesJumpChain`), in the order
-/// kube-proxy inserts them.
-const JUMPS: [(&str, &str, &str, &str); 9] = [
+/// kube-proxy inserts them: (table, from, to, comment). Public: the node
+/// agent inserts and removes exactly these.
+pub const JUMPS: [(&str, &str, &str, &str); 9] = [
     (
         "nat",
         "OUTPUT",
