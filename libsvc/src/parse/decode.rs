@@ -112,7 +112,7 @@ fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
         out.diagnostics.append(&mut d.diags);
         return;
     };
-    if kind == "List" || kind.ends_with("List") && api_version == "v1" {
+    if kind == "List" || (kind.ends_with("List") && api_version == "v1") {
         let items = d.child(Some(doc), "", "items");
         out.diagnostics.append(&mut d.diags);
         if let Some((items, path)) = items {
@@ -131,7 +131,6 @@ fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
         }
         return;
     }
-    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
     let expected: &[&str] = match kind.as_str() {
         "Service" | "Endpoints" | "Pod" | "Node" => &["v1"],
         "EndpointSlice" => &["discovery.k8s.io/v1"],
@@ -157,7 +156,6 @@ fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
             ),
             Some(loc),
         ));
-        let _ = group;
         return;
     }
     let objects = &mut out.objects;
