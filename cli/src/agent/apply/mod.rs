@@ -40,9 +40,10 @@ pub struct Desired {
 }
 
 /// How much of the kernel state an apply rewrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ApplyKind {
     /// Nothing changed since the last apply: nothing was sent.
+    #[default]
     Noop,
     /// Only the changed objects were rewritten.
     Partial,
@@ -61,8 +62,8 @@ impl ApplyKind {
     }
 }
 
-/// What one apply did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What one apply did (`Default`: nothing yet).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ApplyStats {
     /// Full, partial or nothing.
     pub kind: ApplyKind,

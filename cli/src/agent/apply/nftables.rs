@@ -423,11 +423,7 @@ impl Applier for Nftables {
     }
 
     fn apply(&mut self, desired: &Desired, full: bool) -> Result<ApplyStats, ApplyError> {
-        let mut stats = ApplyStats {
-            kind: ApplyKind::Noop,
-            bytes: 0,
-            rules: Vec::new(),
-        };
+        let mut stats = ApplyStats::default();
         for (family, text) in &desired.texts {
             let family = *family;
             let new = parse(family, text)?;
