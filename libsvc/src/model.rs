@@ -21,6 +21,10 @@ pub struct ObjectMeta {
     pub annotations: BTreeMap<String, String>,
     /// `metadata.deletionTimestamp` is set (the object is terminating).
     pub deleting: bool,
+    /// `metadata.creationTimestamp` as written (RFC 3339), if any.
+    pub creation_timestamp: Option<String>,
+    /// `metadata.ownerReferences` as (kind, name), in order.
+    pub owner_references: Vec<(String, String)>,
 }
 
 impl ObjectMeta {
@@ -282,6 +286,8 @@ pub struct Node {
     pub meta: ObjectMeta,
     /// `status.addresses` as (type, address), in order.
     pub addresses: Vec<(String, String)>,
+    /// `spec.podCIDRs`, or `spec.podCIDR` when `podCIDRs` is absent, as written.
+    pub pod_cidrs: Vec<String>,
     /// Where it came from.
     pub origin: Origin,
 }

@@ -433,6 +433,14 @@ impl Decoder {
                 .string_map(m, "metadata", "annotations")
                 .unwrap_or_default(),
             deleting: self.child(m, "metadata", "deletionTimestamp").is_some(),
+            creation_timestamp: self.string(m, "metadata", "creationTimestamp"),
+            owner_references: self.list(m, "metadata", "ownerReferences", |d, n, p| {
+                let n = Some(d.item_object(n, p)?);
+                Some((
+                    d.string(n, p, "kind").unwrap_or_default(),
+                    d.string(n, p, "name").unwrap_or_default(),
+                ))
+            }),
         }
     }
 
@@ -665,9 +673,17 @@ impl Decoder {
                 d.string(n, p, "address")?,
             ))
         });
+        let spec = self.object(Some(doc), "", "spec").map(|(n, _)| n);
+        let mut pod_cidrs = self.strings(spec, "spec", "podCIDRs");
+        if pod_cidrs.is_empty()
+            && let Some(cidr) = self.string(spec, "spec", "podCIDR")
+        {
+            pod_cidrs.push(cidr);
+        }
         crate::model::Node {
             meta,
             addresses,
+            pod_cidrs,
             origin: self.take_origin(),
         }
     }
