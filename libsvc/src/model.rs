@@ -264,6 +264,9 @@ pub struct Pod {
     pub phase: Option<String>,
     /// `status.conditions` of type `Ready`: `Some(true)` when status is `True`.
     pub ready: Option<bool>,
+    /// Not in the input: made by svcgen from a workload (Deployment,
+    /// StatefulSet, …) as its controller, the scheduler and kubelet would.
+    pub simulated: bool,
     /// Where it came from.
     pub origin: Origin,
 }

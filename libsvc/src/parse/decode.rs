@@ -659,6 +659,7 @@ impl Decoder {
             pod_ips,
             phase: self.string(status, "status", "phase"),
             ready,
+            simulated: false,
             origin: self.take_origin(),
         }
     }
