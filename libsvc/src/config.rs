@@ -59,6 +59,9 @@ pub struct NodeSettings {
     /// The node's addresses, in order; the first of each family is the
     /// primary IP. Loopback is not listed but always present (see [`NodeSettings::local_ips`]).
     pub ips: Vec<IpAddr>,
+    /// The `topology.kubernetes.io/zone` label of the Node named like the
+    /// node (kube-proxy's topology labels); `None`: no such Node or label.
+    pub zone: Option<String>,
 }
 
 impl NodeSettings {
@@ -190,6 +193,7 @@ impl Default for NodeSettings {
         NodeSettings {
             name: "node".into(),
             ips: Vec::new(),
+            zone: None,
         }
     }
 }
@@ -409,6 +413,14 @@ pub fn settings_from(
     if let Some(v) = &o.ipvs_scheduler {
         s.proxy.ipvs_scheduler = v.clone();
     }
+    // kube-proxy watches only the Node named like itself for its topology labels.
+    s.node.zone = objects
+        .nodes
+        .iter()
+        .rev()
+        .find(|n| n.meta.name == s.node.name)
+        .and_then(|n| n.meta.labels.get(crate::proxy::topology::ZONE_LABEL))
+        .cloned();
     s
 }
 

@@ -293,6 +293,10 @@ pub struct Node {
     pub pod_cidrs: Vec<String>,
     /// Where it came from.
     pub origin: Origin,
+    /// `status.allocatable.cpu` as written (a quantity: `4`, `3500m`).
+    pub allocatable_cpu: Option<String>,
+    /// `status.conditions` of type `Ready`: `Some(true)` when status is `True`.
+    pub ready: Option<bool>,
 }
 
 /// A networking.k8s.io/v1 ServiceCIDR.

@@ -358,6 +358,20 @@ impl Decoder {
         }
     }
 
+    /// A resource quantity (`4`, `0.5`, `3500m`), as its text.
+    fn quantity(&mut self, parent: Option<&Node>, path: &str, key: &str) -> Option<String> {
+        let (node, p) = self.child(parent, path, key)?;
+        match &node.value {
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Str(s) => Some(s.clone()),
+            _ => {
+                self.type_error(&p, node, "quantity");
+                None
+            }
+        }
+    }
+
     /// A list under `key`, each item read by `item`.
     fn list<T>(
         &mut self,
@@ -681,11 +695,26 @@ impl Decoder {
         {
             pod_cidrs.push(cidr);
         }
+        let allocatable = self.object(status, "status", "allocatable");
+        let allocatable_cpu = allocatable.and_then(|(n, p)| self.quantity(Some(n), &p, "cpu"));
+        let conditions = self.list(status, "status", "conditions", |d, n, p| {
+            let n = Some(d.item_object(n, p)?);
+            Some((
+                d.string(n, p, "type")?,
+                d.string(n, p, "status").unwrap_or_default(),
+            ))
+        });
+        let ready = conditions
+            .iter()
+            .find(|(t, _)| t == "Ready")
+            .map(|(_, s)| s == "True");
         crate::model::Node {
             meta,
             addresses,
             pod_cidrs,
             origin: self.take_origin(),
+            allocatable_cpu,
+            ready,
         }
     }
 

@@ -5,11 +5,13 @@
 pub mod iptables;
 pub mod ipvs;
 pub mod nftables;
+pub mod topology;
 
 use crate::config::{IpFamily, Settings};
 use crate::table::{PortInfo, Protocol, ServiceInfo, ServiceTable, ServiceType};
 use ipnet::IpNet;
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// An address or a network in a rule, written as given (`::1`,
@@ -62,6 +64,10 @@ pub struct ServicePortInfo<'a> {
     pub source_ranges: Vec<IpNet>,
     /// The endpoints of this port, of this family.
     pub endpoints: Vec<EndpointRef>,
+    /// The node this view is for: kube-proxy's node name.
+    pub node_name: String,
+    /// That node's `topology.kubernetes.io/zone` label (`None`: no label, or no Node).
+    pub node_zone: Option<String>,
 }
 
 impl ServicePortInfo<'_> {
@@ -130,6 +136,10 @@ pub struct EndpointRef {
     pub is_local: bool,
     /// `zone`.
     pub zone: Option<String>,
+    /// `hints.forZones[*].name`.
+    pub zone_hints: BTreeSet<String>,
+    /// `hints.forNodes[*].name`.
+    pub node_hints: BTreeSet<String>,
 }
 
 impl EndpointRef {
@@ -187,6 +197,8 @@ pub fn service_ports<'a>(
                 load_balancer_vips: load_balancer_vips.clone(),
                 source_ranges: source_ranges.clone(),
                 endpoints: endpoints_for(svc, port, family, &settings.node.name),
+                node_name: settings.node.name.clone(),
+                node_zone: settings.node.zone.clone(),
             });
         }
     }
@@ -233,6 +245,8 @@ pub fn endpoints_for(
                 terminating: ep.terminating,
                 is_local: ep.node_name.as_deref() == Some(node_name),
                 zone: ep.zone.clone(),
+                zone_hints: ep.hint_zones.iter().cloned().collect(),
+                node_hints: ep.hint_nodes.iter().cloned().collect(),
             };
             let key = e.addr();
             // The first copy stays unless a later one is local.
@@ -276,28 +290,54 @@ impl ServicePortInfo<'_> {
 }
 
 /// The endpoints of a service port split the way kube-proxy's
-/// `CategorizeEndpoints` splits them (without topology hints).
+/// `CategorizeEndpoints` splits them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Categorized {
-    /// Endpoints for Cluster traffic policy: ready ones, or when none is
-    /// ready anywhere, the serving-and-terminating ones.
+    /// Endpoints for Cluster traffic policy: the ready ones available for
+    /// the topology in use, or when none is ready anywhere, the
+    /// serving-and-terminating ones.
     pub cluster: Vec<EndpointRef>,
     /// Endpoints for Local traffic policy: this node's ready ones, or when
     /// none is ready here, this node's serving-and-terminating ones.
+    /// Topology does not apply to them.
     pub local: Vec<EndpointRef>,
     /// Every endpoint some policy of the service routes to (sorted by `IP:port`).
     pub all_reachable: Vec<EndpointRef>,
     /// The service has a usable endpoint anywhere in the cluster.
     pub has_any: bool,
+    /// The topology filter applied to the Cluster endpoints (none when the
+    /// service port never uses Cluster endpoints).
+    pub topology: topology::Topology,
 }
 
-/// Splits the endpoints of `sp` into its cluster and local sets.
+impl ServicePortInfo<'_> {
+    /// The node as topology sees it: kube-proxy's node name and zone label.
+    pub fn node_topology(&self) -> topology::NodeTopology<'_> {
+        topology::NodeTopology {
+            name: &self.node_name,
+            zone: self.node_zone.as_deref().unwrap_or(""),
+        }
+    }
+}
+
+/// Splits the endpoints of `sp` into its cluster and local sets
+/// (kube-proxy's `CategorizeEndpoints`, `pkg/proxy/topology.go`).
 pub fn categorize_endpoints(sp: &ServicePortInfo) -> Categorized {
     let eps = &sp.endpoints;
     let mut c = Categorized::default();
     let usable = |e: &&EndpointRef| e.serving && e.terminating;
     if sp.uses_cluster_endpoints() {
-        c.cluster = eps.iter().filter(|e| e.ready).cloned().collect();
+        let node = sp.node_topology();
+        c.topology = topology::topology_mode_from_hints(eps, node);
+        let mode = c.topology.mode;
+        c.cluster = eps
+            .iter()
+            .filter(|e| e.ready && topology::available_for_topology(e, mode, node))
+            .cloned()
+            .collect();
+        // No ready endpoint for the topology means none is ready anywhere
+        // (the mode falls back to none then), so terminating ones are tried
+        // without topology.
         if c.cluster.is_empty() {
             c.cluster = eps.iter().filter(usable).cloned().collect();
         }

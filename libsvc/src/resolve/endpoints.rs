@@ -38,6 +38,7 @@ pub(super) fn attach_slices(
             .entry((e.meta.namespace(), e.meta.name.as_str()))
             .or_insert(e);
     }
+    let nodes = super::topology::Nodes::new(&objects.nodes);
     for svc in services.iter_mut() {
         let key = (svc.namespace.as_str(), svc.name.as_str());
         let mut slices = if let Some(list) = given.get(&key) {
@@ -51,6 +52,7 @@ pub(super) fn attach_slices(
         };
         slices.sort_by(|a, b| a.name.cmp(&b.name));
         svc.slices = slices;
+        super::topology::write_hints(svc, &nodes);
     }
 }
 

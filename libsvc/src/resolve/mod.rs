@@ -3,6 +3,7 @@
 
 mod allocate;
 mod endpoints;
+pub mod topology;
 
 use crate::config::{IpFamily, Settings};
 use crate::diag::{Diagnostic, Severity};
