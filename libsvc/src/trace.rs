@@ -61,7 +61,7 @@ pub struct TraceResult {
 
 /// Traces `packet` through the rules of `mode`.
 pub fn trace(loaded: &Loaded, mode: Mode, packet: &Packet) -> Result<TraceResult, RenderError> {
-    match mode {
+    let mut result = match mode {
         // kube-proxy iptables mode
         Mode::Iptables => crate::proxy::iptables::trace(loaded, packet),
 
@@ -76,7 +76,12 @@ pub fn trace(loaded: &Loaded, mode: Mode, packet: &Packet) -> Result<TraceResult
             "--mode {} has no rules to trace; use iptables, nftables or ipvs",
             mode.name()
         ))),
-    }
+    }?;
+    // The same topology filter is behind the rules of every mode.
+    result
+        .notes
+        .extend(crate::proxy::topology::trace_note(loaded, packet));
+    Ok(result)
 }
 
 /// The human report of a trace: the path, then where the packet ends.

@@ -100,3 +100,54 @@ pub fn available_for_topology(e: &EndpointRef, mode: TopologyMode, node: NodeTop
         TopologyMode::PreferSameZone => e.zone_hints.contains(node.zone),
     }
 }
+
+/// The tracer's note on topology: for the service port `packet` is
+/// addressed to (cluster IP, external or load-balancer IP, or a node port
+/// on a local address), which topology filter its Cluster endpoints went
+/// through. `None` when no endpoint of that port carries hints.
+pub fn trace_note(loaded: &crate::Loaded, packet: &crate::trace::Packet) -> Option<String> {
+    let family = crate::config::IpFamily::of(&packet.dst);
+    let local = loaded.settings.node.local_ips(family);
+    let ports = super::service_ports(&loaded.table, &loaded.settings, family);
+    let sp = ports.iter().find(|sp| {
+        let dst = &packet.dst;
+        sp.protocol() == packet.protocol
+            && ((sp.port.port == packet.port
+                && (sp.cluster_ip == *dst
+                    || sp.external_ips.contains(dst)
+                    || sp.load_balancer_vips.contains(dst)))
+                || (sp.node_port() == Some(packet.port) && local.contains(dst)))
+    })?;
+    let hinted = sp
+        .endpoints
+        .iter()
+        .any(|e| !e.zone_hints.is_empty() || !e.node_hints.is_empty());
+    if !hinted {
+        return None;
+    }
+    let name = sp.port_name();
+    if !sp.uses_cluster_endpoints() {
+        return Some(format!(
+            "topology: hints not used: {name} has internalTrafficPolicy Local (only this node's endpoints)"
+        ));
+    }
+    let c = super::categorize_endpoints(sp);
+    let ready = sp.endpoints.iter().filter(|e| e.ready).count();
+    let node = sp.node_topology();
+    Some(match c.topology.mode {
+        TopologyMode::PreferSameZone => format!(
+            "topology: zone hints for zone {:?}, {} of {ready} ready endpoints of {name} used (Cluster traffic policy)",
+            node.zone,
+            c.cluster.len()
+        ),
+        TopologyMode::PreferSameNode => format!(
+            "topology: node hints for node {:?}, {} of {ready} ready endpoints of {name} used (Cluster traffic policy)",
+            node.name,
+            c.cluster.len()
+        ),
+        TopologyMode::None => format!(
+            "topology: hints ignored ({}), all {ready} ready endpoints of {name} used (Cluster traffic policy)",
+            c.topology.ignored.join("; ")
+        ),
+    })
+}
