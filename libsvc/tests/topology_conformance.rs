@@ -108,30 +108,50 @@ fn categorize(case: &Value) -> Result<(), String> {
     };
     let (want_cluster, want_local) = (set(&case["cluster"]), set(&case["local"]));
     let mut errors = Vec::new();
-    let mut check = |what: &str, used: bool, want: &Option<BTreeSet<String>>, got: BTreeSet<String>| {
-        match want {
+    let mut check =
+        |what: &str, used: bool, want: &Option<BTreeSet<String>>, got: BTreeSet<String>| match want
+        {
             None if used || !got.is_empty() => {
                 errors.push(format!("expected no {what} endpoints, got {got:?}"))
             }
             Some(w) if *w != got => errors.push(format!("{what}: want {w:?}, got {got:?}")),
             _ => {}
-        }
-    };
-    check("cluster", sp.uses_cluster_endpoints(), &want_cluster, got(&c.cluster));
-    check("local", sp.uses_local_endpoints(), &want_local, got(&c.local));
+        };
+    check(
+        "cluster",
+        sp.uses_cluster_endpoints(),
+        &want_cluster,
+        got(&c.cluster),
+    );
+    check(
+        "local",
+        sp.uses_local_endpoints(),
+        &want_local,
+        got(&c.local),
+    );
     let want_all = match (&want_cluster, &want_local) {
         (Some(cl), None) => cl.clone(),
         (None, Some(l)) => l.clone(),
         _ => set(&case["all"]).unwrap_or_default(),
     };
     if want_all != got(&c.all_reachable) {
-        errors.push(format!("all: want {want_all:?}, got {:?}", got(&c.all_reachable)));
+        errors.push(format!(
+            "all: want {want_all:?}, got {:?}",
+            got(&c.all_reachable)
+        ));
     }
     let want_any = !want_all.is_empty() || case["onlyRemote"].as_bool().unwrap_or(false);
     if want_any != c.has_any {
-        errors.push(format!("hasAnyEndpoints: want {want_any}, got {}", c.has_any));
+        errors.push(format!(
+            "hasAnyEndpoints: want {want_any}, got {}",
+            c.has_any
+        ));
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors.join("\n")) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n"))
+    }
 }
 
 /// EndpointSlices made of the case's endpoints (address, zone, nodeName,
@@ -166,10 +186,12 @@ fn slices(v: &Value) -> Vec<SliceInfo> {
                 ep
             })
             .collect();
-        docs.push(json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        docs.push(
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": format!("svc-{i:02}"), "namespace": "default",
                          "labels": {"kubernetes.io/service-name": "svc"}},
-            "addressType": "IPv4", "ports": [{"port": 80}], "endpoints": endpoints}));
+            "addressType": "IPv4", "ports": [{"port": 80}], "endpoints": endpoints}),
+        );
     }
     let loaded = load(&docs);
     loaded.table.services[0].slices.clone()
@@ -272,18 +294,29 @@ fn set_nodes(case: &Value) -> Result<(), String> {
 #[test]
 fn topology_corpus() {
     let mut results: Vec<(String, Result<(), String>)> = Vec::new();
-    let mut run = |file: &str, key: Option<&str>, prefix: &str, f: fn(&Value) -> Result<(), String>| {
-        let d = data(file);
-        let cases = key.map_or(&d, |k| &d[k]);
-        for case in cases.as_array().unwrap() {
-            let name = format!("{prefix}/{}", case["name"].as_str().unwrap());
-            results.push((name, f(case)));
-        }
-    };
+    let mut run =
+        |file: &str, key: Option<&str>, prefix: &str, f: fn(&Value) -> Result<(), String>| {
+            let d = data(file);
+            let cases = key.map_or(&d, |k| &d[k]);
+            for case in cases.as_array().unwrap() {
+                let name = format!("{prefix}/{}", case["name"].as_str().unwrap());
+                results.push((name, f(case)));
+            }
+        };
     run("categorize.yaml", None, "categorize", categorize);
     run("trafficdist.yaml", None, "trafficdist", trafficdist);
-    run("topologycache.yaml", Some("addHints"), "addhints", add_hints_case);
-    run("topologycache.yaml", Some("setNodes"), "setnodes", set_nodes);
+    run(
+        "topologycache.yaml",
+        Some("addHints"),
+        "addhints",
+        add_hints_case,
+    );
+    run(
+        "topologycache.yaml",
+        Some("setNodes"),
+        "setnodes",
+        set_nodes,
+    );
     assert!(results.len() > 40);
     common::report("topology", &results, KNOWN);
 }

@@ -61,10 +61,8 @@ pub fn topology_mode_from_hints(endpoints: &[EndpointRef], node: NodeTopology) -
         return t;
     }
     if all_node_hints {
-        t.ignored.push(format!(
-            "no endpoint is hinted for node {:?}",
-            node.name
-        ));
+        t.ignored
+            .push(format!("no endpoint is hinted for node {:?}", node.name));
     } else if any_node_hint {
         t.ignored
             .push("one or more ready endpoints have no node hint".into());
@@ -77,10 +75,8 @@ pub fn topology_mode_from_hints(endpoints: &[EndpointRef], node: NodeTopology) -
         return t;
     }
     if all_zone_hints && node.zone.is_empty() {
-        t.ignored.push(format!(
-            "node {:?} has no {ZONE_LABEL} label",
-            node.name
-        ));
+        t.ignored
+            .push(format!("node {:?} has no {ZONE_LABEL} label", node.name));
     } else if all_zone_hints {
         t.ignored
             .push(format!("no endpoint is hinted for zone {:?}", node.zone));

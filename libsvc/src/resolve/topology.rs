@@ -163,7 +163,9 @@ pub fn reconcile_hints(traffic_distribution: Option<&str>, slices: &mut [&mut Sl
 /// the ready Nodes that are not control-plane Nodes. `None` (insufficient
 /// Node information) when such a Node has no zone or no CPU, or fewer than
 /// two zones remain.
-pub fn cpu_ratios_by_zone<'n>(nodes: impl Iterator<Item = &'n Node>) -> Option<BTreeMap<String, f64>> {
+pub fn cpu_ratios_by_zone<'n>(
+    nodes: impl Iterator<Item = &'n Node>,
+) -> Option<BTreeMap<String, f64>> {
     let mut by_zone: BTreeMap<String, i128> = BTreeMap::new();
     let mut total: i128 = 0;
     for node in nodes {
@@ -233,7 +235,12 @@ pub fn cpu_nanos(text: &str) -> Option<i128> {
         "Ei" => (0, 60),
         e if e.starts_with(['e', 'E']) => {
             let n = e[1..].strip_prefix('+').unwrap_or(&e[1..]);
-            if n.is_empty() || !n.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) {
+            if n.is_empty()
+                || !n
+                    .trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            {
                 return None;
             }
             (n.parse().ok().filter(|x: &i32| x.abs() <= 30)?, 0)
@@ -325,9 +332,10 @@ pub fn add_hints(
     };
     // Step 1: every ready endpoint hinted for its own zone; one without a
     // zone stops it all.
-    let zoneless = slices.iter().flat_map(|s| s.endpoints.iter()).any(|e| {
-        endpoint_ready(e) && e.zone.as_deref().is_none_or(str::is_empty)
-    });
+    let zoneless = slices
+        .iter()
+        .flat_map(|s| s.endpoints.iter())
+        .any(|e| endpoint_ready(e) && e.zone.as_deref().is_none_or(str::is_empty));
     if zoneless {
         remove_hints(slices);
         return Err(events::NO_ZONE_SPECIFIED.into());
