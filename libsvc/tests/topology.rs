@@ -359,9 +359,10 @@ fn cpu_quantities() {
     }
 }
 
-// The example end to end: PreferSameZone and topology-mode Auto as the
-// controller writes them and kube-proxy on node-1 (zone-a) applies them,
-// in every backend, with the tracer's note.
+// The example end to end: zones as podToEndpoint sets them, hints as
+// trafficdist (PreferSameZone) and TopologyCache.AddHints (topology-mode
+// Auto) write them, and CategorizeEndpoints on node-1 (zone-a) and node-2
+// (zone-b), in every backend, with the tracer's note.
 #[test]
 fn example_traces_in_every_backend() {
     let loaded = load(&example(), &Overrides::default());
@@ -405,7 +406,10 @@ fn example_traces_in_every_backend() {
     assert!(json["notes"].to_string().contains("topology: zone hints"));
 }
 
-// Whole rulesets of the example (node-1's view) in each backend.
+// Whole rulesets of the example (node-1's view) in each backend: each
+// proxier programs the Cluster endpoints CategorizeEndpoints chose (iptables
+// and nftables: endpoint chains only for allReachableEndpoints; IPVS: real
+// servers of the cluster IP).
 #[test]
 fn example_rulesets() {
     let loaded = load(&example(), &Overrides::default());
