@@ -94,6 +94,8 @@ pub fn write_hints(svc: &mut ServiceInfo, nodes: &Nodes) {
             continue;
         }
         for e in slices.iter_mut().flat_map(|s| s.endpoints.iter_mut()) {
+            // podToEndpoint writes nodeName only when the Pod has one.
+            e.node_name = e.node_name.take().filter(|n| !n.is_empty());
             e.zone = nodes.zone_of(e.node_name.as_deref());
         }
         if let Some(ratios) = &ratios {
