@@ -12,7 +12,8 @@ use libsvc::{Input, Overrides, load};
 
 /// One node (192.168.0.2), kube-proxy matching node ports on every address,
 /// a NodePort Service with one endpoint on another node, a NodePort Service
-/// without endpoints, and a ClientIP-affinity ClusterIP Service.
+/// without endpoints, a ClientIP-affinity ClusterIP Service, and a Service
+/// whose endpoint runs on this node.
 const CLUSTER: &str = r#"
 apiVersion: v1
 kind: Node
@@ -71,6 +72,25 @@ addressType: IPv4
 ports: [{port: 80, protocol: TCP}]
 endpoints:
 - addresses: [10.244.1.6]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: self, namespace: default}
+spec:
+  clusterIP: 10.96.0.33
+  ports: [{port: 80}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: self-1
+  namespace: default
+  labels: {kubernetes.io/service-name: self}
+addressType: IPv4
+ports: [{port: 80, protocol: TCP}]
+endpoints:
+- addresses: [10.244.0.8]
+  nodeName: node-1
 "#;
 
 /// (what the case shows, source, destination, port)
@@ -103,6 +123,12 @@ const PACKETS: &[(&str, &str, &str, u16)] = &[
         "ClusterIP with ClientIP affinity from a pod: no masquerade, affinity noted",
         "10.244.0.7",
         "10.96.0.32",
+        80,
+    ),
+    (
+        "a pod on this node reaching its own Service: hairpin, masqueraded",
+        "10.244.0.8",
+        "10.96.0.33",
         80,
     ),
 ];

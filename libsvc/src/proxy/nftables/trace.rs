@@ -58,7 +58,8 @@ pub fn trace(rules: &Ruleset, local_ips: &[IpAddr], packet: &Packet) -> TraceRes
     };
     let refused = t.run_walk();
     let outputs = std::mem::take(&mut t.outputs);
-    let dnat = std::mem::take(&mut t.dnat);
+    // Kept in the tracer too: postrouting's `ct status dnat` reads it.
+    let dnat = t.dnat.clone();
     let mark = t.mark;
     // Hairpin: the connection goes back to its own source.
     let hairpin = dnat.iter().map(|(sa, _)| *sa).find(|sa| {
