@@ -170,3 +170,14 @@ fn nftables_routes_after_dnat() {
 fn ipvs_sees_only_local_destinations() {
     insta::assert_snapshot!(reports(Mode::Ipvs));
 }
+
+/// iptables, for comparison (its tracer follows kube-proxy's test tracer
+/// and is unchanged): nat `KUBE-SERVICES` jumps to `KUBE-NODEPORTS` only for
+/// `--dst-type LOCAL`, and the no-endpoint node-port REJECT in
+/// `KUBE-EXTERNAL-SERVICES` tests `--dst-type LOCAL` too
+/// (pkg/proxy/iptables/proxier.go `syncProxyRules`), so the same packets
+/// end the same way as in the other two modes.
+#[test]
+fn iptables_agrees_on_the_same_packets() {
+    insta::assert_snapshot!(reports(Mode::Iptables));
+}
