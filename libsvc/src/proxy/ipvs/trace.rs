@@ -42,6 +42,12 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// `--dst-type LOCAL` / the kernel's local routing table: the node's
+    /// addresses, those bound to kube-ipvs0, and all of loopback.
+    fn is_local(&self, ip: IpAddr) -> bool {
+        ip.is_loopback() || self.local.contains(&ip)
+    }
+
     fn set(&self, name: &str) -> Option<&IpSet> {
         self.fr.ipsets.iter().find(|s| s.name == name)
     }
@@ -83,7 +89,7 @@ impl Walk<'_> {
             Match::NotPhysdevIsIn => true,
             Match::AddrTypeLocal { dst, negated } => {
                 let addr = if *dst { p.dst } else { p.src };
-                self.local.contains(&addr) != *negated
+                self.is_local(addr) != *negated
             }
             Match::Mark { mark, negated } => (self.mark & mark == *mark) != *negated,
             Match::CtState(states) => states.split(',').any(|s| s == "NEW"),
@@ -174,7 +180,7 @@ pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderErro
 pub fn trace_family(fr: &FamilyRuleset, node_local: &[IpAddr], packet: &Packet) -> TraceResult {
     let mut local = node_local.to_vec();
     local.extend(fr.bound_addresses.iter().copied());
-    let from_node = local.contains(&packet.src);
+    let from_node = packet.src.is_loopback() || local.contains(&packet.src);
     let mut w = Walk {
         fr,
         packet,
@@ -201,7 +207,7 @@ pub fn trace_family(fr: &FamilyRuleset, node_local: &[IpAddr], packet: &Packet) 
         _ => {}
     }
 
-    if !w.local.contains(&packet.dst) {
+    if !w.is_local(packet.dst) {
         // Routed onwards: IPVS (LOCAL_IN) never sees it; the filter
         // FORWARD hook and NAT POSTROUTING do.
         notes.push(format!(
