@@ -154,8 +154,10 @@ fn reports(mode: Mode) -> String {
 
 /// nftables: kube-proxy's `services` chain matches node ports only with
 /// `fib daddr type local` (pkg/proxy/nftables/proxier.go `syncProxyRules`),
-/// and its `nodeport-endpoints-check` sits in the input hook only
-/// (`setupNFTables`), so a forwarded packet never meets it; `masquerading`
+/// and its `nodeport-endpoints-check` is jumped to from the input hook only
+/// (`nftablesJumpChains`, installed by `setupNFTables`), so a forwarded
+/// packet never meets it (kube-proxy's test tracer, helpers_test.go
+/// `tracePacket`, walks forward and input both); `masquerading`
 /// in NAT postrouting is where the mark turns into SNAT.
 #[test]
 fn nftables_routes_after_dnat() {
