@@ -209,8 +209,9 @@ fn manifest(services: &[GenService]) -> String {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
-    /// On generated clusters, every packet to a cluster IP, node port or
-    /// load-balancer IP, from a pod, an endpoint, the node or outside, gets
+    /// On generated clusters, every packet to a cluster IP, node port (or an
+    /// outside address on its number) or load-balancer IP, from a pod, an
+    /// endpoint, the node or outside, gets
     /// the same answer from both tracers (but where kube-proxy's modes differ).
     #[test]
     fn tracers_agree_on_generated_clusters(services in proptest::collection::vec(gen_service(), 1..5)) {
@@ -218,7 +219,12 @@ proptest! {
         for (i, s) in services.iter().enumerate() {
             let protocol = if s.udp { Protocol::UDP } else { Protocol::TCP };
             let mut dsts = vec![(format!("172.30.0.{}", 10 + i), 80)];
-            if s.kind > 0 { dsts.push(("192.168.0.2".to_string(), 30010 + i as u16)); }
+            if s.kind > 0 {
+                dsts.push(("192.168.0.2".to_string(), 30010 + i as u16));
+                // Passing through the node to an outside address on the
+                // node port's number: not a NodePort in either mode.
+                dsts.push(("198.51.100.7".to_string(), 30010 + i as u16));
+            }
             if s.kind == 2 { dsts.push((format!("1.2.3.{}", 10 + i), 80)); }
             for src in ["10.180.99.9", "203.0.113.5", "192.168.0.2", &format!("10.180.{i}.1")] {
                 for (dst, port) in &dsts {

@@ -12,7 +12,7 @@ pub mod record;
 pub mod resolv;
 pub mod zone;
 
-pub use query::{Answer, QueryType, Rcode, lookup};
+pub use query::{Answer, QueryType, Rcode, Server, lookup};
 pub use record::{RData, Record, RecordType};
 pub use resolv::ResolvConf;
 pub use zone::{Flavor, Zone};
@@ -40,6 +40,11 @@ pub fn resolve(
     qtype: QueryType,
     namespace: &str,
 ) -> Result<Answer, String> {
-    let (zone, _) = zone::build(loaded, Flavor::CoreDns)?;
-    Ok(lookup(&zone, &resolv_conf(loaded, namespace), name, qtype))
+    let server = Server::new(loaded)?;
+    Ok(lookup(
+        &server,
+        &resolv_conf(loaded, namespace),
+        name,
+        qtype,
+    ))
 }

@@ -1,12 +1,19 @@
 //! Answering a query the way a pod sees it: its stub resolver walks the
 //! search list, and CoreDNS (the `kubernetes` plugin with the default
 //! kubeadm Corefile: `pods insecure`, reverse zones with fallthrough)
-//! answers each name from the zone.
+//! answers each name the way its lookup computes the answer (parse.go
+//! `parseRequest`, kubernetes.go `Records`/`findServices`, backend_lookup.go).
 
 use super::record::{RData, Record, RecordType, parse_reverse_name};
 use super::resolv::ResolvConf;
-use super::zone::{TTL, Zone};
+use super::zone::{
+    Flavor, SCHEMA_VERSION, TTL, VERSION_TTL, Zone, dashed_address, endpoint_published,
+    external_name_target, service_name, srv_weight,
+};
+use crate::Loaded;
+use crate::table::{AddressType, ServiceType};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -136,114 +143,448 @@ fn in_domain(name: &str, zone: &str) -> bool {
     n == z || n.ends_with(&format!(".{z}"))
 }
 
-/// CoreDNS `pods insecure`: `a-b-c-d.<ns>.pod.<zone>.` answers with the
-/// address spelled in its first label, whether or not such a pod exists.
-fn pod_record(name: &str, zone: &Zone) -> Option<Record> {
-    let lower = name.to_ascii_lowercase();
-    let rest = lower.strip_suffix(&format!(".pod.{}.", zone.domain.to_ascii_lowercase()))?;
-    let (label, namespace) = rest.split_once('.')?;
-    if namespace.is_empty() || namespace.contains('.') {
-        return None;
-    }
-    let text = if label.matches('-').count() == 3 && !label.contains("--") {
-        label.replace('-', ".")
-    } else {
-        label.replace('-', ":")
-    };
-    let ip: IpAddr = text.parse().ok()?;
-    Some(Record::new(name, TTL, RData::address(ip)))
+/// The namespaces that exist: Kubernetes' own four, and every namespace an
+/// object of the input lives in. (CoreDNS's `namespaceExposed` asks the API
+/// server; svcgen sees only the input.)
+fn existing_namespaces(loaded: &Loaded) -> BTreeSet<String> {
+    let o = &loaded.objects;
+    ["default", "kube-system", "kube-public", "kube-node-lease"]
+        .into_iter()
+        .map(String::from)
+        .chain(o.services.iter().map(|x| x.meta.namespace().to_string()))
+        .chain(o.endpoints.iter().map(|x| x.meta.namespace().to_string()))
+        .chain(
+            o.endpoint_slices
+                .iter()
+                .map(|x| x.meta.namespace().to_string()),
+        )
+        .chain(o.pods.iter().map(|x| x.meta.namespace().to_string()))
+        .map(|n| n.to_ascii_lowercase())
+        .collect()
 }
 
-/// The records CoreDNS answers for one absolute name, and its status.
-fn answer_name(zone: &Zone, name: &str, qtype: QueryType) -> (Rcode, Vec<Record>, Vec<Record>) {
-    let reverse = parse_reverse_name(name).is_some();
-    if !in_domain(name, &zone.domain) && !reverse {
-        return (Rcode::Forwarded, Vec::new(), Vec::new());
-    }
-    let mut at: Vec<Record> = zone
-        .records
-        .iter()
-        .filter(|r| r.owned_by(name))
-        .cloned()
-        .collect();
-    at.extend(pod_record(name, zone));
-    if at.is_empty() && reverse {
-        // Reverse zones fall through to the next plugin (upstream).
-        return (Rcode::Forwarded, Vec::new(), Vec::new());
-    }
-    let below = format!(".{}", name.to_ascii_lowercase());
-    let exists = !at.is_empty()
-        || name.eq_ignore_ascii_case(&format!("{}.", zone.domain))
-        || zone
-            .records
-            .iter()
-            .any(|r| r.name.to_ascii_lowercase().ends_with(&below));
-    if !exists {
-        return (Rcode::NxDomain, Vec::new(), Vec::new());
-    }
-    let QueryType::Record(t) = qtype else {
-        return (Rcode::NoError, Vec::new(), Vec::new());
+/// What CoreDNS (the kubernetes plugin) answers from: the Services and
+/// their EndpointSlices, the namespaces that exist, and the reverse records
+/// of the cluster zone.
+pub struct Server<'a> {
+    loaded: &'a Loaded,
+    /// The cluster zone ([`Flavor::CoreDns`]): its PTR records answer
+    /// reverse lookups.
+    zone: Zone,
+    namespaces: BTreeSet<String>,
+}
+
+/// The name does not exist (CoreDNS's `errNoItems`, `errNsNotExposed`,
+/// `errInvalidRequest`: `IsNameError`).
+struct NameError;
+
+/// A parsed query name (parse.go `parseRequest`): `_port._protocol.service.
+/// namespace.svc.zone`, `endpoint.service.namespace.svc.zone`,
+/// `service.namespace.svc|pod.zone`, or shorter. Empty fields match
+/// anything.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Request {
+    port: String,
+    protocol: String,
+    endpoint: String,
+    service: String,
+    namespace: String,
+    /// `svc` or `pod`; empty for the zone, `svc.zone` and `pod.zone`.
+    pod_or_svc: String,
+}
+
+/// What CoreDNS's lookup collects for a name (`msg.Service`): a host (an
+/// address, or a name for ExternalName), a port (-1: none declared), and
+/// the name the record is published under (an SRV target).
+struct Item {
+    host: Host,
+    port: i32,
+    key: String,
+}
+
+enum Host {
+    Ip(IpAddr),
+    Name(String),
+}
+
+/// parse.go `parseRequest`, for a name inside `domain` (lower case).
+fn parse_request(name: &str, domain: &str) -> Result<Request, NameError> {
+    let lower = name.to_ascii_lowercase();
+    let apex = format!("{}.", domain.to_ascii_lowercase());
+    let base = if lower == apex {
+        ""
+    } else {
+        lower.strip_suffix(&format!(".{apex}")).ok_or(NameError)?
     };
-    let mut answer: Vec<Record> = at
-        .iter()
-        .filter(|r| r.record_type() == t)
-        .cloned()
-        .collect();
-    if answer.is_empty() && t != RecordType::CNAME {
-        // An alias: the CNAME, then the target's records when CoreDNS
-        // knows them (a target inside the cluster zone), a few levels deep.
-        let mut current = at;
-        for _ in 0..8 {
-            let Some(cname) = current
-                .iter()
-                .find(|r| r.record_type() == RecordType::CNAME)
-                .cloned()
-            else {
-                break;
-            };
-            let target = cname.data.target().unwrap_or_default().to_string();
-            answer.push(cname);
-            current = zone
-                .records
-                .iter()
-                .filter(|r| r.owned_by(&target))
-                .cloned()
-                .collect();
-            let found: Vec<Record> = current
-                .iter()
-                .filter(|r| r.record_type() == t)
-                .cloned()
-                .collect();
-            if !found.is_empty() {
-                answer.extend(found);
-                break;
-            }
+    let mut r = Request::default();
+    if base.is_empty() || base == "svc" || base == "pod" {
+        return Ok(r);
+    }
+    let mut segs: Vec<&str> = base.split('.').collect();
+    let strip = |s: &str| s.strip_prefix('_').unwrap_or(s).to_string();
+    r.pod_or_svc = segs.pop().unwrap_or_default().to_string();
+    if r.pod_or_svc != "svc" && r.pod_or_svc != "pod" {
+        return Err(NameError);
+    }
+    let Some(ns) = segs.pop() else { return Ok(r) };
+    r.namespace = ns.to_string();
+    let Some(svc) = segs.pop() else { return Ok(r) };
+    r.service = svc.to_string();
+    match segs.as_slice() {
+        [] => {}
+        [endpoint] => r.endpoint = endpoint.to_string(),
+        [port, protocol] => {
+            r.port = strip(port);
+            r.protocol = strip(protocol);
+        }
+        _ => return Err(NameError),
+    }
+    Ok(r)
+}
+
+/// kubernetes.go `matchPortAndProtocol`: an empty query part matches anything.
+fn port_and_protocol_match(r: &Request, name: &str, protocol: &str) -> bool {
+    (r.port.is_empty() || r.port.eq_ignore_ascii_case(name))
+        && (r.protocol.is_empty() || r.protocol.eq_ignore_ascii_case(protocol))
+}
+
+impl<'a> Server<'a> {
+    /// CoreDNS for `loaded`.
+    pub fn new(loaded: &'a Loaded) -> Result<Server<'a>, String> {
+        let (zone, _) = super::zone::build(loaded, Flavor::CoreDns)?;
+        Ok(Server {
+            loaded,
+            zone,
+            namespaces: existing_namespaces(loaded),
+        })
+    }
+
+    fn domain(&self) -> &str {
+        &self.zone.domain
+    }
+
+    /// kubernetes.go `Records`: what a name stands for.
+    fn records(&self, name: &str) -> Result<Vec<Item>, NameError> {
+        let r = parse_request(name, self.domain())?;
+        if r.pod_or_svc.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.namespaces.contains(&r.namespace) {
+            return Err(NameError);
+        }
+        if r.pod_or_svc == "pod" {
+            self.find_pods(&r)
+        } else {
+            self.find_services(&r)
         }
     }
-    let mut additional = Vec::new();
-    if t == RecordType::SRV {
-        for srv in &answer {
-            let Some(target) = srv.data.target() else {
+
+    /// kubernetes.go `findPods` with `pods insecure`: the address spelled
+    /// in the label, whether or not such a pod exists.
+    fn find_pods(&self, r: &Request) -> Result<Vec<Item>, NameError> {
+        let pod = &r.service;
+        if pod.is_empty() {
+            return Ok(Vec::new());
+        }
+        let text = if pod.matches('-').count() == 3 && !pod.contains("--") {
+            pod.replace('-', ".")
+        } else {
+            pod.replace('-', ":")
+        };
+        let ip: IpAddr = text.parse().map_err(|_| NameError)?;
+        Ok(vec![Item {
+            host: Host::Ip(ip),
+            port: 0,
+            key: format!("{pod}.{}.pod.{}.", r.namespace, self.domain()),
+        }])
+    }
+
+    /// kubernetes.go `findServices`: one item per cluster IP × matching
+    /// port, per published endpoint address × matching port (headless
+    /// Services, or any Service asked for an endpoint name), or the
+    /// ExternalName. No match at all is NXDOMAIN.
+    fn find_services(&self, r: &Request) -> Result<Vec<Item>, NameError> {
+        if r.service.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut found = false;
+        let mut items = Vec::new();
+        for svc in self.loaded.table.services.iter().filter(|s| {
+            s.namespace.eq_ignore_ascii_case(&r.namespace)
+                && s.name.eq_ignore_ascii_case(&r.service)
+        }) {
+            let owner = service_name(svc, self.domain());
+            if svc.type_ == ServiceType::ExternalName {
+                // No endpoints, ports or protocols under an ExternalName.
+                if !(r.endpoint.is_empty() && r.port.is_empty() && r.protocol.is_empty()) {
+                    continue;
+                }
+                if let Some(target) = external_name_target(svc) {
+                    items.push(Item {
+                        host: Host::Name(target),
+                        port: 0,
+                        key: owner,
+                    });
+                    found = true;
+                }
                 continue;
+            }
+            if svc.headless || !r.endpoint.is_empty() {
+                for slice in svc
+                    .slices
+                    .iter()
+                    .filter(|s| s.address_type != AddressType::FQDN)
+                {
+                    // A slice without ports stands for one port -1 (CoreDNS's sentinel).
+                    let ports: Vec<(&str, &str, i32)> = if slice.ports.is_empty() {
+                        vec![("", "", -1)]
+                    } else {
+                        slice
+                            .ports
+                            .iter()
+                            .map(|p| {
+                                let port = p.port.map_or(-1, i32::from);
+                                (p.name.as_str(), p.protocol.as_str(), port)
+                            })
+                            .collect()
+                    };
+                    for ep in slice
+                        .endpoints
+                        .iter()
+                        .filter(|ep| endpoint_published(svc, slice, ep))
+                    {
+                        for text in &ep.addresses {
+                            let Ok(ip) = text.parse::<IpAddr>() else {
+                                continue;
+                            };
+                            let host = match ep.hostname.as_deref().filter(|h| !h.is_empty()) {
+                                Some(h) => h.to_string(),
+                                None => dashed_address(text),
+                            };
+                            if !r.endpoint.is_empty() && !r.endpoint.eq_ignore_ascii_case(&host) {
+                                continue;
+                            }
+                            for (name, protocol, port) in &ports {
+                                if !port_and_protocol_match(r, name, protocol) {
+                                    continue;
+                                }
+                                found = true;
+                                items.push(Item {
+                                    host: Host::Ip(ip),
+                                    port: *port,
+                                    key: format!("{host}.{owner}"),
+                                });
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            if crate::env::explicitly_unallocated(self.loaded, svc) {
+                continue;
+            }
+            // A Service without ports stands for one port -1.
+            let ports: Vec<(&str, &str, i32)> = if svc.ports.is_empty() {
+                vec![("", "", -1)]
+            } else {
+                svc.ports
+                    .iter()
+                    .map(|p| (p.name.as_str(), p.protocol.as_str(), i32::from(p.port)))
+                    .collect()
             };
-            for r in zone.records.iter().filter(|r| {
-                r.owned_by(target) && matches!(r.record_type(), RecordType::A | RecordType::AAAA)
-            }) {
-                if !additional.contains(r) {
-                    additional.push(r.clone());
+            for (name, protocol, port) in ports {
+                if !port_and_protocol_match(r, name, protocol) {
+                    continue;
+                }
+                found = true;
+                for ip in &svc.cluster_ips {
+                    items.push(Item {
+                        host: Host::Ip(*ip),
+                        port,
+                        key: owner.clone(),
+                    });
                 }
             }
         }
+        if found { Ok(items) } else { Err(NameError) }
     }
-    (Rcode::NoError, answer, additional)
+
+    /// backend_lookup.go `A` / `AAAA`: the addresses of the items, each
+    /// once, under the name asked; an ExternalName's CNAME, followed when
+    /// its target lies in the cluster zone.
+    fn addresses(
+        &self,
+        name: &str,
+        t: RecordType,
+        depth: usize,
+        notes: &mut Vec<String>,
+    ) -> Result<Vec<Record>, NameError> {
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for item in self.records(name)? {
+            match item.host {
+                Host::Name(target) => {
+                    if target.eq_ignore_ascii_case(name) || depth >= MAX_CNAME_CHAIN {
+                        continue;
+                    }
+                    let cname = Record::new(
+                        name,
+                        TTL,
+                        RData::CNAME {
+                            target: target.clone(),
+                        },
+                    );
+                    if in_domain(&target, self.domain()) {
+                        // Only a CNAME whose target has addresses is given.
+                        if let Ok(next) = self.addresses(&target, t, depth + 1, notes)
+                            && !next.is_empty()
+                        {
+                            out.push(cname);
+                            out.extend(next);
+                        }
+                    } else {
+                        notes.push(format!(
+                            "CoreDNS resolves {target} upstream and adds its records; svcgen does not know them"
+                        ));
+                        out.push(cname);
+                    }
+                }
+                Host::Ip(ip) => {
+                    let data = RData::address(ip);
+                    if data.record_type() == t && seen.insert(ip) {
+                        out.push(Record::new(name, TTL, data));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// backend_lookup.go `SRV`: one record per target and port, weighted
+    /// 100 shared among every item found (portless ones included), and the
+    /// targets' addresses as additional records. ExternalName gives none.
+    fn srv(&self, name: &str) -> Result<(Vec<Record>, Vec<Record>), NameError> {
+        let items: Vec<Item> = self
+            .records(name)?
+            .into_iter()
+            .filter(|i| matches!(i.host, Host::Ip(_)))
+            .collect();
+        let weight = srv_weight(items.len());
+        let (mut answer, mut additional) = (Vec::new(), Vec::new());
+        let (mut seen_srv, mut seen_addr) = (BTreeSet::new(), BTreeSet::new());
+        for item in &items {
+            let (Host::Ip(ip), Ok(port)) = (&item.host, u16::try_from(item.port)) else {
+                continue;
+            };
+            let target = item.key.to_ascii_lowercase();
+            if seen_srv.insert((target.clone(), port)) {
+                answer.push(Record::new(
+                    name,
+                    TTL,
+                    RData::SRV {
+                        priority: 0,
+                        weight,
+                        port,
+                        target: item.key.clone(),
+                    },
+                ));
+            }
+            if seen_addr.insert((target, *ip)) {
+                additional.push(Record::new(&item.key, TTL, RData::address(*ip)));
+            }
+        }
+        Ok((answer, additional))
+    }
+
+    /// handler.go `ServeDNS` for one absolute name inside the cluster zone.
+    fn serve(&self, name: &str, qtype: QueryType, notes: &mut Vec<String>) -> Served {
+        let t = match qtype {
+            QueryType::Record(t) => t,
+            // Not a type the plugin serves: a fake A lookup tells NXDOMAIN from NODATA.
+            QueryType::Any => RecordType::A,
+        };
+        let result = match t {
+            RecordType::A | RecordType::AAAA => {
+                self.addresses(name, t, 0, notes).map(|a| (a, Vec::new()))
+            }
+            RecordType::SRV => self.srv(name),
+            RecordType::TXT => self.txt(name).map(|a| (a, Vec::new())),
+            RecordType::CNAME => self.records(name).map(|items| {
+                let first = items.into_iter().next();
+                let cname = first.and_then(|i| match i.host {
+                    Host::Name(target) => Some(Record::new(name, TTL, RData::CNAME { target })),
+                    Host::Ip(_) => None,
+                });
+                (cname.into_iter().collect(), Vec::new())
+            }),
+            // kubernetes.go `Reverse` on a forward name: whether it exists.
+            RecordType::PTR => self.records(name).map(|_| (Vec::new(), Vec::new())),
+        };
+        match result {
+            Err(NameError) => (Rcode::NxDomain, Vec::new(), Vec::new()),
+            Ok(_) if qtype == QueryType::Any => (Rcode::NoError, Vec::new(), Vec::new()),
+            Ok((answer, additional)) => (Rcode::NoError, answer, additional),
+        }
+    }
+
+    /// kubernetes.go `Services` for TXT: `dns-version.<zone>` has the
+    /// schema version; any other name is NODATA when it stands for
+    /// something, else NXDOMAIN.
+    fn txt(&self, name: &str) -> Result<Vec<Record>, NameError> {
+        if name.eq_ignore_ascii_case(&format!("dns-version.{}.", self.domain())) {
+            return Ok(vec![Record::new(
+                name,
+                VERSION_TTL,
+                RData::TXT {
+                    text: SCHEMA_VERSION.into(),
+                },
+            )]);
+        }
+        match self.records(name) {
+            Ok(items) if !items.is_empty() => Ok(Vec::new()),
+            _ => Err(NameError),
+        }
+    }
+
+    /// The answer for one absolute name: the cluster zone as above;
+    /// reverse names from the zone's PTR records, falling through to the
+    /// upstream resolver when there is none (kubeadm's Corefile); any
+    /// other name forwarded.
+    fn answer_name(&self, name: &str, qtype: QueryType, notes: &mut Vec<String>) -> Served {
+        if in_domain(name, self.domain()) {
+            return self.serve(name, qtype, notes);
+        }
+        let ptr: Vec<Record> = match parse_reverse_name(name) {
+            Some(_) => self
+                .zone
+                .records
+                .iter()
+                .filter(|r| r.owned_by(name) && r.record_type() == RecordType::PTR)
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        match qtype {
+            QueryType::Record(RecordType::PTR) if !ptr.is_empty() => {
+                (Rcode::NoError, ptr, Vec::new())
+            }
+            _ => (Rcode::Forwarded, Vec::new(), Vec::new()),
+        }
+    }
 }
+
+/// The response code, answer and additional records of one name.
+type Served = (Rcode, Vec<Record>, Vec<Record>);
+
+/// plugin.go `maxCnameChainLength`.
+const MAX_CNAME_CHAIN: usize = 10;
 
 /// Looks `name` up as a pod with resolver configuration `resolv` would:
 /// each candidate name of the search list in turn, until one has answers.
 /// A name with no answers anywhere is NODATA if one candidate exists,
 /// NXDOMAIN if none of the candidates inside the cluster zone exists,
 /// and FORWARDED if none of them lies inside it.
-pub fn lookup(zone: &Zone, resolv: &ResolvConf, name: &str, qtype: QueryType) -> Answer {
+pub fn lookup(server: &Server, resolv: &ResolvConf, name: &str, qtype: QueryType) -> Answer {
     let mut tried = Vec::new();
     let mut nodata: Option<String> = None;
     let mut in_zone = false;
@@ -255,7 +596,7 @@ pub fn lookup(zone: &Zone, resolv: &ResolvConf, name: &str, qtype: QueryType) ->
         );
     }
     for candidate in resolv.candidates(name.trim()) {
-        let (rcode, answer, additional) = answer_name(zone, &candidate, qtype);
+        let (rcode, answer, additional) = server.answer_name(&candidate, qtype, &mut notes);
         tried.push(Attempt {
             name: candidate.clone(),
             rcode,

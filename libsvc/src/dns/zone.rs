@@ -31,10 +31,10 @@ pub enum Flavor {
     /// Exactly what the specification requires (the `render --mode dns` listing).
     #[default]
     Specification,
-    /// Also what CoreDNS serves beyond it: an SRV record per port (named or
-    /// not) on the bare Service name, endpoint names and reverse records for
-    /// the endpoints of Services that have a cluster IP. `resolve` answers
-    /// from this set.
+    /// Also the endpoint names and reverse records CoreDNS serves for the
+    /// endpoints of Services that have a cluster IP. `resolve` answers
+    /// reverse lookups from this set (forward names are answered the way
+    /// CoreDNS's lookup computes them, in `query`).
     CoreDns,
 }
 
@@ -89,6 +89,18 @@ pub fn endpoint_published(svc: &ServiceInfo, slice: &SliceInfo, ep: &EndpointInf
                 .annotations
                 .get(TOLERATE_UNREADY_ANNOTATION)
                 .is_some_and(|v| v == "true"))
+}
+
+/// The CNAME target of an ExternalName Service, fully qualified: CoreDNS
+/// serves a CNAME only when the name is not an IP address (`msg.Service.
+/// HostType`); an empty or malformed name gets none either.
+pub fn external_name_target(svc: &ServiceInfo) -> Option<String> {
+    let ext = svc.external_name.as_deref()?;
+    if ext.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    let target = ext.strip_suffix('.').unwrap_or(ext);
+    is_domain(target).then(|| format!("{target}."))
 }
 
 /// Builds the zone of `loaded.settings.cluster.cluster_domain`. Values that
@@ -165,34 +177,20 @@ impl Builder<'_> {
         let Some(ext) = svc.external_name.as_deref().filter(|e| !e.is_empty()) else {
             return;
         };
-        if ext.parse::<IpAddr>().is_ok() {
+        let Some(target) = external_name_target(svc) else {
+            let why = if ext.parse::<IpAddr>().is_ok() {
+                "is an IP address; cluster DNS serves no record for it (NXDOMAIN)"
+            } else {
+                "is not a DNS name; no CNAME record"
+            };
             self.warn(
                 svc,
-                format!(
-                    "Service {}: externalName {ext:?} is an IP address; cluster DNS serves no record for it (NXDOMAIN)",
-                    svc.key()
-                ),
+                format!("Service {}: externalName {ext:?} {why}", svc.key()),
             );
             return;
-        }
-        let target = ext.strip_suffix('.').unwrap_or(ext);
-        if !is_domain(target) {
-            self.warn(
-                svc,
-                format!(
-                    "Service {}: externalName {ext:?} is not a DNS name; no CNAME record",
-                    svc.key()
-                ),
-            );
-            return;
-        }
+        };
         let owner = service_name(svc, self.domain);
-        self.push(
-            &owner,
-            RData::CNAME {
-                target: format!("{target}."),
-            },
-        );
+        self.push(&owner, RData::CNAME { target });
     }
 
     /// A Service with cluster IPs: an address and a PTR record per cluster
@@ -219,10 +217,7 @@ impl Builder<'_> {
                 target: owner.clone(),
             };
             if is_label(&p.name) {
-                self.push(
-                    &format!("_{}._{}.{owner}", p.name, p.protocol.lower()),
-                    srv.clone(),
-                );
+                self.push(&format!("_{}._{}.{owner}", p.name, p.protocol.lower()), srv);
             } else if !p.name.is_empty() {
                 self.warn(
                     svc,
@@ -232,9 +227,6 @@ impl Builder<'_> {
                         p.name
                     ),
                 );
-            }
-            if self.flavor == Flavor::CoreDns {
-                self.push(&owner, srv);
             }
         }
         if self.flavor == Flavor::CoreDns {
@@ -280,9 +272,10 @@ impl Builder<'_> {
                     ok
                 })
                 .collect();
-            // CoreDNS's weight: 100 shared among the slice's published addresses.
+            // CoreDNS's zone transfer (xfr.go `calcSRVWeight`): 100 shared
+            // among the slice's published addresses, never below 1.
             let count: usize = published.iter().map(|(_, ep)| ep.addresses.len()).sum();
-            let weight = u16::try_from(100 / count.max(1)).unwrap_or(100);
+            let weight = srv_weight(count);
             for (i, ep) in published {
                 for (j, text) in ep.addresses.iter().enumerate() {
                     let Ok(ip) = text.parse::<IpAddr>() else {
@@ -324,13 +317,7 @@ impl Builder<'_> {
                             target: ep_name.clone(),
                         };
                         if is_label(&p.name) {
-                            self.push(
-                                &format!("_{}._{}.{owner}", p.name, p.protocol.lower()),
-                                srv.clone(),
-                            );
-                        }
-                        if self.flavor == Flavor::CoreDns {
-                            self.push(owner, srv);
+                            self.push(&format!("_{}._{}.{owner}", p.name, p.protocol.lower()), srv);
                         }
                     }
                 }
@@ -339,9 +326,28 @@ impl Builder<'_> {
     }
 }
 
+/// CoreDNS's SRV weight for `n` records of one priority (backend_lookup.go
+/// `SRV`, xfr.go `calcSRVWeight`): `floor(100 / (100·n) · 100)` in
+/// floating point, as Go computes it, and at least 1.
+pub fn srv_weight(n: usize) -> u16 {
+    let w = (100.0 / (100.0 * n.max(1) as f64)) * 100.0;
+    (w.floor() as u16).max(1)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::dashed_address;
+    use super::{dashed_address, srv_weight};
+
+    /// xfr.go `calcSRVWeight` / backend_lookup.go `SRV`: 100 shared among
+    /// the records, floored, never below 1.
+    #[test]
+    fn srv_weights_are_corednss() {
+        let got: Vec<u16> = [1, 2, 3, 4, 6, 7, 100, 101, 250]
+            .into_iter()
+            .map(srv_weight)
+            .collect();
+        assert_eq!(got, [100, 50, 33, 25, 16, 14, 1, 1, 1]);
+    }
 
     #[test]
     fn endpoint_identifiers_are_coredns_dashed_addresses() {

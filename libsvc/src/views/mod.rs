@@ -82,7 +82,45 @@ pub fn no_resources(ns: &Namespaces) -> String {
     }
 }
 
-fn external_ip(svc: &ServiceInfo) -> String {
+/// The Service as written in the input, for the fields kubectl prints
+/// verbatim (status, `loadBalancerSourceRanges`).
+fn raw_service<'a>(loaded: &'a Loaded, svc: &ServiceInfo) -> Option<&'a crate::model::Service> {
+    loaded
+        .objects
+        .services
+        .iter()
+        .find(|s| s.meta.namespace() == svc.namespace && s.meta.name == svc.name)
+}
+
+/// kubectl's `loadBalancerStatusStringer` (pkg/printers/internalversion/
+/// printers.go): each ingress point's IP, or its hostname only when the IP
+/// is empty, as a sorted set, clipped to 16 bytes.
+fn load_balancer_status(ingress: &[crate::model::LoadBalancerIngress]) -> String {
+    let mut points: Vec<&str> = ingress
+        .iter()
+        .filter_map(|i| {
+            let ip = i.ip.as_deref().unwrap_or_default();
+            let host = i.hostname.as_deref().unwrap_or_default();
+            [ip, host].into_iter().find(|s| !s.is_empty())
+        })
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    let mut lb = points.join(",");
+    if lb.len() > LOAD_BALANCER_WIDTH {
+        // Go slices bytes; cut on a character boundary so the text stays valid.
+        let mut cut = LOAD_BALANCER_WIDTH - 3;
+        while !lb.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        lb.truncate(cut);
+        lb.push_str("...");
+    }
+    lb
+}
+
+/// kubectl's `getServiceExternalIP` (printers.go).
+fn external_ip(svc: &ServiceInfo, raw: Option<&crate::model::Service>) -> String {
     let external = svc.external_ips.join(",");
     match svc.type_ {
         ServiceType::ClusterIP | ServiceType::NodePort => {
@@ -93,19 +131,10 @@ fn external_ip(svc: &ServiceInfo) -> String {
             }
         }
         ServiceType::LoadBalancer => {
-            // kubectl lists ingress points as a sorted set.
-            let mut points: Vec<String> = svc.lb_ingress.iter().map(|i| i.ip.to_string()).collect();
-            points.extend(svc.lb_ingress_hostnames.iter().cloned());
-            points.sort();
-            points.dedup();
-            let mut lb = points.join(",");
-            if lb.len() > LOAD_BALANCER_WIDTH {
-                lb.truncate(LOAD_BALANCER_WIDTH - 3);
-                lb.push_str("...");
-            }
+            let lb = load_balancer_status(raw.map_or(&[], |r| r.lb_ingress.as_slice()));
             match (lb.is_empty(), external.is_empty()) {
-                (_, false) if !lb.is_empty() => format!("{lb},{external}"),
-                (_, false) => external,
+                (false, false) => format!("{lb},{external}"),
+                (true, false) => external,
                 (false, true) => lb,
                 (true, true) => "<pending>".into(),
             }
@@ -149,7 +178,7 @@ pub fn get_services(loaded: &Loaded, ns: &Namespaces) -> String {
                     s.name.clone(),
                     s.type_.as_str().into(),
                     cluster_ip,
-                    external_ip(s),
+                    external_ip(s, raw_service(loaded, s)),
                     port_string(s),
                     UNKNOWN_AGE.into(),
                 ],
@@ -460,6 +489,20 @@ fn describe_endpoints(slices: &[SliceInfo], port_name: &str) -> String {
     }
 }
 
+/// kubectl describe's `buildIngressString`: each ingress point's IP with its
+/// mode (`10.0.0.1 (VIP)`), or its hostname when the IP is empty. The mode
+/// is as stored: SetDefaults_Service writes `VIP` for an IP without one.
+fn ingress_string(ingress: &[crate::model::LoadBalancerIngress]) -> String {
+    ingress
+        .iter()
+        .map(|i| match i.ip.as_deref().filter(|ip| !ip.is_empty()) {
+            Some(ip) => format!("{ip} ({})", i.ip_mode.as_deref().unwrap_or("VIP")),
+            None => i.hostname.clone().unwrap_or_default(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `kubectl describe service NAME -n NS`, or `None` if there is no such Service.
 pub fn describe_service(loaded: &Loaded, namespace: &str, name: &str) -> Option<String> {
     let svc = loaded.table.get(namespace, name)?;
@@ -506,24 +549,19 @@ pub fn describe_service(loaded: &Loaded, namespace: &str, name: &str) -> Option<
     if let Some(n) = svc.external_name.as_ref().filter(|n| !n.is_empty()) {
         o.push_str(&format!("External Name:\t{n}\n"));
     }
-    if let Some(ing) = loaded
-        .objects
-        .services
-        .iter()
-        .find(|s| s.meta.namespace() == namespace && s.meta.name == name)
-        .map(|s| &s.lb_ingress)
-        .filter(|i| !i.is_empty())
-    {
-        let list: Vec<String> = ing
-            .iter()
-            .map(|i| match (&i.ip, &i.ip_mode) {
-                (Some(ip), Some(mode)) if !ip.is_empty() => format!("{ip} ({mode})"),
-                (Some(ip), None) if !ip.is_empty() => ip.clone(),
-                _ => i.hostname.clone().unwrap_or_default(),
-            })
-            .collect();
-        o.push_str(&format!("LoadBalancer Ingress:\t{}\n", list.join(", ")));
+    let raw = raw_service(loaded, svc);
+    // Status is only stored for LoadBalancer Services (ValidateLoadBalancerStatus
+    // forbids it on other types).
+    let ingress = raw
+        .filter(|_| svc.type_ == ServiceType::LoadBalancer)
+        .map_or(&[][..], |r| r.lb_ingress.as_slice());
+    if !ingress.is_empty() {
+        o.push_str(&format!(
+            "LoadBalancer Ingress:\t{}\n",
+            ingress_string(ingress)
+        ));
     }
+    let has_node_ports = matches!(svc.type_, ServiceType::NodePort | ServiceType::LoadBalancer);
     for p in &svc.ports {
         let pname = if p.name.is_empty() {
             "<unset>"
@@ -538,7 +576,8 @@ pub fn describe_service(loaded: &Loaded, namespace: &str, name: &str) -> Option<
         if let Some(ap) = &p.app_protocol {
             o.push_str(&format!("AppProtocol:\t{ap}\n"));
         }
-        if let Some(np) = p.node_port {
+        // A stored Service has node ports only when its type allocates them.
+        if let Some(np) = p.node_port.filter(|_| has_node_ports) {
             o.push_str(&format!("NodePort:\t{pname}\t{np}/{}\n", p.protocol));
         }
         o.push_str(&format!(
@@ -547,19 +586,36 @@ pub fn describe_service(loaded: &Loaded, namespace: &str, name: &str) -> Option<
         ));
     }
     o.push_str(&format!("Session Affinity:\t{}\n", svc.session_affinity));
-    if let Some(p) = &svc.external_traffic_policy {
+    // SetDefaults_Service writes Cluster for externally accessible
+    // Services; validation refuses the field on any other.
+    let externally_accessible =
+        has_node_ports || (svc.type_ == ServiceType::ClusterIP && !svc.external_ips.is_empty());
+    if let Some(p) = svc
+        .external_traffic_policy
+        .as_ref()
+        .filter(|_| externally_accessible)
+    {
         o.push_str(&format!("External Traffic Policy:\t{p}\n"));
     }
     if let Some(p) = &svc.internal_traffic_policy {
         o.push_str(&format!("Internal Traffic Policy:\t{p}\n"));
     }
-    if let Some(n) = svc.health_check_node_port {
+    // Only a LoadBalancer with externalTrafficPolicy Local has one.
+    if let Some(n) = svc
+        .health_check_node_port
+        .filter(|_| svc.type_ == ServiceType::LoadBalancer && svc.external_policy_local())
+    {
         o.push_str(&format!("HealthCheck NodePort:\t{n}\n"));
     }
-    if !svc.lb_source_ranges.is_empty() {
+    // The field as written: the legacy annotation is the cloud provider's,
+    // and the field is refused on other types.
+    let ranges = raw
+        .filter(|_| svc.type_ == ServiceType::LoadBalancer)
+        .map_or(&[][..], |r| r.spec.load_balancer_source_ranges.as_slice());
+    if !ranges.is_empty() {
         o.push_str(&format!(
             "LoadBalancer Source Ranges:\t{}\n",
-            svc.lb_source_ranges.join(",")
+            ranges.join(",")
         ));
     }
     if let Some(td) = &svc.traffic_distribution {

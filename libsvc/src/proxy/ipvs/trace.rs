@@ -1,7 +1,10 @@
 //! A new connection walked through the IPVS-mode model: nat
 //! `PREROUTING` (or `OUTPUT` for a packet from the node itself) into
-//! `KUBE-SERVICES`, the filter chains on the way in, the IPVS virtual
-//! server and the real server its scheduler picks, then `KUBE-POSTROUTING`.
+//! `KUBE-SERVICES`; then, as the kernel routes it, either (a local
+//! destination: a node address, or one bound to kube-ipvs0) the filter
+//! chains on the way in, the IPVS virtual server and the real server its
+//! scheduler picks, or (any other destination: IPVS never sees it) the
+//! filter `FORWARD` chain; then `KUBE-POSTROUTING`.
 //!
 //! Assumptions, stated in the result's notes where they matter: the packet
 //! does not come in through a bridge port (`physdev`), and real servers were
@@ -39,6 +42,12 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// `--dst-type LOCAL` / the kernel's local routing table: the node's
+    /// addresses, those bound to kube-ipvs0, and all of loopback.
+    fn is_local(&self, ip: IpAddr) -> bool {
+        ip.is_loopback() || self.local.contains(&ip)
+    }
+
     fn set(&self, name: &str) -> Option<&IpSet> {
         self.fr.ipsets.iter().find(|s| s.name == name)
     }
@@ -80,7 +89,7 @@ impl Walk<'_> {
             Match::NotPhysdevIsIn => true,
             Match::AddrTypeLocal { dst, negated } => {
                 let addr = if *dst { p.dst } else { p.src };
-                self.local.contains(&addr) != *negated
+                self.is_local(addr) != *negated
             }
             Match::Mark { mark, negated } => (self.mark & mark == *mark) != *negated,
             Match::CtState(states) => states.split(',').any(|s| s == "NEW"),
@@ -171,7 +180,7 @@ pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderErro
 pub fn trace_family(fr: &FamilyRuleset, node_local: &[IpAddr], packet: &Packet) -> TraceResult {
     let mut local = node_local.to_vec();
     local.extend(fr.bound_addresses.iter().copied());
-    let from_node = local.contains(&packet.src);
+    let from_node = packet.src.is_loopback() || local.contains(&packet.src);
     let mut w = Walk {
         fr,
         packet,
@@ -198,14 +207,29 @@ pub fn trace_family(fr: &FamilyRuleset, node_local: &[IpAddr], packet: &Packet) 
         _ => {}
     }
 
-    if !w.local.contains(&packet.dst) {
-        notes.push(
-            "the destination is not a node address or a service address bound to kube-ipvs0; IPVS does not see the packet".into(),
-        );
+    if !w.is_local(packet.dst) {
+        // Routed onwards: IPVS (LOCAL_IN) never sees it; the filter
+        // FORWARD hook and NAT POSTROUTING do.
+        notes.push(format!(
+            "routing: {} is not a node address or an address bound to kube-ipvs0: the packet is forwarded and IPVS does not see it",
+            packet.dst
+        ));
+        if !from_node {
+            match w.hook("filter", "FORWARD", "KUBE-FORWARD") {
+                Verdict::Drop => return finish(w, "DROP", vec![], notes),
+                Verdict::Reject => return finish(w, "REJECT", vec![], notes),
+                _ => {}
+            }
+        }
+        let masquerade = w.hook("nat", "POSTROUTING", "KUBE-POSTROUTING") == Verdict::Masquerade;
         let mut r = finish(w, "", vec![], notes);
-        r.masquerade = false;
+        r.masquerade = masquerade;
         return r;
     }
+    notes.push(format!(
+        "routing: {} is a local address (a node address or bound to kube-ipvs0): the input hook, where IPVS sees it",
+        packet.dst
+    ));
 
     // filter: packets for local addresses go through INPUT (kube-proxy
     // prepends its jumps, so the last one inserted comes first);

@@ -1,10 +1,12 @@
 //! A new connection walked through the typed nftables ruleset, the way
 //! kube-proxy's nftables test tracer walks it: the pre-DNAT filter chain of
 //! prerouting (LoadBalancer source ranges), then NAT prerouting (service
-//! dispatch, DNAT); then, with the destination rewritten to the chosen
-//! endpoint, the forward and input filter chains (no-endpoint rejects,
-//! ClusterIP checks). `ct state new` always matches; a `numgen` choice is
-//! followed into every branch, each with its share of the probability.
+//! dispatch, DNAT). Then, as the kernel routes the packet after DNAT, the
+//! input filter chain when its destination is a local address (a node
+//! address, loopback) or the forward filter chain when it is not
+//! (no-endpoint rejects, ClusterIP checks); finally NAT postrouting, which
+//! shows the masquerade. `ct state new` always matches; a `numgen` choice
+//! is followed into every branch, each with its share of the probability.
 
 use super::model::*;
 use super::render::{key_text, rule_text, verdict_text};
@@ -50,17 +52,17 @@ pub fn trace(rules: &Ruleset, local_ips: &[IpAddr], packet: &Packet) -> TraceRes
         outputs: Vec::new(),
         dnat: Vec::new(),
         mark: false,
+        affinity: false,
         result: &mut result,
         depth: 0,
     };
-    let done = t.run_walk();
-    let _ = done;
+    let refused = t.run_walk();
     let outputs = std::mem::take(&mut t.outputs);
-    let dnat = std::mem::take(&mut t.dnat);
+    // Kept in the tracer too: postrouting's `ct status dnat` reads it.
+    let dnat = t.dnat.clone();
     let mark = t.mark;
-    result.outcome = outputs.join(", ");
     // Hairpin: the connection goes back to its own source.
-    let hairpin = dnat.iter().any(|(sa, _)| {
+    let hairpin = dnat.iter().map(|(sa, _)| *sa).find(|sa| {
         table.set("hairpin-connections").is_some_and(|s| {
             s.elements.iter().any(|e| {
                 e.key
@@ -73,12 +75,29 @@ pub fn trace(rules: &Ruleset, local_ips: &[IpAddr], packet: &Packet) -> TraceRes
             })
         })
     });
-    if hairpin {
+    if !refused {
+        // NAT postrouting shows the masquerade step (the mark, or the
+        // hairpin endpoint when one of the chosen endpoints is the client).
+        if let Some(sa) = hairpin {
+            t.dst = sa.ip();
+            t.port = sa.port();
+        }
+        t.run_chain("nat-postrouting", 1.0);
+    }
+    let affinity = t.affinity;
+    result.outcome = outputs.join(", ");
+    if hairpin.is_some() {
         result
             .notes
             .push("hairpin connection: masqueraded by the masquerading chain".into());
     }
-    result.masquerade = mark || hairpin;
+    if affinity && !dnat.is_empty() {
+        result.notes.push(
+            "ClientIP affinity: a client seen within the timeout goes back to its previous endpoint"
+                .into(),
+        );
+    }
+    result.masquerade = mark || hairpin.is_some();
     for (sa, p) in dnat {
         let ep = sa.to_string();
         match result.endpoints.iter_mut().find(|e| e.endpoint == ep) {
@@ -104,6 +123,8 @@ struct Tracer<'a> {
     /// The DNAT targets with their probabilities.
     dnat: Vec<(SocketAddr, f64)>,
     mark: bool,
+    /// An endpoint chain records the client for ClientIP affinity.
+    affinity: bool,
     result: &'a mut TraceResult,
     /// Guards against chain loops in hand-made models.
     depth: u32,
@@ -120,10 +141,21 @@ impl Tracer<'_> {
             self.dst = sa.ip();
             self.port = sa.port();
         }
-        if self.run_chain("filter-forward", 1.0) {
-            return true;
-        }
-        self.run_chain("filter-input", 1.0)
+        // The routing decision: delivered locally (input) or forwarded.
+        let (hook, why) = if self.is_local(self.dst) {
+            ("filter-input", "a local address: the input hook")
+        } else {
+            ("filter-forward", "not a local address: the forward hook")
+        };
+        self.result
+            .notes
+            .push(format!("routing: {} is {why}", self.dst));
+        self.run_chain(hook, 1.0)
+    }
+
+    /// `fib daddr type local`: the node's addresses and all of loopback.
+    fn is_local(&self, ip: IpAddr) -> bool {
+        ip.is_loopback() || self.local_ips.contains(&ip)
     }
 
     /// Runs a chain; true when a terminal verdict was reached.
@@ -178,8 +210,8 @@ impl Tracer<'_> {
                 Expr::Saddr { negated, addr } => addr.contains(&self.src) != *negated,
                 Expr::DaddrInCidrs(list) => list.iter().any(|a| a.contains(&self.dst)),
                 Expr::SaddrNotIn(list) => !list.iter().any(|a| a.contains(&self.src)),
-                Expr::FibSaddrLocal => self.local_ips.contains(&self.src),
-                Expr::FibDaddrLocal => self.local_ips.contains(&self.dst),
+                Expr::FibSaddrLocal => self.is_local(self.src),
+                Expr::FibDaddrLocal => self.is_local(self.dst),
                 Expr::ConnectionInSet(s) => self.in_set(
                     s,
                     &[
@@ -196,10 +228,11 @@ impl Tracer<'_> {
                     self.mark = true;
                     true
                 }
-                Expr::ClearMark(_)
-                | Expr::Masquerade
-                | Expr::UpdateSaddr(_)
-                | Expr::NamedCounter(_) => true,
+                Expr::UpdateSaddr(_) => {
+                    self.affinity = true;
+                    true
+                }
+                Expr::ClearMark(_) | Expr::Masquerade | Expr::NamedCounter(_) => true,
                 Expr::Vmap { key, map } => {
                     let k: Vec<KeyPart> = match key {
                         Lookup::DaddrProtoPort => vec![
