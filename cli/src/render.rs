@@ -206,6 +206,7 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     };
     let packet = libsvc::trace::Packet {
+        in_interface: None,
         src: args.src,
         dst: args.dst,
         port: args.port,

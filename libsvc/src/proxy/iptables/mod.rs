@@ -44,7 +44,12 @@ pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, Rend
     Ok(Rendered {
         text,
         json,
-        diagnostics: Vec::new(),
+        diagnostics: crate::proxy::proxy_notes(
+            &loaded.table,
+            &loaded.settings,
+            &loaded.settings.families(),
+            "iptables",
+        ),
     })
 }
 

@@ -16,7 +16,12 @@ use crate::trace::{Packet, TraceResult};
 
 /// The ruleset for the loaded input, with notes about skipped input.
 pub fn ruleset(loaded: &Loaded) -> (model::Ruleset, Vec<crate::Diagnostic>) {
-    let mut diags = Vec::new();
+    let mut diags = crate::proxy::proxy_notes(
+        &loaded.table,
+        &loaded.settings,
+        &loaded.settings.families(),
+        "nftables",
+    );
     let rules = build::build(&loaded.table, &loaded.settings, &mut diags);
     (rules, diags)
 }
