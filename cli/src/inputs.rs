@@ -51,7 +51,10 @@ pub struct InputArgs {
     #[arg(long, value_name = "A,B", num_args = 0..=1, default_missing_value = "")]
     pub nfacct_counters: Option<String>,
     /// kube-proxy's --detect-local-mode (overrides KubeProxyConfiguration detectLocalMode).
-    #[arg(long, value_name = "ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix")]
+    #[arg(
+        long,
+        value_name = "ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix"
+    )]
     pub detect_local_mode: Option<String>,
     /// kube-proxy's --pod-bridge-interface (detectLocal.bridgeInterface).
     #[arg(long, value_name = "NAME")]

@@ -173,7 +173,10 @@ status:
     // Every InternalIP is a local address, and so are the host IPs.
     assert_eq!(n.ips, vec![ip("fd00::5"), ip("fd00::6"), ip("203.0.113.5")]);
 
-    assert_eq!(host_ips(&[ip("10.0.0.1"), ip("10.0.0.2")]), vec![ip("10.0.0.1")]);
+    assert_eq!(
+        host_ips(&[ip("10.0.0.1"), ip("10.0.0.2")]),
+        vec![ip("10.0.0.1")]
+    );
     let raw = [ip("10.0.0.1"), ip("fd00::1")];
     assert_eq!(
         override_primary(&raw, Some(ip("fd00::9"))),
@@ -183,7 +186,10 @@ status:
 
     let with_bind = format!("{yaml}---\n{PROXY}hostnameOverride: n1\nbindAddress: 192.0.2.7\n");
     let l = load(&with_bind, Overrides::default());
-    assert_eq!(l.settings.node.host_ips, vec![ip("192.0.2.7"), ip("fd00::5")]);
+    assert_eq!(
+        l.settings.node.host_ips,
+        vec![ip("192.0.2.7"), ip("fd00::5")]
+    );
     assert_eq!(l.settings.node.primary_family(), IpFamily::IPv4);
 }
 
@@ -270,8 +276,10 @@ fn detectors_in_every_backend() {
 /// words, in every backend.
 #[test]
 fn a_detector_that_cannot_be_built_is_a_warning() {
-    let no_pod_cidr = with_config("detectLocalMode: NodeCIDR")
-        .replace("spec: {podCIDR: 10.244.1.0/24, podCIDRs: [10.244.1.0/24]}\n", "");
+    let no_pod_cidr = with_config("detectLocalMode: NodeCIDR").replace(
+        "spec: {podCIDR: 10.244.1.0/24, podCIDRs: [10.244.1.0/24]}\n",
+        "",
+    );
     let cases = [
         (
             no_pod_cidr,
@@ -282,7 +290,9 @@ fn a_detector_that_cannot_be_built_is_a_warning() {
             "detectLocal.bridgeInterface: Invalid value: \"\": must not be empty",
         ),
         (
-            with_config("detectLocalMode: InterfaceNamePrefix\ndetectLocal: {interfaceNamePrefix: \"a b\"}"),
+            with_config(
+                "detectLocalMode: InterfaceNamePrefix\ndetectLocal: {interfaceNamePrefix: \"a b\"}",
+            ),
             "detectLocal.interfaceNamePrefix: Invalid value: \"a b\"",
         ),
         (
@@ -317,20 +327,34 @@ fn tracers_read_the_input_interface() {
         v4(),
     );
     for mode in [Mode::Iptables, Mode::Nftables, Mode::Ipvs] {
-        let from_bridge = trace(&l, mode, &packet("10.244.1.9", "10.96.0.10", 80, Some("cbr0")))
-            .expect("traces");
+        let from_bridge = trace(
+            &l,
+            mode,
+            &packet("10.244.1.9", "10.96.0.10", 80, Some("cbr0")),
+        )
+        .expect("traces");
         assert!(!from_bridge.masquerade, "{}: {from_bridge:?}", mode.name());
-        let from_eth = trace(&l, mode, &packet("10.244.1.9", "10.96.0.10", 80, Some("eth0")))
-            .expect("traces");
+        let from_eth = trace(
+            &l,
+            mode,
+            &packet("10.244.1.9", "10.96.0.10", 80, Some("eth0")),
+        )
+        .expect("traces");
         assert!(from_eth.masquerade, "{}: {from_eth:?}", mode.name());
     }
     let l = load(
-        &with_config("detectLocalMode: InterfaceNamePrefix\ndetectLocal: {interfaceNamePrefix: veth}"),
+        &with_config(
+            "detectLocalMode: InterfaceNamePrefix\ndetectLocal: {interfaceNamePrefix: veth}",
+        ),
         v4(),
     );
     for mode in [Mode::Iptables, Mode::Nftables, Mode::Ipvs] {
-        let r = trace(&l, mode, &packet("10.244.1.9", "10.96.0.10", 80, Some("veth12ab")))
-            .expect("traces");
+        let r = trace(
+            &l,
+            mode,
+            &packet("10.244.1.9", "10.96.0.10", 80, Some("veth12ab")),
+        )
+        .expect("traces");
         assert!(!r.masquerade, "{}: {r:?}", mode.name());
         let r = trace(&l, mode, &packet("10.244.1.9", "10.96.0.10", 80, None)).expect("traces");
         assert!(r.masquerade, "{}: {r:?}", mode.name());
@@ -347,10 +371,16 @@ fn tracers_read_the_input_interface() {
 fn nftables_node_port_addresses_default_to_primary() {
     let l = load(&with_config("clusterCIDR: 10.244.0.0/16"), v4());
     let (nft, _) = out(&l, Mode::Nftables);
-    assert!(nft.contains("add element ip kube-proxy nodeport-ips { 192.168.0.2 }"), "{nft}");
+    assert!(
+        nft.contains("add element ip kube-proxy nodeport-ips { 192.168.0.2 }"),
+        "{nft}"
+    );
     assert!(!nft.contains("fib daddr type local"), "{nft}");
     let (ipt, _) = out(&l, Mode::Iptables);
-    assert!(ipt.contains("-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"), "{ipt}");
+    assert!(
+        ipt.contains("-m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"),
+        "{ipt}"
+    );
     // An explicit list is kept.
     let l = load(
         &with_config("clusterCIDR: 10.244.0.0/16\nnodePortAddresses: [0.0.0.0/0]"),
@@ -428,9 +458,13 @@ endpoints: [{addresses: [10.244.1.5], conditions: {ready: true}}]
         let r = trace(&l, mode, &packet("10.244.9.9", "10.96.0.40", 80, None)).expect("traces");
         assert!(r.endpoints.is_empty(), "{}: {r:?}", mode.name());
     }
-    let env = render(&l, Mode::Env, &RenderOptions::default()).unwrap().text;
+    let env = render(&l, Mode::Env, &RenderOptions::default())
+        .unwrap()
+        .text;
     assert!(env.contains("OTHER_SERVICE_HOST=10.96.0.40"), "{env}");
-    let dns = render(&l, Mode::Dns, &RenderOptions::default()).unwrap().text;
+    let dns = render(&l, Mode::Dns, &RenderOptions::default())
+        .unwrap()
+        .text;
     assert!(dns.contains("other.default.svc.cluster.local."), "{dns}");
 }
 
@@ -559,7 +593,12 @@ endpoints: [{addresses: [10.244.3.3], conditions: {ready: true}}]
         ..v4()
     };
     let l = load(yaml, o);
-    let r = trace(&l, Mode::Iptables, &packet("10.244.9.9", "10.96.0.10", 80, None)).unwrap();
+    let r = trace(
+        &l,
+        Mode::Iptables,
+        &packet("10.244.9.9", "10.96.0.10", 80, None),
+    )
+    .unwrap();
     let eps: Vec<&str> = r.endpoints.iter().map(|e| e.endpoint.as_str()).collect();
     assert_eq!(
         eps,

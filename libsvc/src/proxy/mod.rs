@@ -396,7 +396,9 @@ impl LocalDetector {
         match self {
             LocalDetector::Cidr(n) => n.contains(src),
             LocalDetector::Interface(name) => in_interface == Some(name.as_str()),
-            LocalDetector::InterfacePrefix(p) => in_interface.is_some_and(|i| i.starts_with(p.as_str())),
+            LocalDetector::InterfacePrefix(p) => {
+                in_interface.is_some_and(|i| i.starts_with(p.as_str()))
+            }
         }
     }
 }
@@ -536,7 +538,9 @@ pub fn proxy_notes(
         if let Err(why) = local_detector(settings, *family) {
             out.push(Diagnostic::new(
                 Severity::Warning,
-                format!("{mode}: {why}; {family} rules are rendered without a local-traffic detector"),
+                format!(
+                    "{mode}: {why}; {family} rules are rendered without a local-traffic detector"
+                ),
                 None,
             ));
         }
