@@ -297,7 +297,7 @@ fn a_detector_that_cannot_be_built_is_a_warning() {
         ),
         (
             with_config(""),
-            "Detect-local-mode set to ClusterCIDR, but no cluster CIDR specified for IPv4",
+            "Detect-local-mode set to ClusterCIDR, but no cluster CIDR specified for primary IP family ipFamily=\"IPv4\" clusterCIDRs=[]",
         ),
     ];
     for (yaml, words) in cases {
@@ -457,6 +457,11 @@ endpoints: [{addresses: [10.244.1.5], conditions: {ready: true}}]
         assert_eq!(infos.len(), 2, "{}: {diags:?}", mode.name());
         let r = trace(&l, mode, &packet("10.244.9.9", "10.96.0.40", 80, None)).expect("traces");
         assert!(r.endpoints.is_empty(), "{}: {r:?}", mode.name());
+        assert!(
+            r.notes.iter().any(|n| n.contains("informer does not list")),
+            "{}: {r:?}",
+            mode.name()
+        );
     }
     let env = render(&l, Mode::Env, &RenderOptions::default())
         .unwrap()

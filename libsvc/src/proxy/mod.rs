@@ -408,6 +408,12 @@ impl LocalDetector {
 pub fn local_detector(settings: &Settings, family: IpFamily) -> Result<LocalDetector, String> {
     let p = &settings.proxy;
     let node = &settings.node;
+    // kube-proxy logs only for its primary family; svcgen says it for each.
+    let which = if family == node.primary_family() {
+        "primary"
+    } else {
+        "secondary"
+    };
     let first_of = |cidrs: &[IpNet]| {
         cidrs
             .iter()
@@ -418,7 +424,7 @@ pub fn local_detector(settings: &Settings, family: IpFamily) -> Result<LocalDete
     match p.detect_local_mode.as_str() {
         "ClusterCIDR" => first_of(&p.cluster_cidrs).ok_or_else(|| {
             format!(
-                "Detect-local-mode set to ClusterCIDR, but no cluster CIDR specified for {family} (clusterCIDRs={:?})",
+                "Detect-local-mode set to ClusterCIDR, but no cluster CIDR specified for {which} IP family ipFamily=\"{family}\" clusterCIDRs={:?}",
                 p.cluster_cidrs.iter().map(|n| n.to_string()).collect::<Vec<_>>()
             )
         }),
@@ -436,7 +442,7 @@ pub fn local_detector(settings: &Settings, family: IpFamily) -> Result<LocalDete
                 .collect();
             first_of(&cidrs).ok_or_else(|| {
                 format!(
-                    "Detect-local-mode set to NodeCIDR, but no PodCIDR defined at node for {family} (podCIDRs={:?})",
+                    "Detect-local-mode set to NodeCIDR, but no PodCIDR defined at node for {which} IP family ipFamily=\"{family}\" podCIDRs={:?}",
                     node.pod_cidrs
                 )
             })
@@ -532,7 +538,12 @@ pub fn proxy_notes(
         }
     }
     for family in families {
-        if service_ports(table, settings, *family).is_empty() {
+        let proxied = table.services.iter().any(|s| {
+            s.type_ != ServiceType::ExternalName
+                && unseen_service(s).is_none()
+                && s.cluster_ip(*family).is_some()
+        });
+        if !proxied {
             continue;
         }
         if let Err(why) = local_detector(settings, *family) {
@@ -542,6 +553,30 @@ pub fn proxy_notes(
                     "{mode}: {why}; {family} rules are rendered without a local-traffic detector"
                 ),
                 None,
+            ));
+        }
+    }
+    out
+}
+
+/// The tracers' note when a packet is addressed to a Service kube-proxy's
+/// informer does not list (its addresses get no rules).
+pub fn unseen_trace_notes(table: &ServiceTable, dst: &IpAddr) -> Vec<String> {
+    let mut out = Vec::new();
+    for svc in &table.services {
+        let Some(label) = unseen_service(svc) else {
+            continue;
+        };
+        let addressed = svc.cluster_ips.contains(dst)
+            || svc.lb_ingress.iter().any(|i| i.ip == *dst)
+            || svc
+                .external_ips
+                .iter()
+                .any(|e| crate::config::parse_ip(e).as_ref() == Some(dst));
+        if addressed {
+            out.push(format!(
+                "Service {} has the label {label}: kube-proxy's informer does not list it, so it has no rules",
+                svc.key()
             ));
         }
     }

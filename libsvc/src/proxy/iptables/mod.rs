@@ -75,5 +75,8 @@ pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderErro
     }
     let rs = build(&loaded.table, &loaded.settings, family);
     let local = loaded.settings.node.local_ips(family);
-    Ok(trace::trace(&rs, &local, packet))
+    let mut r = trace::trace(&rs, &local, packet);
+    r.notes
+        .extend(crate::proxy::unseen_trace_notes(&loaded.table, &packet.dst));
+    Ok(r)
 }

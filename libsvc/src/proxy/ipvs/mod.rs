@@ -48,5 +48,8 @@ pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, Rend
 
 /// `svcgen trace --mode ipvs`.
 pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderError> {
-    trace::trace(loaded, packet)
+    let mut r = trace::trace(loaded, packet)?;
+    r.notes
+        .extend(crate::proxy::unseen_trace_notes(&loaded.table, &packet.dst));
+    Ok(r)
 }

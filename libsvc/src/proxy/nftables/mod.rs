@@ -42,5 +42,8 @@ pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderErro
     let (rules, _) = ruleset(loaded);
     let family = crate::config::IpFamily::of(&packet.dst);
     let local = loaded.settings.node.local_ips(family);
-    Ok(trace::trace(&rules, &local, packet))
+    let mut r = trace::trace(&rules, &local, packet);
+    r.notes
+        .extend(crate::proxy::unseen_trace_notes(&loaded.table, &packet.dst));
+    Ok(r)
 }
