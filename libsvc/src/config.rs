@@ -70,6 +70,8 @@ pub struct NodeSettings {
     pub host_ips: Vec<IpAddr>,
     /// `spec.podCIDRs` of the Node (or `spec.podCIDR`), as written.
     pub pod_cidrs: Vec<String>,
+    /// `metadata.labels` of the Node (e.g. `topology.kubernetes.io/zone`).
+    pub labels: BTreeMap<String, String>,
     /// A Node object with this name is in the input.
     pub object_found: bool,
     /// The name was given (`--node-name`, `hostnameOverride`).
@@ -258,6 +260,7 @@ impl Default for NodeSettings {
             ips: Vec::new(),
             host_ips: Vec::new(),
             pod_cidrs: Vec::new(),
+            labels: BTreeMap::new(),
             object_found: false,
             name_given: false,
             name_guessed: false,
@@ -520,6 +523,7 @@ fn node_settings(
     if let Some(n) = object {
         node.object_found = true;
         node.pod_cidrs = n.pod_cidrs.clone();
+        node.labels = n.meta.labels.clone();
         for (i, (kind, addr)) in n.addresses.iter().enumerate() {
             let list = match kind.as_str() {
                 "InternalIP" => &mut internal,

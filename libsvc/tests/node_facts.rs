@@ -109,7 +109,7 @@ fn the_node_is_the_one_named_like_the_hostname() {
     let yaml = r#"
 apiVersion: v1
 kind: Node
-metadata: {name: node-b}
+metadata: {name: node-b, labels: {topology.kubernetes.io/zone: zone-b}}
 spec: {podCIDRs: [10.244.2.0/24]}
 status: {addresses: [{type: InternalIP, address: 10.0.0.2}]}
 ---
@@ -129,6 +129,7 @@ hostnameOverride: " Node-B "
     assert!(n.object_found && n.name_given && !n.name_guessed);
     assert_eq!(n.host_ips, vec![ip("10.0.0.2")]);
     assert_eq!(n.pod_cidrs, vec!["10.244.2.0/24".to_string()]);
+    assert_eq!(n.labels["topology.kubernetes.io/zone"], "zone-b");
     // --node-name wins over hostnameOverride.
     let o = Overrides {
         node_name: Some("node-a".into()),
