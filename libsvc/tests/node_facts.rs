@@ -137,6 +137,34 @@ hostnameOverride: " Node-B "
     };
     let l = load(yaml, o);
     assert_eq!(l.settings.node.host_ips, vec![ip("10.0.0.1")]);
+    // A name no Node has: loopback node IPs (newNodeManager logs
+    // "Timed out waiting for node to exist" and goes on).
+    let with_svc = format!("{SERVICES}---{yaml}");
+    let o = Overrides {
+        node_name: Some("ghost".into()),
+        ..v4()
+    };
+    let l = load(&with_svc, o);
+    assert!(l.settings.node.host_ips.is_empty() && !l.settings.node.object_found);
+    let (_, d) = out(&l, Mode::Nftables);
+    assert!(
+        d.iter().any(|d| d.severity == Severity::Warning
+            && d.message
+                .contains("Timed out waiting for node to exist node=\"ghost\"")),
+        "{d:?}"
+    );
+    let no_ips = with_svc.replace(
+        "status: {addresses: [{type: InternalIP, address: 10.0.0.2}]}",
+        "",
+    );
+    let l = load(&no_ips, v4());
+    let (_, d) = out(&l, Mode::Ipvs);
+    assert!(
+        d.iter().any(|d| d
+            .message
+            .contains("Timed out waiting for node to be assigned IPs")),
+        "{d:?}"
+    );
     // No name and several Nodes: the first, said when rendering.
     let l = load(&yaml.replace("hostnameOverride: \" Node-B \"", ""), v4());
     assert_eq!(l.settings.node.name, "node-b");

@@ -511,6 +511,15 @@ pub fn proxy_notes(
             ),
             None,
         ));
+    } else if node.object_found && node.host_ips.is_empty() {
+        out.push(Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "{mode}: Timed out waiting for node to be assigned IPs node={:?}: the Node has no InternalIP or ExternalIP; kube-proxy goes on with the node IPs 127.0.0.1 and ::1",
+                node.name
+            ),
+            None,
+        ));
     }
     for svc in &table.services {
         if let Some(label) = unseen_service(svc) {
