@@ -644,3 +644,51 @@ endpoints: [{addresses: [10.244.3.3], conditions: {ready: true}}]
     let (ipt, _) = out(&l, Mode::Iptables);
     insta::assert_snapshot!("slice_cache_merging_iptables", ipt);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(IpAddr::from),
+            any::<[u16; 8]>().prop_map(IpAddr::from),
+        ]
+    }
+
+    proptest! {
+        /// `GetNodeHostIPs`: the first candidate, then the first candidate
+        /// of the other family; nothing else.
+        #[test]
+        fn host_ips_are_first_and_first_of_the_other_family(
+            cands in proptest::collection::vec(any_ip(), 0..6)
+        ) {
+            let h = host_ips(&cands);
+            prop_assert_eq!(h.first(), cands.first());
+            let other = cands.first().and_then(|f| cands.iter().find(|c| c.is_ipv4() != f.is_ipv4()));
+            prop_assert_eq!(h.get(1), other);
+            prop_assert!(h.len() <= 2);
+        }
+
+        /// kube-proxy's Node is found by name, so the order of the Nodes in
+        /// the input does not matter once a name is given.
+        #[test]
+        fn the_named_node_does_not_depend_on_input_order(
+            n in 2usize..5,
+            pick in 0usize..5,
+            rotate in 0usize..5,
+        ) {
+            let pick = pick % n;
+            let mut docs: Vec<String> = (0..n)
+                .map(|i| format!(
+                    "apiVersion: v1\nkind: Node\nmetadata: {{name: n{i}}}\nspec: {{podCIDRs: [10.244.{i}.0/24]}}\nstatus: {{addresses: [{{type: InternalIP, address: 10.0.0.{i}}}]}}\n"
+                ))
+                .collect();
+            docs.rotate_left(rotate % n);
+            let o = Overrides { node_name: Some(format!("n{pick}")), ..Default::default() };
+            let l = load(&docs.join("---\n"), o);
+            prop_assert_eq!(l.settings.node.host_ips.clone(), vec![ip(&format!("10.0.0.{pick}"))]);
+            prop_assert_eq!(l.settings.node.pod_cidrs.clone(), vec![format!("10.244.{pick}.0/24")]);
+        }
+    }
+}
