@@ -50,6 +50,18 @@ pub struct InputArgs {
     /// Host fact: the nfacct counters that exist (comma-separated; empty: none).
     #[arg(long, value_name = "A,B", num_args = 0..=1, default_missing_value = "")]
     pub nfacct_counters: Option<String>,
+    /// kube-proxy's --detect-local-mode (overrides KubeProxyConfiguration detectLocalMode).
+    #[arg(
+        long,
+        value_name = "ClusterCIDR|NodeCIDR|BridgeInterface|InterfaceNamePrefix"
+    )]
+    pub detect_local_mode: Option<String>,
+    /// kube-proxy's --pod-bridge-interface (detectLocal.bridgeInterface).
+    #[arg(long, value_name = "NAME")]
+    pub pod_bridge_interface: Option<String>,
+    /// kube-proxy's --pod-interface-name-prefix (detectLocal.interfaceNamePrefix).
+    #[arg(long, value_name = "PREFIX")]
+    pub pod_interface_name_prefix: Option<String>,
 }
 
 fn usage(msg: String) -> Diagnostic {
@@ -115,6 +127,9 @@ impl InputArgs {
                     .collect()
             }),
             ipvs_scheduler: None,
+            detect_local_mode: self.detect_local_mode.clone(),
+            bridge_interface: self.pod_bridge_interface.clone(),
+            interface_name_prefix: self.pod_interface_name_prefix.clone(),
         })
     }
 

@@ -179,6 +179,10 @@ pub struct TraceArgs {
     /// Protocol.
     #[arg(long, value_name = "tcp|udp|sctp", default_value = "tcp")]
     pub proto: String,
+    /// The interface the packet comes in on (for the BridgeInterface and
+    /// InterfaceNamePrefix local-traffic detectors); none: from the node itself.
+    #[arg(long, value_name = "NAME")]
+    pub in_interface: Option<String>,
     /// ipvs: the scheduler (overrides ipvs.scheduler).
     #[arg(long, value_name = "SCHED")]
     pub scheduler: Option<String>,
@@ -206,6 +210,7 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
         return ExitCode::from(EXIT_USAGE);
     };
     let packet = libsvc::trace::Packet {
+        in_interface: args.in_interface.clone(),
         src: args.src,
         dst: args.dst,
         port: args.port,

@@ -369,3 +369,62 @@ fn discovery_outputs_of_the_examples() {
     let o = svcgen(&["resolve", "nothing-here", "-f", "examples/"]);
     assert!(stdout(&o).contains("NXDOMAIN"), "{}", stdout(&o));
 }
+
+/// The node-setting flags: `--detect-local-mode` / `--pod-bridge-interface`
+/// (kube-proxy's own flags, pkg/proxy/util/localdetector.go
+/// `NewDetectLocalByBridgeInterface`) reach the rules, and `trace
+/// --in-interface` feeds the interface detector.
+#[test]
+fn detect_local_flags_and_in_interface() {
+    let manifest = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {clusterIP: 10.96.0.10, ports: [{port: 80}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: "", port: 80, protocol: TCP}]
+endpoints: [{addresses: [10.244.1.5], conditions: {ready: true}}]
+"#;
+    let flags = [
+        "-f",
+        "-",
+        "--detect-local-mode",
+        "BridgeInterface",
+        "--pod-bridge-interface",
+        "cbr0",
+        "--ip-family",
+        "IPv4",
+    ];
+    let with = |head: &[&str], tail: &[&str]| -> Output {
+        let args: Vec<&str> = head.iter().chain(&flags).chain(tail).copied().collect();
+        svcgen_stdin(&args, manifest)
+    };
+    let o = with(&["render", "--mode", "iptables"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(" ! -i cbr0 -j KUBE-MARK-MASQ"),
+        "{}",
+        stdout(&o)
+    );
+    let trace = ["trace", "--mode", "nftables", "--src", "10.244.1.9"];
+    let to = ["--dst", "10.96.0.10", "--port", "80"];
+    let from_bridge: Vec<&str> = to
+        .iter()
+        .copied()
+        .chain(["--in-interface", "cbr0"])
+        .collect();
+    let o = with(&trace, &from_bridge);
+    assert!(
+        stdout(&o).contains("(in cbr0)"),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(stdout(&o).contains("masquerade: no"), "{}", stdout(&o));
+    let o = with(&trace, &to);
+    assert!(stdout(&o).contains("masquerade: yes"), "{}", stdout(&o));
+}

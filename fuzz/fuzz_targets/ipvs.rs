@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let packet = Packet {
+        in_interface: None,
         src: IpAddr::from([tail[0], tail[1], tail[2], tail[3]]),
         dst: IpAddr::from([10, 96, tail[4], tail[5]]),
         port: u16::from_be_bytes([tail[6], tail[7]]),

@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
     }
     for svc in &loaded.table.services {
         for ip in &svc.cluster_ips {
-            let packet = Packet { src: *ip, dst: *ip, port: 80, protocol: Protocol::TCP };
+            let packet = Packet { src: *ip, dst: *ip, port: 80, protocol: Protocol::TCP, in_interface: None };
             let _ = nftables::trace(&loaded, &packet).expect("nftables traces");
         }
     }

@@ -50,6 +50,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| r.to_string().len())
         });
         let packet = Packet {
+            in_interface: None,
             src: "10.0.0.2".parse().unwrap(),
             dst: "172.30.0.1".parse().unwrap(),
             port: 80,

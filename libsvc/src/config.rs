@@ -51,26 +51,64 @@ impl std::fmt::Display for IpFamily {
     }
 }
 
-/// The node kube-proxy runs on.
+/// The node kube-proxy runs on: the Node object whose name is kube-proxy's
+/// node name (`--node-name`, else `hostnameOverride`), as kube-proxy's node
+/// manager reads it (`pkg/proxy/nodemanager`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NodeSettings {
-    /// The node name (kube-proxy's hostname).
+    /// The node name (kube-proxy's hostname: trimmed, lower case).
     pub name: String,
-    /// The node's addresses, in order; the first of each family is the
-    /// primary IP. Loopback is not listed but always present (see [`NodeSettings::local_ips`]).
+    /// The node's own addresses, in order, as svcgen approximates its
+    /// interfaces: every InternalIP of the Node, then its host IPs (or every
+    /// `--node-ip`). Loopback is not listed but always present (see
+    /// [`NodeSettings::local_ips`]).
     pub ips: Vec<IpAddr>,
     /// The `topology.kubernetes.io/zone` label of the Node named like the
     /// node (kube-proxy's topology labels); `None`: no such Node or label.
     pub zone: Option<String>,
+    /// kube-proxy's node IPs, primary first, at most one per family
+    /// (`GetNodeHostIPs`: InternalIPs, then ExternalIPs; `bindAddress`
+    /// overrides the primary). A family without one is loopback
+    /// ([`NodeSettings::node_ip`]).
+    pub host_ips: Vec<IpAddr>,
+    /// `spec.podCIDRs` of the Node (or `spec.podCIDR`), as written.
+    pub pod_cidrs: Vec<String>,
+    /// `metadata.labels` of the Node (e.g. `topology.kubernetes.io/zone`).
+    pub labels: BTreeMap<String, String>,
+    /// A Node object with this name is in the input.
+    pub object_found: bool,
+    /// The name was given (`--node-name`, `hostnameOverride`).
+    pub name_given: bool,
+    /// No node name was given and the input has several Nodes: the first was taken.
+    pub name_guessed: bool,
 }
 
 impl NodeSettings {
-    /// The node's primary IP of `family`, if it has one.
+    /// The node's primary IP of `family`, if it has one: the first of its
+    /// addresses of that family.
     pub fn primary_ip(&self, family: IpFamily) -> Option<IpAddr> {
         self.ips
             .iter()
             .copied()
             .find(|ip| IpFamily::of(ip) == family)
+    }
+
+    /// kube-proxy's node IP of `family` (`detectNodeIPs`): the host IP of
+    /// that family, else the loopback address.
+    pub fn node_ip(&self, family: IpFamily) -> IpAddr {
+        self.host_ips
+            .iter()
+            .copied()
+            .find(|ip| IpFamily::of(ip) == family)
+            .unwrap_or(match family {
+                IpFamily::IPv4 => IpAddr::from([127, 0, 0, 1]),
+                IpFamily::IPv6 => IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
+            })
+    }
+
+    /// kube-proxy's primary IP family: the first host IP's, else IPv4.
+    pub fn primary_family(&self) -> IpFamily {
+        self.host_ips.first().map_or(IpFamily::IPv4, IpFamily::of)
     }
 
     /// Every local address of `family`: the loopback address and the node IPs.
@@ -88,6 +126,30 @@ impl NodeSettings {
         );
         out
     }
+}
+
+/// `GetNodeHostIPs` (pkg/util/node): the first address of the list, then
+/// the first of the other family after it.
+pub fn host_ips(candidates: &[IpAddr]) -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = candidates.first().copied().into_iter().collect();
+    if let Some(first) = out.first().copied()
+        && let Some(other) = candidates.iter().find(|ip| ip.is_ipv4() != first.is_ipv4())
+    {
+        out.push(*other);
+    }
+    out
+}
+
+/// `detectNodeIPs` (pkg/proxy/nodemanager): a `bindAddress` that is an IP and
+/// not unspecified replaces the node IP of its family and makes that family
+/// the primary one.
+pub fn override_primary(host_ips: &[IpAddr], bind_address: Option<IpAddr>) -> Vec<IpAddr> {
+    let Some(bind) = bind_address.filter(|ip| !ip.is_unspecified()) else {
+        return host_ips.to_vec();
+    };
+    let mut out = vec![bind];
+    out.extend(host_ips.iter().filter(|ip| ip.is_ipv4() != bind.is_ipv4()));
+    out
 }
 
 /// kube-proxy's configuration (KubeProxyConfiguration v1alpha1 fields svcgen uses).
@@ -117,6 +179,10 @@ pub struct ProxySettings {
     pub node_port_addresses: Option<Vec<String>>,
     /// `featureGates`.
     pub feature_gates: BTreeMap<String, bool>,
+    /// `detectLocal.bridgeInterface` (BridgeInterface mode).
+    pub bridge_interface: String,
+    /// `detectLocal.interfaceNamePrefix` (InterfaceNamePrefix mode).
+    pub interface_name_prefix: String,
 }
 
 impl Default for ProxySettings {
@@ -134,6 +200,8 @@ impl Default for ProxySettings {
             ipvs_strict_arp: false,
             node_port_addresses: None,
             feature_gates: BTreeMap::new(),
+            bridge_interface: String::new(),
+            interface_name_prefix: String::new(),
         }
     }
 }
@@ -194,6 +262,12 @@ impl Default for NodeSettings {
             name: "node".into(),
             ips: Vec::new(),
             zone: None,
+            host_ips: Vec::new(),
+            pod_cidrs: Vec::new(),
+            labels: BTreeMap::new(),
+            object_found: false,
+            name_given: false,
+            name_guessed: false,
         }
     }
 }
@@ -236,6 +310,12 @@ pub struct Overrides {
     pub nfacct_counters: Option<Vec<String>>,
     /// `--scheduler` (IPVS).
     pub ipvs_scheduler: Option<String>,
+    /// `--detect-local-mode`.
+    pub detect_local_mode: Option<String>,
+    /// `--pod-bridge-interface`.
+    pub bridge_interface: Option<String>,
+    /// `--pod-interface-name-prefix`.
+    pub interface_name_prefix: Option<String>,
 }
 
 /// Parses a CIDR as kube-proxy does (`ParseCIDRSloppy`: surrounding
@@ -289,28 +369,11 @@ pub fn settings_from(
     diags: &mut Vec<Diagnostic>,
 ) -> Settings {
     let mut s = Settings::default();
-    if let Some(node) = objects.nodes.last() {
-        s.node.name = node.meta.name.clone();
-        for (i, (kind, addr)) in node.addresses.iter().enumerate() {
-            if kind != "InternalIP" {
-                continue;
-            }
-            match addr.trim().parse::<IpAddr>() {
-                Ok(ip) => s.node.ips.push(ip),
-                Err(_) => diags.push(Diagnostic::new(
-                    Severity::Warning,
-                    format!("status.addresses[{i}].address: Invalid value: {addr:?}: must be a valid IP address; ignored"),
-                    Some(node.origin.locate(&format!("status.addresses[{i}].address"))),
-                )),
-            }
-        }
-    }
+    let config = objects.proxy_configs.last();
+    node_settings(objects, overrides, config, &mut s.node, diags);
     if let Some(c) = objects.proxy_configs.last() {
         let p = &mut s.proxy;
         p.mode = c.mode.clone().filter(|m| !m.is_empty());
-        if let Some(h) = c.hostname_override.as_ref().filter(|h| !h.is_empty()) {
-            s.node.name = h.clone();
-        }
         if let Some(cidrs) = &c.cluster_cidr {
             for part in cidrs.split(',').filter(|x| !x.trim().is_empty()) {
                 match parse_cidr(part) {
@@ -353,6 +416,13 @@ pub fn settings_from(
         p.ipvs_strict_arp = c.ipvs_strict_arp.unwrap_or(false);
         p.node_port_addresses = c.node_port_addresses.clone().filter(|v| !v.is_empty());
         p.feature_gates = c.feature_gates.clone();
+        p.bridge_interface = c.bridge_interface.clone().unwrap_or_default();
+        p.interface_name_prefix = c.interface_name_prefix.clone().unwrap_or_default();
+        // kube-proxy sets nf_conntrack_tcp_be_liberal before it builds its
+        // proxier (setupConntrack), so the proxier sees it set.
+        if c.conntrack_tcp_be_liberal == Some(true) {
+            s.host.conntrack_tcp_be_liberal = true;
+        }
     }
     let mut cidrs: Vec<IpNet> = Vec::new();
     for sc in &objects.service_cidrs {
@@ -382,12 +452,6 @@ pub fn settings_from(
             .collect();
     }
     let o = overrides;
-    if let Some(n) = &o.node_name {
-        s.node.name = n.clone();
-    }
-    if !o.node_ips.is_empty() {
-        s.node.ips = o.node_ips.clone();
-    }
     if let Some(r) = o.node_port_range {
         s.cluster.node_port_range = r;
     }
@@ -405,7 +469,7 @@ pub fn settings_from(
         s.host.iptables_random_fully = v;
     }
     if let Some(v) = o.conntrack_tcp_be_liberal {
-        s.host.conntrack_tcp_be_liberal = v;
+        s.host.conntrack_tcp_be_liberal |= v;
     }
     if let Some(v) = &o.nfacct_counters {
         s.host.nfacct_counters = Some(v.clone());
@@ -413,15 +477,95 @@ pub fn settings_from(
     if let Some(v) = &o.ipvs_scheduler {
         s.proxy.ipvs_scheduler = v.clone();
     }
+    if let Some(v) = o.detect_local_mode.as_ref().filter(|v| !v.is_empty()) {
+        s.proxy.detect_local_mode = v.clone();
+    }
+    if let Some(v) = &o.bridge_interface {
+        s.proxy.bridge_interface = v.clone();
+    }
+    if let Some(v) = &o.interface_name_prefix {
+        s.proxy.interface_name_prefix = v.clone();
+    }
     // kube-proxy watches only the Node named like itself for its topology labels.
-    s.node.zone = objects
-        .nodes
-        .iter()
-        .rev()
-        .find(|n| n.meta.name == s.node.name)
-        .and_then(|n| n.meta.labels.get(crate::proxy::topology::ZONE_LABEL))
+    s.node.zone = s
+        .node
+        .labels
+        .get(crate::proxy::topology::ZONE_LABEL)
         .cloned();
     s
+}
+
+/// kube-proxy's node: its name (`GetHostname`: `--node-name`, else
+/// `hostnameOverride`, trimmed and lower-cased), the Node object of that
+/// name, its IPs (`GetNodeHostIPs`, `detectNodeIPs`) and pod CIDRs. svcgen
+/// has no hostname: without a name, a lone Node is the node, and of several
+/// the first is taken (and said so when rendering).
+fn node_settings(
+    objects: &Objects,
+    overrides: &Overrides,
+    config: Option<&crate::model::KubeProxyConfiguration>,
+    node: &mut NodeSettings,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let given = overrides
+        .node_name
+        .clone()
+        .or_else(|| config.and_then(|c| c.hostname_override.clone()))
+        .map(|n| n.trim().to_lowercase())
+        .filter(|n| !n.is_empty());
+    let object = match &given {
+        Some(name) => {
+            node.name = name.clone();
+            node.name_given = true;
+            objects.nodes.iter().find(|n| &n.meta.name == name)
+        }
+        None => {
+            node.name_guessed = objects.nodes.len() > 1;
+            let first = objects.nodes.first();
+            if let Some(n) = first {
+                node.name = n.meta.name.clone();
+            }
+            first
+        }
+    };
+    let mut internal = Vec::new();
+    let mut external = Vec::new();
+    if let Some(n) = object {
+        node.object_found = true;
+        node.pod_cidrs = n.pod_cidrs.clone();
+        node.labels = n.meta.labels.clone();
+        for (i, (kind, addr)) in n.addresses.iter().enumerate() {
+            let list = match kind.as_str() {
+                "InternalIP" => &mut internal,
+                "ExternalIP" => &mut external,
+                _ => continue,
+            };
+            match parse_ip(addr) {
+                Some(ip) => list.push(ip),
+                None => diags.push(Diagnostic::new(
+                    Severity::Warning,
+                    format!("status.addresses[{i}].address: Invalid value: {addr:?}: must be a valid IP address; ignored"),
+                    Some(n.origin.locate(&format!("status.addresses[{i}].address"))),
+                )),
+            }
+        }
+    }
+    if !overrides.node_ips.is_empty() {
+        node.ips = overrides.node_ips.clone();
+        node.host_ips = host_ips(&overrides.node_ips);
+        return;
+    }
+    let candidates: Vec<IpAddr> = internal.iter().chain(&external).copied().collect();
+    let bind = config
+        .and_then(|c| c.bind_address.as_deref())
+        .and_then(parse_ip);
+    node.host_ips = override_primary(&host_ips(&candidates), bind);
+    node.ips = internal;
+    for ip in &node.host_ips {
+        if !node.ips.contains(ip) {
+            node.ips.push(*ip);
+        }
+    }
 }
 
 /// The `n`th address of a network (0 is the network address), if inside it.

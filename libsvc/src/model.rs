@@ -225,7 +225,7 @@ pub struct SliceEndpoint {
     pub addresses: Vec<String>,
     /// `conditions.ready` (`None`: unknown, read as ready).
     pub ready: Option<bool>,
-    /// `conditions.serving` (`None`: same as ready).
+    /// `conditions.serving` (`None`: unknown; kube-proxy reads it as serving).
     pub serving: Option<bool>,
     /// `conditions.terminating` (`None`: not terminating).
     pub terminating: Option<bool>,
@@ -339,6 +339,14 @@ pub struct KubeProxyConfiguration {
     pub node_port_addresses: Option<Vec<String>>,
     /// `featureGates`.
     pub feature_gates: BTreeMap<String, bool>,
+    /// `detectLocal.bridgeInterface`.
+    pub bridge_interface: Option<String>,
+    /// `detectLocal.interfaceNamePrefix`.
+    pub interface_name_prefix: Option<String>,
+    /// `bindAddress` (overrides the node's primary IP).
+    pub bind_address: Option<String>,
+    /// `conntrack.tcpBeLiberal`.
+    pub conntrack_tcp_be_liberal: Option<bool>,
     /// Where it came from.
     pub origin: Origin,
 }

@@ -117,7 +117,9 @@ pub struct PortInfo {
 pub struct LbIngress {
     /// The IP.
     pub ip: IpAddr,
-    /// `ipMode: Proxy` (the load balancer does not send the VIP to the node).
+    /// `ipMode` is set and is not `VIP` (kube-proxy's `IsVIPMode` is false:
+    /// the load balancer does not send the VIP to the node, so kube-proxy
+    /// does not program it).
     pub ip_mode_proxy: bool,
 }
 
@@ -157,8 +159,10 @@ pub struct SlicePort {
 }
 
 /// One endpoint of an EndpointSlice, with conditions read the way
-/// kube-proxy reads them (absent ready → ready; absent serving → ready;
-/// absent terminating → false).
+/// kube-proxy's EndpointSliceCache reads them (`newEndpointSliceInfo`):
+/// absent ready → ready; absent serving → serving; absent terminating →
+/// false. (The API asks consumers to read an absent `serving` like
+/// `ready`; kube-proxy, the only reader of `serving`, does not.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EndpointInfo {
     /// `addresses` as written.
@@ -215,6 +219,9 @@ pub struct SliceInfo {
     /// Where it is written (given and mirrored slices).
     #[serde(skip)]
     pub origin: Option<Origin>,
+    /// `metadata.labels` (kube-proxy's informer filters on them).
+    #[serde(skip)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One Service, normalised.
@@ -257,7 +264,8 @@ pub struct ServiceInfo {
     /// `status.loadBalancer.ingress[*].hostname`.
     pub lb_ingress_hostnames: Vec<String>,
     /// `spec.loadBalancerSourceRanges` as written (kube-proxy trims blanks,
-    /// skips invalid ones); or the legacy annotation's.
+    /// skips invalid ones). The legacy annotation is the cloud provider's:
+    /// neither kube-proxy nor `kubectl describe` reads it.
     pub lb_source_ranges: Vec<String>,
     /// `spec.loadBalancerIP`.
     pub load_balancer_ip: Option<String>,

@@ -19,6 +19,12 @@ pub struct Packet {
     pub port: u16,
     /// Protocol.
     pub protocol: Protocol,
+    /// The interface the packet came in on (`None`: sent by the node
+    /// itself, or an interface that does not matter). Only the
+    /// `BridgeInterface` and `InterfaceNamePrefix` local-traffic detectors
+    /// look at it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_interface: Option<String>,
 }
 
 /// One rule the packet matched.
@@ -90,10 +96,15 @@ pub fn report(packet: &Packet, result: &TraceResult) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "packet: {} {} -> {}",
+        "packet: {} {} -> {}{}",
         packet.protocol.lower(),
         packet.src,
-        std::net::SocketAddr::new(packet.dst, packet.port)
+        std::net::SocketAddr::new(packet.dst, packet.port),
+        packet
+            .in_interface
+            .as_ref()
+            .map(|i| format!(" (in {i})"))
+            .unwrap_or_default()
     );
     for step in &result.path {
         let _ = writeln!(out, "  {}/{}: {}", step.table, step.chain, step.rule);

@@ -138,6 +138,7 @@ fn flows() {
             );
             let r = (|| {
                 let packet = Packet {
+                    in_interface: None,
                     src: f["sourceIP"]
                         .as_str()
                         .unwrap_or("")

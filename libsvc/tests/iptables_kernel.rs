@@ -186,3 +186,31 @@ clusterCIDR: "10.0.0.0/8,fd00::/48"
         .collect();
     common::report("iptables-kernel-dual-stack", &results, &[]);
 }
+
+/// The interface local-traffic detectors (`-i cbr0`, `! -i veth+`;
+/// pkg/proxy/util/localdetector.go) on every iptables conformance case.
+#[test]
+fn interface_detectors_pass_the_kernel() {
+    if !kernel_available() {
+        return;
+    }
+    let mut results = Vec::new();
+    for case in common::cases("iptables") {
+        let (stream, overrides) = case.stream();
+        for (mode, bridge, prefix) in [
+            ("BridgeInterface", Some("cbr0"), None),
+            ("InterfaceNamePrefix", None, Some("veth")),
+        ] {
+            let o = Overrides {
+                detect_local_mode: Some(mode.into()),
+                bridge_interface: bridge.map(String::from),
+                interface_name_prefix: prefix.map(String::from),
+                ..overrides.clone()
+            };
+            let loaded = libsvc::load(&[Input::new("in.yaml", stream.clone())], &o);
+            let r = rulesets(&loaded).iter().try_for_each(judge);
+            results.push((format!("{} ({mode})", case.name), r));
+        }
+    }
+    common::report("iptables-kernel-detectors", &results, &[]);
+}

@@ -235,6 +235,7 @@ proptest! {
             }
             let (p, proto) = s.ports[0];
             let packet = Packet {
+                in_interface: None,
                 src: "10.200.0.9".parse().unwrap(),
                 dst: format!("172.30.{}.{}", i / 200, i % 200 + 1).parse().unwrap(),
                 port: 80 + p as u16,
@@ -285,6 +286,7 @@ proptest! {
 fn hello_world_nodeport_splits_half_and_half() {
     let loaded = hello_world();
     let packet = Packet {
+        in_interface: None,
         src: "203.0.113.9".parse().unwrap(),
         dst: "192.168.0.2".parse().unwrap(),
         port: 30080,
@@ -336,6 +338,7 @@ fn hello_world_cluster_ip_from_node_and_pod() {
         .cluster_ips[0];
     let at = |src: &str| {
         let packet = Packet {
+            in_interface: None,
             src: src.parse().unwrap(),
             dst: vip,
             port: 8080,

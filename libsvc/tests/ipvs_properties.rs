@@ -29,6 +29,7 @@ fn section(l: &Loaded, s: &str) -> String {
 
 fn packet(src: &str, dst: &str, port: u16) -> Packet {
     Packet {
+        in_interface: None,
         src: src.parse().unwrap(),
         dst: dst.parse().unwrap(),
         port,

@@ -135,6 +135,7 @@ fn check_flows(case: &common::Case, loaded: &libsvc::Loaded) -> Vec<(String, Res
     for (i, f) in flows.as_array().into_iter().flatten().enumerate() {
         let name = format!("{}#{i} {}", case.name, f["name"].as_str().unwrap_or(""));
         let packet = Packet {
+            in_interface: None,
             src: f["sourceIP"].as_str().unwrap_or("").parse().unwrap(),
             dst: f["destIP"].as_str().unwrap_or("").parse().unwrap(),
             port: f["destPort"].as_u64().unwrap_or(0) as u16,

@@ -40,3 +40,37 @@ fn nft_accepts_every_case() {
     }
     common::report("nftables-kernel", &results, &[]);
 }
+
+/// The interface local-traffic detectors (`iifname cbr0`, `iifname !=
+/// veth*`; pkg/proxy/util/localdetector.go) on every nftables case.
+#[test]
+fn nft_accepts_interface_detectors() {
+    if !kernel_tests_enabled() {
+        return;
+    }
+    let ns = Netns::new("nftd").expect("ip netns add");
+    let mut results = Vec::new();
+    for case in common::cases("nftables") {
+        let (stream, overrides) = case.stream();
+        for (mode, bridge, prefix) in [
+            ("BridgeInterface", Some("cbr0"), None),
+            ("InterfaceNamePrefix", None, Some("veth")),
+        ] {
+            let o = libsvc::Overrides {
+                detect_local_mode: Some(mode.into()),
+                bridge_interface: bridge.map(String::from),
+                interface_name_prefix: prefix.map(String::from),
+                ip_family: None,
+                ..overrides.clone()
+            };
+            let loaded = libsvc::load(&[libsvc::Input::new("in.yaml", stream.clone())], &o);
+            let text = libsvc::proxy::nftables::render(&loaded, &Default::default())
+                .expect("nftables renders")
+                .text;
+            assert!(text.contains("iifname"), "{}: no detector rule", case.name);
+            let name = format!("{} ({mode})", case.name);
+            results.push((name, ns.exec("nft", &["-c", "-f", "-"], &text).map(drop)));
+        }
+    }
+    common::report("nftables-kernel-detectors", &results, &[]);
+}

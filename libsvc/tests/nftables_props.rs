@@ -226,7 +226,7 @@ proptest! {
         for svc in &loaded.table.services {
             for port in &svc.ports {
                 for dst in &svc.cluster_ips {
-                    let p = Packet { src, dst: *dst, port: port.port, protocol: port.protocol };
+                    let p = Packet { src, dst: *dst, port: port.port, protocol: port.protocol, in_interface: None };
                     let r = nftables::trace(&loaded, &p).expect("nftables traces");
                     if !r.endpoints.is_empty() {
                         let sum: f64 = r.endpoints.iter().map(|e| e.probability).sum();

@@ -39,6 +39,7 @@ fn packet(dst: &str) -> Packet {
         dst: dst.parse().unwrap(),
         port: 80,
         protocol: Protocol::TCP,
+        in_interface: None,
     }
 }
 

@@ -145,6 +145,7 @@ fn reports(mode: Mode) -> String {
             dst: dst.parse().unwrap(),
             port: *port,
             protocol: Protocol::TCP,
+            in_interface: None,
         };
         let r = trace(&loaded, mode, &packet).expect("a ruleset for IPv4");
         out.push_str(&format!("# {what}\n{}\n", report(&packet, &r)));

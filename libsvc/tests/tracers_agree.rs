@@ -32,6 +32,7 @@ fn packets(case: &common::Case) -> Vec<(String, Packet)> {
             Some((
                 f["name"].as_str()?.to_string(),
                 Packet {
+                    in_interface: None,
                     src: f["sourceIP"].as_str()?.parse().ok()?,
                     dst: f["destIP"].as_str()?.parse().ok()?,
                     port: f["destPort"].as_u64()? as u16,
@@ -51,7 +52,10 @@ fn packets(case: &common::Case) -> Vec<(String, Packet)> {
 ///   uses, and drops traffic to unallocated addresses of the service CIDRs
 ///   (`cluster-ips-check`); iptables mode lets it pass;
 /// - iptables mode accepts health-check node ports with an explicit filter
-///   rule; nftables mode has no rule for them (nothing drops them).
+///   rule; nftables mode has no rule for them (nothing drops them);
+/// - with `nodePortAddresses` unset, kube-proxy's server defaults it to
+///   `primary` in nftables mode only (`platformApplyDefaults`), so NodePorts
+///   on the node's other addresses answer in iptables mode only.
 fn kube_proxy_differs(
     loaded: &libsvc::Loaded,
     p: &Packet,
@@ -79,7 +83,12 @@ fn kube_proxy_differs(
         && ipt.outcome.is_empty()
         && matches!(nft.outcome.as_str(), "REJECT" | "DROP");
     let health_check_accept = ipt.outcome == "ACCEPT" && nft.outcome.is_empty();
-    localhost || hairpin || cluster_ips_check || health_check_accept
+    let family = libsvc::config::IpFamily::of(&p.dst);
+    let nodeport_primary_default = loaded.settings.proxy.node_port_addresses.is_none()
+        && nft.outcome.is_empty()
+        && p.dst != loaded.settings.node.node_ip(family)
+        && loaded.settings.node.local_ips(family).contains(&p.dst);
+    localhost || hairpin || cluster_ips_check || health_check_accept || nodeport_primary_default
 }
 
 #[test]
@@ -228,7 +237,7 @@ proptest! {
             if s.kind == 2 { dsts.push((format!("1.2.3.{}", 10 + i), 80)); }
             for src in ["10.180.99.9", "203.0.113.5", "192.168.0.2", &format!("10.180.{i}.1")] {
                 for (dst, port) in &dsts {
-                    let p = Packet { src: src.parse().unwrap(), dst: dst.parse().unwrap(), port: *port, protocol };
+                    let p = Packet { src: src.parse().unwrap(), dst: dst.parse().unwrap(), port: *port, protocol, in_interface: None };
                     let ipt = trace(&loaded, Mode::Iptables, &p).unwrap();
                     let nft = trace(&loaded, Mode::Nftables, &p).unwrap();
                     prop_assert!(

@@ -183,6 +183,7 @@ pub fn packet(form: &TraceForm) -> Result<(Mode, Packet), String> {
     Ok((
         mode,
         Packet {
+            in_interface: None,
             src,
             dst,
             port,

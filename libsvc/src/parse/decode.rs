@@ -733,6 +733,8 @@ impl Decoder {
         let ipt = self.object(d, "", "iptables").map(|(n, _)| n);
         let nft = self.object(d, "", "nftables").map(|(n, _)| n);
         let ipvs = self.object(d, "", "ipvs").map(|(n, _)| n);
+        let detect = self.object(d, "", "detectLocal").map(|(n, _)| n);
+        let conntrack = self.object(d, "", "conntrack").map(|(n, _)| n);
         let node_port_addresses = self
             .child(d, "", "nodePortAddresses")
             .is_some()
@@ -763,6 +765,10 @@ impl Decoder {
             ipvs_strict_arp: self.boolean(ipvs, "ipvs", "strictARP"),
             node_port_addresses,
             feature_gates,
+            bridge_interface: self.string(detect, "detectLocal", "bridgeInterface"),
+            interface_name_prefix: self.string(detect, "detectLocal", "interfaceNamePrefix"),
+            bind_address: self.string(d, "", "bindAddress"),
+            conntrack_tcp_be_liberal: self.boolean(conntrack, "conntrack", "tcpBeLiberal"),
             origin: self.take_origin(),
         }
     }

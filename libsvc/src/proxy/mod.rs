@@ -8,7 +8,8 @@ pub mod nftables;
 pub mod topology;
 
 use crate::config::{IpFamily, Settings};
-use crate::table::{PortInfo, Protocol, ServiceInfo, ServiceTable, ServiceType};
+use crate::diag::{Diagnostic, Severity};
+use crate::table::{PortInfo, Protocol, ServiceInfo, ServiceTable, ServiceType, SliceInfo};
 use ipnet::IpNet;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -160,7 +161,7 @@ pub fn service_ports<'a>(
 ) -> Vec<ServicePortInfo<'a>> {
     let mut out = Vec::new();
     for svc in &table.services {
-        if svc.type_ == ServiceType::ExternalName || svc.headless {
+        if svc.type_ == ServiceType::ExternalName || svc.headless || unseen_service(svc).is_some() {
             continue;
         }
         let Some(cluster_ip) = svc.cluster_ip(family) else {
@@ -206,10 +207,14 @@ pub fn service_ports<'a>(
     out
 }
 
-/// The endpoints of one service port: from every slice of the family, the
-/// endpoints of the slice port with the same name and protocol, first
-/// address only, deduplicated by `IP:port` (a local copy wins), sorted by
-/// their `IP:port` text byte-wise (kube-proxy's endpoint slice cache).
+/// The endpoints of one service port, as kube-proxy's EndpointSliceCache
+/// (`endpointInfoByServicePort`, `addEndpoints`) gathers them: from every
+/// slice of the family (slices its informer lists), every slice port with
+/// the service port's name and protocol (in port order) and a non-zero
+/// port, each endpoint by its first address (in the slice's address
+/// order); the same `IP:port` twice keeps the first copy unless a later one
+/// is local. kube-proxy visits the slices of a Service in Go map order;
+/// svcgen in name order. The result is sorted by the `IP:port` text.
 pub fn endpoints_for(
     svc: &ServiceInfo,
     port: &PortInfo,
@@ -219,44 +224,67 @@ pub fn endpoints_for(
     let mut by_addr: std::collections::BTreeMap<String, EndpointRef> =
         std::collections::BTreeMap::new();
     for slice in &svc.slices {
-        if slice.address_type.family() != Some(family) {
+        if slice.address_type.family() != Some(family) || unseen_slice(slice).is_some() {
             continue;
         }
-        let Some(sp) = slice
+        let mut port_nums: Vec<u16> = slice
             .ports
             .iter()
-            .find(|p| p.name == port.name && p.protocol == port.protocol)
-        else {
-            continue;
-        };
-        let Some(port_num) = sp.port.filter(|p| *p != 0) else {
-            continue;
-        };
-        for ep in &slice.endpoints {
-            let Some(ip) = ep.ip else { continue };
-            if IpFamily::of(&ip) != family {
-                continue;
-            }
-            let e = EndpointRef {
-                ip,
-                port: port_num,
-                ready: ep.ready,
-                serving: ep.serving,
-                terminating: ep.terminating,
-                is_local: ep.node_name.as_deref() == Some(node_name),
-                zone: ep.zone.clone(),
-                zone_hints: ep.hint_zones.iter().cloned().collect(),
-                node_hints: ep.hint_nodes.iter().cloned().collect(),
-            };
-            let key = e.addr();
-            // The first copy stays unless a later one is local.
-            if !by_addr.contains_key(&key) || e.is_local {
-                by_addr.insert(key, e);
+            .filter(|p| p.name == port.name && p.protocol == port.protocol)
+            .filter_map(|p| p.port.filter(|n| *n != 0))
+            .collect();
+        port_nums.sort_unstable();
+        // newEndpointSliceInfo sorts a slice's endpoints by their addresses.
+        let mut endpoints: Vec<_> = slice.endpoints.iter().collect();
+        endpoints.sort_by_key(|e| e.addresses.join(","));
+        for port_num in port_nums {
+            for ep in &endpoints {
+                let Some(ip) = ep.ip else { continue };
+                if IpFamily::of(&ip) != family {
+                    continue;
+                }
+                let e = EndpointRef {
+                    ip,
+                    port: port_num,
+                    ready: ep.ready,
+                    serving: ep.serving,
+                    terminating: ep.terminating,
+                    is_local: !node_name.is_empty() && ep.node_name.as_deref() == Some(node_name),
+                    zone: ep.zone.clone(),
+                    zone_hints: ep.hint_zones.iter().cloned().collect(),
+                    node_hints: ep.hint_nodes.iter().cloned().collect(),
+                };
+                let key = e.addr();
+                if !by_addr.contains_key(&key) || e.is_local {
+                    by_addr.insert(key, e);
+                }
             }
         }
     }
     // BTreeMap order is the byte order of the `IP:port` text.
     by_addr.into_values().collect()
+}
+
+/// kube-proxy's Service informer lists only Services without this label
+/// (`noProxyName` in cmd/kube-proxy/app/server.go, `Run`).
+pub const LABEL_SERVICE_PROXY_NAME: &str = "service.kubernetes.io/service-proxy-name";
+/// kube-proxy's EndpointSlice informer lists only slices without this
+/// label (`noHeadlessEndpoints`).
+pub const LABEL_HEADLESS: &str = "service.kubernetes.io/headless";
+
+/// Why kube-proxy's Service informer never lists `svc`, if it does not.
+pub fn unseen_service(svc: &ServiceInfo) -> Option<&'static str> {
+    svc.labels
+        .contains_key(LABEL_SERVICE_PROXY_NAME)
+        .then_some(LABEL_SERVICE_PROXY_NAME)
+}
+
+/// Why kube-proxy's EndpointSlice informer never lists `slice`, if it does not.
+pub fn unseen_slice(slice: &SliceInfo) -> Option<&'static str> {
+    slice
+        .labels
+        .contains_key(LABEL_HEADLESS)
+        .then_some(LABEL_HEADLESS)
 }
 
 impl ServicePortInfo<'_> {
@@ -384,33 +412,250 @@ pub fn categorize_endpoints(sp: &ServicePortInfo) -> Categorized {
     c
 }
 
-/// The source CIDR of pod traffic for `family` (`detectLocalMode:
-/// ClusterCIDR` with a cluster CIDR of this family), as configured. Other
-/// modes need facts svcgen does not have (pod CIDR, bridge or interface
-/// names): no detector.
-pub fn local_traffic_cidr(settings: &Settings, family: IpFamily) -> Option<IpNet> {
-    if settings.proxy.detect_local_mode != "ClusterCIDR" {
-        return None;
+/// kube-proxy's `LocalTrafficDetector` for one family
+/// (pkg/proxy/util/localdetector.go): what tells traffic from this node's
+/// pods apart. Each backend writes it in its own words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalDetector {
+    /// `NewDetectLocalByCIDR` (ClusterCIDR, NodeCIDR): the source is in the
+    /// network (`-s CIDR`, `ip saddr CIDR`).
+    Cidr(IpNet),
+    /// `NewDetectLocalByBridgeInterface`: the packet came in on this
+    /// interface (`-i NAME`, `iifname NAME`).
+    Interface(String),
+    /// `NewDetectLocalByInterfaceNamePrefix`: it came in on an interface
+    /// whose name starts so (`-i PREFIX+`, `iifname PREFIX*`).
+    InterfacePrefix(String),
+}
+
+impl LocalDetector {
+    /// Is a packet from `src` that came in on `in_interface` (`None`: from
+    /// the node itself, or an interface not named) local-pod traffic?
+    pub fn matches(&self, src: &IpAddr, in_interface: Option<&str>) -> bool {
+        match self {
+            LocalDetector::Cidr(n) => n.contains(src),
+            LocalDetector::Interface(name) => in_interface == Some(name.as_str()),
+            LocalDetector::InterfacePrefix(p) => {
+                in_interface.is_some_and(|i| i.starts_with(p.as_str()))
+            }
+        }
     }
-    settings
-        .proxy
-        .cluster_cidrs
-        .iter()
-        .copied()
-        .find(|n| IpFamily::of(&n.addr()) == family)
+}
+
+/// The local-traffic detector of `family` (`GetLocalTrafficDetectors`), or
+/// why there is none, in kube-proxy's words where it logs them.
+pub fn local_detector(settings: &Settings, family: IpFamily) -> Result<LocalDetector, String> {
+    let p = &settings.proxy;
+    let node = &settings.node;
+    // kube-proxy logs only for its primary family; svcgen says it for each.
+    let which = if family == node.primary_family() {
+        "primary"
+    } else {
+        "secondary"
+    };
+    let first_of = |cidrs: &[IpNet]| {
+        cidrs
+            .iter()
+            .find(|n| IpFamily::of(&n.addr()) == family)
+            // kube-proxy prints the parsed *net.IPNet: host bits cleared.
+            .map(|n| LocalDetector::Cidr(n.trunc()))
+    };
+    match p.detect_local_mode.as_str() {
+        "ClusterCIDR" => first_of(&p.cluster_cidrs).ok_or_else(|| {
+            format!(
+                "Detect-local-mode set to ClusterCIDR, but no cluster CIDR specified for {which} IP family ipFamily=\"{family}\" clusterCIDRs={:?}",
+                p.cluster_cidrs.iter().map(|n| n.to_string()).collect::<Vec<_>>()
+            )
+        }),
+        "NodeCIDR" => {
+            if !node.object_found {
+                return Err(format!("timeout waiting for node {:?} to exist", node.name));
+            }
+            if node.pod_cidrs.is_empty() {
+                return Err(format!("timeout waiting for PodCIDR allocation on node {:?}", node.name));
+            }
+            let cidrs: Vec<IpNet> = node
+                .pod_cidrs
+                .iter()
+                .filter_map(|c| crate::config::parse_cidr(c))
+                .collect();
+            first_of(&cidrs).ok_or_else(|| {
+                format!(
+                    "Detect-local-mode set to NodeCIDR, but no PodCIDR defined at node for {which} IP family ipFamily=\"{family}\" podCIDRs={:?}",
+                    node.pod_cidrs
+                )
+            })
+        }
+        "BridgeInterface" => interface_name(&p.bridge_interface, "detectLocal.bridgeInterface", 15)
+            .map(LocalDetector::Interface),
+        "InterfaceNamePrefix" => {
+            // iptables counts the `+` within IFNAMSIZ.
+            interface_name(&p.interface_name_prefix, "detectLocal.interfaceNamePrefix", 14)
+                .map(LocalDetector::InterfacePrefix)
+        }
+        other => Err(format!("detectLocalMode: Unsupported value: {other:?}: supported values: \"ClusterCIDR\", \"NodeCIDR\", \"BridgeInterface\", \"InterfaceNamePrefix\"")),
+    }
+}
+
+/// An interface name kube-proxy's validation accepts (`must not be empty`)
+/// that is also safe to write into rule text unquoted.
+fn interface_name(name: &str, field: &str, max: usize) -> Result<String, String> {
+    if name.is_empty() {
+        return Err(format!("{field}: Invalid value: \"\": must not be empty"));
+    }
+    let safe = name.len() <= max
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if safe {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "{field}: Invalid value: {name:?}: svcgen writes interface names of at most {max} characters from [A-Za-z0-9_.-] only"
+        ))
+    }
+}
+
+/// The diagnostics every proxy backend adds to its output: what kube-proxy's
+/// informers leave out (Info), a local-traffic detector that cannot be built
+/// for a family that has services (Warning), and how the node was found.
+pub fn proxy_notes(
+    table: &ServiceTable,
+    settings: &Settings,
+    families: &[IpFamily],
+    mode: &str,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let node = &settings.node;
+    if node.name_guessed {
+        out.push(Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "{mode}: several Nodes and no --node-name or hostnameOverride: rendering for Node {:?}, the first; kube-proxy runs as the Node named like its host",
+                node.name
+            ),
+            None,
+        ));
+    } else if !node.object_found
+        && node.host_ips.is_empty()
+        && node.name_given
+        // NodeCIDR mode reports the missing Node with its detector.
+        && settings.proxy.detect_local_mode != "NodeCIDR"
+    {
+        out.push(Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "{mode}: Timed out waiting for node to exist node={:?}: no Node of that name in the input; kube-proxy goes on with the node IPs 127.0.0.1 and ::1",
+                node.name
+            ),
+            None,
+        ));
+    } else if node.object_found && node.host_ips.is_empty() {
+        out.push(Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "{mode}: Timed out waiting for node to be assigned IPs node={:?}: the Node has no InternalIP or ExternalIP; kube-proxy goes on with the node IPs 127.0.0.1 and ::1",
+                node.name
+            ),
+            None,
+        ));
+    }
+    for svc in &table.services {
+        if let Some(label) = unseen_service(svc) {
+            out.push(Diagnostic::new(
+                Severity::Info,
+                format!(
+                    "{mode}: Service {} has the label {label}: kube-proxy's informer does not list it, so it gets no rules",
+                    svc.key()
+                ),
+                Some(svc.origin.location()),
+            ));
+            continue;
+        }
+        for slice in &svc.slices {
+            if let Some(label) = unseen_slice(slice) {
+                out.push(Diagnostic::new(
+                    Severity::Info,
+                    format!(
+                        "{mode}: EndpointSlice {}/{} has the label {label}: kube-proxy's informer does not list it, so its endpoints are not used",
+                        svc.namespace, slice.name
+                    ),
+                    slice.origin.as_ref().map(|o| o.location()),
+                ));
+            }
+        }
+    }
+    for family in families {
+        let proxied = table.services.iter().any(|s| {
+            s.type_ != ServiceType::ExternalName
+                && unseen_service(s).is_none()
+                && s.cluster_ip(*family).is_some()
+        });
+        if !proxied {
+            continue;
+        }
+        if let Err(why) = local_detector(settings, *family) {
+            out.push(Diagnostic::new(
+                Severity::Warning,
+                format!(
+                    "{mode}: {why}; {family} rules are rendered without a local-traffic detector"
+                ),
+                None,
+            ));
+        }
+    }
+    out
+}
+
+/// The tracers' note when a packet is addressed to a Service kube-proxy's
+/// informer does not list (its addresses get no rules).
+pub fn unseen_trace_notes(table: &ServiceTable, dst: &IpAddr) -> Vec<String> {
+    let mut out = Vec::new();
+    for svc in &table.services {
+        let Some(label) = unseen_service(svc) else {
+            continue;
+        };
+        let addressed = svc.cluster_ips.contains(dst)
+            || svc.lb_ingress.iter().any(|i| i.ip == *dst)
+            || svc
+                .external_ips
+                .iter()
+                .any(|e| crate::config::parse_ip(e).as_ref() == Some(dst));
+        if addressed {
+            out.push(format!(
+                "Service {} has the label {label}: kube-proxy's informer does not list it, so it has no rules",
+                svc.key()
+            ));
+        }
+    }
+    out
+}
+
+/// The `nodePortAddresses` of a backend with kube-proxy's server defaults
+/// applied (`platformApplyDefaults`): nftables mode with none configured
+/// uses `primary` (since v1.31).
+pub fn node_port_addresses(settings: &Settings, nftables: bool) -> Vec<String> {
+    match &settings.proxy.node_port_addresses {
+        Some(list) if !list.is_empty() => list.clone(),
+        _ if nftables => vec!["primary".to_string()],
+        _ => Vec::new(),
+    }
 }
 
 /// The `nodePortAddresses` CIDRs of `family` (kube-proxy's
-/// `NewNodePortAddresses`), host bits cleared: `primary` is the node's
-/// primary IP of the family; CIDRs of the other family and unparsable
-/// entries are skipped. Empty, or holding a zero CIDR, means every address.
-pub fn node_port_cidrs(settings: &Settings, family: IpFamily) -> Vec<IpNet> {
+/// `NewNodePortAddresses`), host bits cleared: `primary` is the node IP of
+/// the family unless that is loopback (`newProxyServer`); CIDRs of the
+/// other family and unparsable entries are skipped. Empty, or holding a
+/// zero CIDR, means every address.
+pub fn node_port_cidrs(settings: &Settings, family: IpFamily, nftables: bool) -> Vec<IpNet> {
     let mut cidrs = Vec::new();
-    for s in settings.proxy.node_port_addresses.iter().flatten() {
+    for s in node_port_addresses(settings, nftables) {
         let net = if s.trim() == "primary" {
-            settings.node.primary_ip(family).map(IpNet::from)
+            let ip = settings.node.node_ip(family);
+            (!ip.is_loopback()).then(|| IpNet::from(ip))
         } else {
-            crate::config::parse_cidr(s).map(|n| n.trunc())
+            crate::config::parse_cidr(&s).map(|n| n.trunc())
         };
         if let Some(n) = net.filter(|n| IpFamily::of(&n.addr()) == family) {
             cidrs.push(n);

@@ -87,7 +87,7 @@ fn given_slice(s: &EndpointSlice) -> SliceInfo {
                     ip: e.addresses.first().and_then(|a| crate::config::parse_ip(a)),
                     addresses: e.addresses.clone(),
                     ready,
-                    serving: e.serving.unwrap_or(ready),
+                    serving: e.serving.unwrap_or(true),
                     terminating: e.terminating.unwrap_or(false),
                     ready_given: e.ready,
                     hostname: e.hostname.clone(),
@@ -100,6 +100,7 @@ fn given_slice(s: &EndpointSlice) -> SliceInfo {
             })
             .collect(),
         source: SliceSource::Given,
+        labels: s.meta.labels.clone(),
         origin: Some(s.origin.clone()),
     }
 }
@@ -151,6 +152,7 @@ fn mirror(ep: &Endpoints) -> Vec<SliceInfo> {
                 ports: subset.ports.iter().map(slice_port).collect(),
                 endpoints,
                 source: SliceSource::MirroredFromEndpoints,
+                labels: ep.meta.labels.clone(),
                 origin: Some(ep.origin.clone()),
             });
         }
@@ -270,6 +272,7 @@ fn compute(svc: &ServiceInfo, pods: &[Pod]) -> Vec<SliceInfo> {
             ports,
             endpoints,
             source: SliceSource::Computed,
+            labels: BTreeMap::new(),
             origin: None,
         })
         .collect()

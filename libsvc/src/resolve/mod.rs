@@ -117,16 +117,10 @@ fn defaulted(svc: &Service) -> ServiceInfo {
             .filter(|t| *t > 0)
             .unwrap_or(10800)
     });
-    let mut lb_source_ranges = spec.load_balancer_source_ranges.clone();
-    if lb_source_ranges.is_empty()
-        && let Some(a) = svc.meta.annotations.get(SOURCE_RANGES_ANNOTATION)
-    {
-        lb_source_ranges = a
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-    }
+    // Only the spec field: the legacy annotation is read by cloud providers
+    // (and validated by kube-apiserver), not by kube-proxy
+    // (newBaseServiceInfo) or kubectl describe.
+    let lb_source_ranges = spec.load_balancer_source_ranges.clone();
     ServiceInfo {
         namespace: svc.meta.namespace().to_string(),
         name: svc.meta.name.clone(),
@@ -152,7 +146,8 @@ fn defaulted(svc: &Service) -> ServiceInfo {
             .filter_map(|i| {
                 Some(LbIngress {
                     ip: crate::config::parse_ip(i.ip.as_ref()?)?,
-                    ip_mode_proxy: i.ip_mode.as_deref() == Some("Proxy"),
+                    // kube-proxy's IsVIPMode: unset or `VIP`.
+                    ip_mode_proxy: i.ip_mode.as_deref().is_some_and(|m| m != "VIP"),
                 })
             })
             .collect(),

@@ -223,6 +223,7 @@ pub fn render_iptables_holds(loaded: &Loaded) -> Result<(), String> {
                     }
                 };
                 let packet = Packet {
+                    in_interface: None,
                     src,
                     dst: *ip,
                     port: p.port,

@@ -9,8 +9,8 @@ use super::model::{
 };
 use crate::config::{IpFamily, Settings};
 use crate::proxy::{
-    EndpointRef, ServicePortInfo, categorize_endpoints, local_traffic_cidr, node_port_cidrs,
-    service_ports,
+    EndpointRef, LocalDetector, ServicePortInfo, categorize_endpoints, local_detector,
+    node_port_cidrs, service_ports,
 };
 use crate::table::ServiceTable;
 use ipnet::IpNet;
@@ -68,9 +68,10 @@ pub fn endpoint_chain_name(port_name: &str, protocol: &str, endpoint: &str) -> S
 struct Config {
     masquerade_all: bool,
     mark: u32,
-    /// The pod CIDR of the local-traffic detector (ClusterCIDR mode).
-    local_cidr: Option<IpNet>,
-    node_ip: Option<IpAddr>,
+    /// The local-traffic detector (`None`: kube-proxy's no-op detector).
+    detector: Option<LocalDetector>,
+    /// kube-proxy's node IP of this family (loopback when unknown).
+    node_ip: IpAddr,
     localhost_node_ports: bool,
     nfacct_invalid: bool,
     nfacct_localhost: bool,
@@ -89,10 +90,10 @@ impl Config {
                 .as_ref()
                 .is_some_and(|v| v.iter().any(|c| c == name))
         };
-        let local_cidr = local_traffic_cidr(settings, family);
-        let node_ip = settings.node.primary_ip(family);
+        let detector = local_detector(settings, family).ok();
+        let node_ip = settings.node.node_ip(family);
         // None, or a zero CIDR, means every local address.
-        let cidrs = node_port_cidrs(settings, family);
+        let cidrs = node_port_cidrs(settings, family, false);
         let mut match_all = true;
         let mut contains_v4_loopback = true;
         if !cidrs.is_empty() {
@@ -114,7 +115,7 @@ impl Config {
         Config {
             masquerade_all: p.iptables_masquerade_all,
             mark: 1u32 << p.iptables_masquerade_bit.min(31),
-            local_cidr,
+            detector,
             node_ip,
             localhost_node_ports: family == IpFamily::IPv4
                 && p.iptables_localhost_node_ports
@@ -126,18 +127,30 @@ impl Config {
         }
     }
 
-    fn if_local(&self) -> Option<Match> {
-        self.local_cidr.map(|n| Match::Source {
-            negated: false,
-            addr: Addr::Net(n),
+    /// The detector's `IfLocal()` (`negated`: `IfNotLocal()`) arguments.
+    fn detector_match(&self, negated: bool) -> Option<Match> {
+        Some(match self.detector.as_ref()? {
+            LocalDetector::Cidr(n) => Match::Source {
+                negated,
+                addr: Addr::Net(*n),
+            },
+            LocalDetector::Interface(name) => Match::InInterface {
+                negated,
+                name: name.clone(),
+            },
+            LocalDetector::InterfacePrefix(prefix) => Match::InInterface {
+                negated,
+                name: format!("{prefix}+"),
+            },
         })
     }
 
+    fn if_local(&self) -> Option<Match> {
+        self.detector_match(false)
+    }
+
     fn if_not_local(&self) -> Option<Match> {
-        self.local_cidr.map(|n| Match::Source {
-            negated: true,
-            addr: Addr::Net(n),
-        })
+        self.detector_match(true)
     }
 }
 
@@ -623,7 +636,7 @@ fn service_port_rules(
         let lb_comment = format!("{name} loadbalancer IP");
         // The source ranges; then, when one holds the node IP, the
         // load-balancer IPs (traffic the node sends to itself through them).
-        let from_node: &[IpAddr] = if sp.source_ranges_allow_node(cfg.node_ip) {
+        let from_node: &[IpAddr] = if sp.source_ranges_allow_node(Some(cfg.node_ip)) {
             &sp.load_balancer_vips
         } else {
             &[]

@@ -44,7 +44,12 @@ pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, Rend
     Ok(Rendered {
         text,
         json,
-        diagnostics: Vec::new(),
+        diagnostics: crate::proxy::proxy_notes(
+            &loaded.table,
+            &loaded.settings,
+            &loaded.settings.families(),
+            "iptables",
+        ),
     })
 }
 
@@ -70,5 +75,8 @@ pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderErro
     }
     let rs = build(&loaded.table, &loaded.settings, family);
     let local = loaded.settings.node.local_ips(family);
-    Ok(trace::trace(&rs, &local, packet))
+    let mut r = trace::trace(&rs, &local, packet);
+    r.notes
+        .extend(crate::proxy::unseen_trace_notes(&loaded.table, &packet.dst));
+    Ok(r)
 }

@@ -136,6 +136,13 @@ pub enum Match {
         #[serde(serialize_with = "addr_json")]
         addr: Addr,
     },
+    /// `[!] -i NAME` (a name ending in `+` matches every interface it prefixes).
+    InInterface {
+        /// Negated.
+        negated: bool,
+        /// The interface name, as written.
+        name: String,
+    },
     /// `[!] -d ADDR`.
     Destination {
         /// Negated.
@@ -178,6 +185,16 @@ pub enum Match {
 }
 
 impl Match {
+    /// Does interface `name` as iptables writes it (`eth0`, `veth+`) match
+    /// the input interface `iface` (`None`: none, e.g. a locally sent packet)?
+    pub fn interface_matches(name: &str, iface: Option<&str>) -> bool {
+        match (name.strip_suffix('+'), iface) {
+            (_, None) => false,
+            (Some(prefix), Some(i)) => i.starts_with(prefix),
+            (None, Some(i)) => i == name,
+        }
+    }
+
     /// The probability of a statistic match (1/n).
     pub fn probability(n: usize) -> f64 {
         1.0 / n.max(1) as f64

@@ -57,6 +57,7 @@ impl Display for Match {
             Match::Comment(c) => write!(f, "-m comment --comment {c}"),
             Match::Protocol(p) => write!(f, "-m {0} -p {0}", p.lower()),
             Match::Source { negated, addr } => write!(f, "{}-s {addr}", not(*negated)),
+            Match::InInterface { negated, name } => write!(f, "{}-i {name}", not(*negated)),
             Match::Destination { negated, addr } => write!(f, "{}-d {addr}", not(*negated)),
             Match::DestPort(p) => write!(f, "--dport {p}"),
             Match::AddrTypeLocal(AddrSide::Src) => f.write_str("-m addrtype --src-type LOCAL"),

@@ -48,6 +48,9 @@ impl Walker<'_> {
             }
             Match::Protocol(proto) => *proto == p.protocol,
             Match::Source { negated, addr } => addr.contains(&p.src) != *negated,
+            Match::InInterface { negated, name } => {
+                Match::interface_matches(name, p.in_interface.as_deref()) != *negated
+            }
             Match::Destination { negated, addr } => addr.contains(&self.dst) != *negated,
             Match::DestPort(port) => *port == p.port,
             Match::AddrTypeLocal(AddrSide::Src) => self.is_local(&p.src),

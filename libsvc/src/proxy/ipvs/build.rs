@@ -5,7 +5,8 @@
 use super::model::*;
 use crate::config::{IpFamily, Settings};
 use crate::proxy::{
-    ServicePortInfo, categorize_endpoints, local_traffic_cidr, node_port_cidrs, service_ports,
+    LocalDetector, ServicePortInfo, categorize_endpoints, local_detector, node_port_cidrs,
+    service_ports,
 };
 use crate::table::{Protocol, ServiceTable};
 use ipnet::IpNet;
@@ -339,7 +340,7 @@ fn node_address_set(settings: &Settings, family: IpFamily) -> Vec<IpAddr> {
 /// CIDR; otherwise the node's non-loopback addresses inside its CIDRs
 /// (`primary` meaning the node's primary IP).
 fn node_port_ips(settings: &Settings, family: IpFamily, node_addrs: &[IpAddr]) -> Vec<IpAddr> {
-    let cidrs = node_port_cidrs(settings, family);
+    let cidrs = node_port_cidrs(settings, family, false);
     if cidrs.is_empty() || cidrs.iter().any(|n| n.prefix_len() == 0) {
         return node_addrs.to_vec();
     }
@@ -443,7 +444,7 @@ fn build_family(
     } else {
         Vec::new()
     };
-    let node_ip = settings.node.primary_ip(family);
+    let node_ip = settings.node.node_ip(family);
     let mut b = Builder {
         family,
         scheduler,
@@ -500,7 +501,7 @@ fn service_port(
     sp: &ServicePortInfo,
     node_addrs: &[IpAddr],
     node_ips: &[IpAddr],
-    node_ip: Option<IpAddr>,
+    node_ip: IpAddr,
 ) {
     let proto = sp.protocol();
     let port = sp.port.port;
@@ -554,7 +555,7 @@ fn service_port(
                     SetEntry::IpPortNet(*ip, proto, port, *net),
                 );
             }
-            if sp.source_ranges_allow_node(node_ip) {
+            if sp.source_ranges_allow_node(Some(node_ip)) {
                 b.add(
                     SetId::LoadBalancerSourceIp,
                     SetEntry::IpPortIp(*ip, proto, port, *ip),
@@ -769,12 +770,23 @@ fn iptables(b: &Builder, settings: &Settings) -> Vec<Table> {
 
     if !b.is_empty(SetId::ClusterIp) {
         let mut matches = vec![comment(SetId::ClusterIp)];
-        let detector = local_traffic_cidr(settings, family);
+        let detector = local_detector(settings, family).ok();
         if settings.proxy.iptables_masquerade_all {
             matches.push(set_match(b, SetId::ClusterIp, "dst,dst"));
-        } else if let Some(net) = detector {
+        } else if let Some(d) = detector {
+            // The detector's IfNotLocal().
             matches.push(set_match(b, SetId::ClusterIp, "dst,dst"));
-            matches.push(Match::Source { net, negated: true });
+            matches.push(match d {
+                LocalDetector::Cidr(net) => Match::Source { net, negated: true },
+                LocalDetector::Interface(name) => Match::InInterface {
+                    name,
+                    negated: true,
+                },
+                LocalDetector::InterfacePrefix(prefix) => Match::InInterface {
+                    name: format!("{prefix}+"),
+                    negated: true,
+                },
+            });
         } else {
             // No local-traffic detector: masquerade node-originated
             // traffic whose source is a VIP on kube-ipvs0.

@@ -38,14 +38,18 @@ pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, Rend
     }
     let rs =
         build::build(&loaded.table, &loaded.settings).map_err(|e| RenderError::Invalid(e.0))?;
+    let families: Vec<_> = rs.families.iter().map(|f| f.family).collect();
     Ok(Rendered {
         text: render::text(&rs, section, options.with_jumps),
         json: crate::render::to_json(options, &rs)?,
-        diagnostics: Vec::new(),
+        diagnostics: crate::proxy::proxy_notes(&loaded.table, &loaded.settings, &families, "ipvs"),
     })
 }
 
 /// `svcgen trace --mode ipvs`.
 pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderError> {
-    trace::trace(loaded, packet)
+    let mut r = trace::trace(loaded, packet)?;
+    r.notes
+        .extend(crate::proxy::unseen_trace_notes(&loaded.table, &packet.dst));
+    Ok(r)
 }

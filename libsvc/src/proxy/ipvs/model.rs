@@ -199,6 +199,14 @@ pub enum Match {
     },
     /// `-s IP`: a bare address, as kube-proxy writes it in `KUBE-IPVS-OUT-FILTER`.
     SourceIp(IpAddr),
+    /// `-i NAME` (`! -i NAME` when negated; a name ending in `+` matches
+    /// every interface it prefixes): the interface local-traffic detectors.
+    InInterface {
+        /// The interface name, as written.
+        name: String,
+        /// `!`.
+        negated: bool,
+    },
     /// `-p PROTO`.
     Protocol(Protocol),
     /// `-m comment --comment "TEXT"` (always one of kube-proxy's constants).

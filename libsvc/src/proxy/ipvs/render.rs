@@ -108,6 +108,9 @@ impl Display for Match {
                 write!(f, "{}-s {net}", if *negated { "! " } else { "" })
             }
             Match::SourceIp(ip) => write!(f, "-s {ip}"),
+            Match::InInterface { name, negated } => {
+                write!(f, "{}-i {name}", if *negated { "! " } else { "" })
+            }
             Match::Protocol(p) => write!(f, "-p {}", p.lower()),
             // Comments are kube-proxy's constants; quoted as kube-proxy does.
             Match::Comment(c) => write!(f, "-m comment --comment \"{c}\""),

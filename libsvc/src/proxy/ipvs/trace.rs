@@ -82,6 +82,12 @@ impl Walk<'_> {
         match m {
             Match::Source { net, negated } => net.contains(&p.src) != *negated,
             Match::SourceIp(ip) => *ip == p.src,
+            Match::InInterface { name, negated } => {
+                crate::proxy::iptables::model::Match::interface_matches(
+                    name,
+                    p.in_interface.as_deref(),
+                ) != *negated
+            }
             Match::Protocol(proto) => *proto == p.protocol,
             Match::Comment(_) => true,
             Match::Set { name, dirs } => self.in_set(name, dirs),

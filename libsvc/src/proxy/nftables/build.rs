@@ -7,8 +7,8 @@ use super::names;
 use crate::config::{IpFamily, Settings};
 use crate::diag::{Diagnostic, Severity};
 use crate::proxy::{
-    EndpointRef, ServicePortInfo, categorize_endpoints, local_traffic_cidr, node_port_cidrs,
-    service_ports,
+    EndpointRef, LocalDetector, ServicePortInfo, categorize_endpoints, local_detector,
+    node_port_cidrs, service_ports,
 };
 use crate::table::{Protocol, ServiceTable};
 use ipnet::IpNet;
@@ -57,10 +57,10 @@ struct Proxier {
     /// The masquerade mark (`1 << masqueradeBit`).
     mark: u32,
     masquerade_all: bool,
-    /// The pod CIDR of the local-traffic detector (`None`: no detector).
-    pod_cidr: Option<IpNet>,
-    /// The node's primary IP of this family.
-    node_ip: Option<IpAddr>,
+    /// The local-traffic detector (`None`: kube-proxy's no-op detector).
+    detector: Option<LocalDetector>,
+    /// kube-proxy's node IP of this family (loopback when unknown).
+    node_ip: IpAddr,
     /// `nodePortAddresses` matches every address (no `nodeport-ips` set).
     nodeports_match_all: bool,
     /// The addresses that accept NodePorts (loopback excluded).
@@ -72,24 +72,13 @@ struct Proxier {
 }
 
 impl Proxier {
-    fn new(settings: &Settings, family: IpFamily, diags: &mut Vec<Diagnostic>) -> Proxier {
+    fn new(settings: &Settings, family: IpFamily) -> Proxier {
         let of_family = |ip: &IpAddr| IpFamily::of(ip) == family;
         let p = &settings.proxy;
-        let pod_cidr = if p.detect_local_mode == "ClusterCIDR" {
-            local_traffic_cidr(settings, family).map(|n| n.trunc())
-        } else {
-            diags.push(Diagnostic::new(
-                Severity::Info,
-                format!(
-                    "nftables: detectLocalMode {:?} is not modelled; rendering without a local-traffic detector",
-                    p.detect_local_mode
-                ),
-                None,
-            ));
-            None
-        };
-        let node_ip = settings.node.primary_ip(family);
-        let cidrs = node_port_cidrs(settings, family);
+        let detector = local_detector(settings, family).ok();
+        let node_ip = settings.node.node_ip(family);
+        // nftables mode defaults nodePortAddresses to `primary`.
+        let cidrs = node_port_cidrs(settings, family, true);
         let explicit_loopback = cidrs.iter().any(|n| n.addr().is_loopback());
         let match_all = cidrs.is_empty() || cidrs.iter().any(|n| n.prefix_len() == 0);
         let mut nodeport_ips: Vec<IpAddr> = if match_all {
@@ -126,7 +115,7 @@ impl Proxier {
             },
             mark: 1u32 << p.nftables_masquerade_bit.min(31),
             masquerade_all: p.nftables_masquerade_all,
-            pod_cidr,
+            detector,
             node_ip,
             nodeports_match_all: match_all,
             nodeport_ips,
@@ -139,6 +128,24 @@ impl Proxier {
                 .collect(),
             localhost_reject,
         }
+    }
+
+    /// The detector's `IfLocalNFT()` (`negated`: `IfNotLocalNFT()`) expression.
+    fn detector_expr(&self, negated: bool) -> Option<Expr> {
+        Some(match self.detector.as_ref()? {
+            LocalDetector::Cidr(n) => Expr::Saddr {
+                negated,
+                addr: Addr::Net(*n),
+            },
+            LocalDetector::Interface(name) => Expr::Iifname {
+                negated,
+                name: name.clone(),
+            },
+            LocalDetector::InterfacePrefix(prefix) => Expr::Iifname {
+                negated,
+                name: format!("{prefix}*"),
+            },
+        })
     }
 
     fn localhost(&self) -> Addr {
@@ -266,7 +273,7 @@ fn build_table(
     family: IpFamily,
     diags: &mut Vec<Diagnostic>,
 ) -> Table {
-    let px = Proxier::new(settings, family, diags);
+    let px = Proxier::new(settings, family);
     let mut b = Builder {
         chains: BTreeMap::new(),
         sets: Vec::new(),
@@ -531,15 +538,12 @@ fn setup(px: &Proxier, b: &mut Builder) {
             vec![Expr::DaddrInSet(CLUSTER_IPS.into()), Expr::SetMark(px.mark)],
             Some("masquerade all clusterIP traffic"),
         );
-    } else if let Some(pod) = px.pod_cidr {
+    } else if let Some(not_local) = px.detector_expr(true) {
         b.rule(
             SERVICES,
             vec![
                 Expr::DaddrInSet(CLUSTER_IPS.into()),
-                Expr::Saddr {
-                    negated: true,
-                    addr: Addr::Net(pod),
-                },
+                not_local,
                 Expr::SetMark(px.mark),
             ],
             Some("masquerade clusterIP traffic from outside cluster"),
@@ -728,16 +732,10 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
                 Some("masquerade"),
             );
         } else {
-            if let Some(pod) = px.pod_cidr {
+            if let Some(local) = px.detector_expr(false) {
                 b.rule(
                     &external_chain,
-                    vec![
-                        Expr::Saddr {
-                            negated: false,
-                            addr: Addr::Net(pod),
-                        },
-                        Expr::Goto(cluster_chain.clone()),
-                    ],
+                    vec![local, Expr::Goto(cluster_chain.clone())],
                     Some("short-circuit pod traffic"),
                 );
             }
@@ -767,7 +765,7 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
             .iter()
             .map(|n| Addr::Net(n.trunc()))
             .collect();
-        if sp.source_ranges_allow_node(px.node_ip) {
+        if sp.source_ranges_allow_node(Some(px.node_ip)) {
             sources.extend(sp.load_balancer_vips.iter().map(|ip| Addr::Ip(*ip)));
         }
         b.rule(

@@ -16,7 +16,12 @@ use crate::trace::{Packet, TraceResult};
 
 /// The ruleset for the loaded input, with notes about skipped input.
 pub fn ruleset(loaded: &Loaded) -> (model::Ruleset, Vec<crate::Diagnostic>) {
-    let mut diags = Vec::new();
+    let mut diags = crate::proxy::proxy_notes(
+        &loaded.table,
+        &loaded.settings,
+        &loaded.settings.families(),
+        "nftables",
+    );
     let rules = build::build(&loaded.table, &loaded.settings, &mut diags);
     (rules, diags)
 }
@@ -37,5 +42,8 @@ pub fn trace(loaded: &Loaded, packet: &Packet) -> Result<TraceResult, RenderErro
     let (rules, _) = ruleset(loaded);
     let family = crate::config::IpFamily::of(&packet.dst);
     let local = loaded.settings.node.local_ips(family);
-    Ok(trace::trace(&rules, &local, packet))
+    let mut r = trace::trace(&rules, &local, packet);
+    r.notes
+        .extend(crate::proxy::unseen_trace_notes(&loaded.table, &packet.dst));
+    Ok(r)
 }

@@ -175,6 +175,14 @@ pub enum Expr {
         /// The address or network.
         addr: Addr,
     },
+    /// `iifname [!=] NAME` (a name ending in `*` matches every interface it
+    /// prefixes): the interface local-traffic detectors.
+    Iifname {
+        /// `!=`.
+        negated: bool,
+        /// The name as written (`cbr0`, `veth*`).
+        name: String,
+    },
     /// `ip daddr { A,B }` (kube-proxy joins its service CIDRs with a bare comma).
     DaddrInCidrs(Vec<Addr>),
     /// `ip saddr != { A , B }`.

@@ -228,6 +228,7 @@ fn write_expr(out: &mut String, family: Family, e: &Expr) {
         Expr::SaddrInSet(s) => write!(out, "{ip} saddr @{s}"),
         Expr::Daddr { negated, addr } => write!(out, "{ip} daddr {}{addr}", neg(*negated)),
         Expr::Saddr { negated, addr } => write!(out, "{ip} saddr {}{addr}", neg(*negated)),
+        Expr::Iifname { negated, name } => write!(out, "iifname {}{name}", neg(*negated)),
         Expr::DaddrInCidrs(nets) => {
             let list: Vec<String> = nets.iter().map(Addr::to_string).collect();
             write!(out, "{ip} daddr {{ {} }}", list.join(","))

@@ -45,6 +45,7 @@ pub fn trace(rules: &Ruleset, local_ips: &[IpAddr], packet: &Packet) -> TraceRes
     let mut t = Tracer {
         table,
         local_ips,
+        in_interface: packet.in_interface.as_deref(),
         src: packet.src,
         dst: packet.dst,
         port: packet.port,
@@ -114,6 +115,8 @@ pub fn trace(rules: &Ruleset, local_ips: &[IpAddr], packet: &Packet) -> TraceRes
 struct Tracer<'a> {
     table: &'a Table,
     local_ips: &'a [IpAddr],
+    /// The input interface (`None`: none, never matches `iifname`).
+    in_interface: Option<&'a str>,
     src: IpAddr,
     dst: IpAddr,
     port: u16,
@@ -208,6 +211,14 @@ impl Tracer<'_> {
                 Expr::SaddrInSet(s) => self.in_set(s, &[KeyPart::Addr(self.src)]),
                 Expr::Daddr { negated, addr } => addr.contains(&self.dst) != *negated,
                 Expr::Saddr { negated, addr } => addr.contains(&self.src) != *negated,
+                Expr::Iifname { negated, name } => {
+                    let iface = self.in_interface;
+                    let hit = match name.strip_suffix('*') {
+                        Some(prefix) => iface.is_some_and(|i| i.starts_with(prefix)),
+                        None => iface == Some(name.as_str()),
+                    };
+                    hit != *negated
+                }
                 Expr::DaddrInCidrs(list) => list.iter().any(|a| a.contains(&self.dst)),
                 Expr::SaddrNotIn(list) => !list.iter().any(|a| a.contains(&self.src)),
                 Expr::FibSaddrLocal => self.is_local(self.src),
