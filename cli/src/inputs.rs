@@ -50,6 +50,12 @@ pub struct InputArgs {
     /// Host fact: the nfacct counters that exist (comma-separated; empty: none).
     #[arg(long, value_name = "A,B", num_args = 0..=1, default_missing_value = "")]
     pub nfacct_counters: Option<String>,
+    /// Do not simulate the Pods of Deployments, ReplicaSets,
+    /// ReplicationControllers, StatefulSets and DaemonSets (by default they
+    /// get the Pods their controllers, the scheduler and kubelet would make;
+    /// see docs/differences.md).
+    #[arg(long)]
+    pub no_simulate: bool,
 }
 
 fn usage(msg: String) -> Diagnostic {
@@ -115,6 +121,7 @@ impl InputArgs {
                     .collect()
             }),
             ipvs_scheduler: None,
+            no_simulate: self.no_simulate,
         })
     }
 

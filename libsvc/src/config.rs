@@ -232,6 +232,9 @@ pub struct Overrides {
     pub nfacct_counters: Option<Vec<String>>,
     /// `--scheduler` (IPVS).
     pub ipvs_scheduler: Option<String>,
+    /// `--no-simulate`: keep workloads (Deployments, StatefulSets, …) as
+    /// they are instead of simulating their Pods.
+    pub no_simulate: bool,
 }
 
 /// Parses a CIDR as kube-proxy does (`ParseCIDRSloppy`: surrounding

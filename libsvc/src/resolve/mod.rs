@@ -3,6 +3,7 @@
 
 mod allocate;
 mod endpoints;
+pub mod workloads;
 
 use crate::config::{IpFamily, Settings};
 use crate::diag::{Diagnostic, Severity};
