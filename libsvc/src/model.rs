@@ -269,6 +269,9 @@ pub struct Pod {
     pub simulated: bool,
     /// Where it came from.
     pub origin: Origin,
+    /// How many containers it runs: `spec.containers` and the restartable
+    /// init containers (native sidecars), as kubectl's READY counts them.
+    pub containers: usize,
 }
 
 /// A container port of a Pod.
@@ -447,4 +450,6 @@ pub struct PodTemplate {
     /// The ports of the containers, then of the restartable init
     /// containers (native sidecars), in order.
     pub container_ports: Vec<ContainerPort>,
+    /// How many containers it runs (containers and native sidecars).
+    pub containers: usize,
 }

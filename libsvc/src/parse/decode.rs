@@ -623,7 +623,7 @@ impl Decoder {
     fn pod(&mut self, doc: &Node) -> Pod {
         let meta = self.meta(doc);
         let spec = self.object(Some(doc), "", "spec").map(|(n, _)| n);
-        let container_ports = self.container_ports(spec, "spec");
+        let (container_ports, containers) = self.containers(spec, "spec");
         let status = self.object(Some(doc), "", "status").map(|(n, _)| n);
         let mut pod_ips = self.list(status, "status", "podIPs", |d, n, p| {
             let n = Some(d.item_object(n, p)?);
@@ -657,6 +657,7 @@ impl Decoder {
             ready,
             simulated: false,
             origin: self.take_origin(),
+            containers,
         }
     }
 

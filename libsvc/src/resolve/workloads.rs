@@ -38,6 +38,9 @@ use std::net::IpAddr;
 pub const DEFAULT_POD_CIDR_V4: &str = "10.244.0.0/16";
 /// The IPv6 counterpart of [`DEFAULT_POD_CIDR_V4`] (kind's default).
 pub const DEFAULT_POD_CIDR_V6: &str = "fd00:10:244::/56";
+/// The annotation a simulated Pod carries: the workload it stands for, as
+/// `Kind/name`, so it shows as simulated wherever its metadata is printed.
+pub const SIMULATED_ANNOTATION: &str = "svcgen/simulated-from";
 /// At most this many Pods are simulated for one workload, so that a huge
 /// `replicas` cannot exhaust memory.
 pub const MAX_PODS_PER_WORKLOAD: i64 = 1000;
@@ -358,6 +361,10 @@ fn make_pod(
             name,
             namespace: Some(w.meta.namespace().to_string()),
             labels,
+            annotations: BTreeMap::from([(
+                SIMULATED_ANNOTATION.to_string(),
+                format!("{}/{}", w.kind, w.meta.name),
+            )]),
             owner_references: vec![owner],
             ..ObjectMeta::default()
         },
@@ -371,6 +378,7 @@ fn make_pod(
         ready: Some(node.is_some()),
         simulated: true,
         origin: w.origin.clone(),
+        containers: t.containers,
     }
 }
 

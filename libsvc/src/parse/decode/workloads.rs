@@ -31,6 +31,7 @@ impl Decoder {
             .unwrap_or_default();
         let tspec = self.object(template, t, "spec").map(|(n, _)| n);
         let ts = "spec.template.spec";
+        let (container_ports, containers) = self.containers(tspec, ts);
         let template = PodTemplate {
             labels,
             node_name: self.string(tspec, ts, "nodeName"),
@@ -41,7 +42,8 @@ impl Decoder {
             subdomain: self.string(tspec, ts, "subdomain"),
             host_network: self.boolean(tspec, ts, "hostNetwork").unwrap_or(false),
             enable_service_links: self.boolean(tspec, ts, "enableServiceLinks"),
-            container_ports: self.container_ports(tspec, ts),
+            container_ports,
+            containers,
         };
         Workload {
             kind,
@@ -57,13 +59,15 @@ impl Decoder {
 
     /// The ports of a Pod spec's containers, then those of its restartable
     /// init containers (`restartPolicy: Always`, native sidecars), in the
-    /// order FindPort searches them (pkg/api/v1/pod/util.go).
-    pub(super) fn container_ports(
+    /// order FindPort searches them (pkg/api/v1/pod/util.go); and how many
+    /// such containers there are (kubectl's READY total).
+    pub(super) fn containers(
         &mut self,
         spec: Option<&Node>,
         path: &str,
-    ) -> Vec<ContainerPort> {
+    ) -> (Vec<ContainerPort>, usize) {
         let mut out = Vec::new();
+        let mut count = 0;
         for key in ["containers", "initContainers"] {
             let lists = self.list(spec, path, key, |d, n, p| {
                 let n = Some(d.item_object(n, p)?);
@@ -81,8 +85,9 @@ impl Decoder {
                     })
                 }))
             });
+            count += lists.len();
             out.extend(lists.into_iter().flatten());
         }
-        out
+        (out, count)
     }
 }
