@@ -399,13 +399,33 @@ fn get_pods_shows_simulated_pods_as_kubectl_would() {
         stderr(&missing),
         "Error from server (NotFound): pods \"db-9\" not found\n"
     );
-    let off = svcgen(&["get", "pods", "-n", "shop", "--no-simulate", "-f", "examples/"]);
+    let off = svcgen(&[
+        "get",
+        "pods",
+        "-n",
+        "shop",
+        "--no-simulate",
+        "-f",
+        "examples/",
+    ]);
     assert_eq!(stdout(&off), "");
     assert_eq!(stderr(&off), "No resources found in shop namespace.\n");
     // Without simulation the shop's Services have no endpoints, and nothing
     // warns: their selectors match the workloads' templates.
-    let eps = svcgen(&["get", "endpoints", "-n", "shop", "--no-simulate", "-f", "examples/"]);
-    assert!(stdout(&eps).contains("frontend   <none>"), "{}", stdout(&eps));
+    let eps = svcgen(&[
+        "get",
+        "endpoints",
+        "-n",
+        "shop",
+        "--no-simulate",
+        "-f",
+        "examples/",
+    ]);
+    assert!(
+        stdout(&eps).contains("frontend   <none>"),
+        "{}",
+        stdout(&eps)
+    );
 }
 
 /// A selector that matches nothing and a named targetPort no selected Pod
