@@ -101,8 +101,9 @@ pub fn simulate(objects: &mut Objects, settings: &Settings, diags: &mut Vec<Diag
     let mut summary = Summary::default();
     let mut cursor = 0usize;
     let mut made = Vec::new();
+    let owners = owners(objects);
     for w in &workloads {
-        if held_by_input(w, objects) {
+        if held_by_input(w, &owners) {
             summary.held += 1;
             continue;
         }
@@ -192,39 +193,47 @@ fn key(w: &Workload) -> (&str, &str, WorkloadKind) {
     (w.meta.namespace(), w.meta.name.as_str(), w.kind)
 }
 
+/// The owners named by the input's Pods and ReplicaSets, as (namespace,
+/// kind, name): a workload among them has run already.
+type Owners<'a> = BTreeSet<(&'a str, &'a str, &'a str)>;
+
+fn owners(objects: &Objects) -> Owners<'_> {
+    let pods = objects.pods.iter().map(|p| &p.meta);
+    let replica_sets = objects
+        .workloads
+        .iter()
+        .filter(|w| w.kind == WorkloadKind::ReplicaSet)
+        .map(|w| &w.meta);
+    pods.chain(replica_sets)
+        .flat_map(|m| {
+            m.owner_references
+                .iter()
+                .map(move |(k, n)| (m.namespace(), k.as_str(), n.as_str()))
+        })
+        .collect()
+}
+
 /// Does the input already hold the Pods of `w` (so its controller has run)?
 /// Pods name their owner in ownerReferences; a Deployment's Pods name its
-/// ReplicaSet, `<deployment>-<pod-template-hash>`.
-fn held_by_input(w: &Workload, objects: &Objects) -> bool {
+/// ReplicaSet, `<deployment>-<pod-template-hash>`, which names the Deployment.
+fn held_by_input(w: &Workload, owners: &Owners) -> bool {
     let ns = w.meta.namespace();
-    let owned_by = |meta: &ObjectMeta, kind: &str, name: &str| {
-        meta.namespace() == ns
-            && meta
-                .owner_references
-                .iter()
-                .any(|(k, n)| k == kind && n == name)
-    };
-    if w.kind == WorkloadKind::Deployment {
-        let prefix = format!("{}-", w.meta.name);
-        let is_its_rs = |rs: &str| {
-            rs.strip_prefix(&prefix)
-                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric()))
-        };
-        objects.workloads.iter().any(|r| {
-            r.kind == WorkloadKind::ReplicaSet && owned_by(&r.meta, "Deployment", &w.meta.name)
-        }) || objects.pods.iter().any(|p| {
-            p.meta.namespace() == ns
-                && p.meta
-                    .owner_references
-                    .iter()
-                    .any(|(k, n)| k == "ReplicaSet" && is_its_rs(n))
-        })
-    } else {
-        objects
-            .pods
-            .iter()
-            .any(|p| owned_by(&p.meta, w.kind.as_str(), &w.meta.name))
+    let name = w.meta.name.as_str();
+    if owners.contains(&(ns, w.kind.as_str(), name)) {
+        return true;
     }
+    if w.kind != WorkloadKind::Deployment {
+        return false;
+    }
+    let prefix = format!("{name}-");
+    let is_its_rs = |rs: &str| {
+        rs.strip_prefix(&prefix)
+            .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric()))
+    };
+    owners
+        .range((ns, "ReplicaSet", prefix.as_str())..)
+        .take_while(|(n, k, rs)| *n == ns && *k == "ReplicaSet" && rs.starts_with(&prefix))
+        .any(|(_, _, rs)| is_its_rs(rs))
 }
 
 /// The nodes: the input's Nodes in name order (with kubelet's well-known
