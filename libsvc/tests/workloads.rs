@@ -96,7 +96,7 @@ fn deployments_make_replicas_pods_named_through_their_replicaset() {
     assert_eq!(
         info,
         [
-            "simulated 4 Pod(s) of 3 workload(s) (3 Deployment) as the controllers, scheduler and kubelet would; they are Running and Ready; node: node (a default node: the input has no Node); Pod IPs from 10.244.0.0/16, /24 per node (svcgen's default pod network: the input gives no Node podCIDR and no clusterCIDR; --cluster-cidr sets it); --no-simulate turns this off"
+            "simulated 4 Pod(s) of 3 workload(s) (3 Deployment) as the controllers, scheduler and kubelet would; they are Running and Ready; node: node (a default node: the input has no Node); Pod IPs from 10.244.0.0/16 (svcgen's default pod network: the input gives no Node podCIDR and no clusterCIDR; --cluster-cidr sets it); --no-simulate turns this off"
         ]
     );
 }
@@ -225,6 +225,39 @@ fn dual_stack_pods_get_one_address_per_family() {
         .map(|(_, n, ip)| format!("{n} {ip}"))
         .collect();
     assert_eq!(ips, ["n1 10.1.0.2,fd00:1::2", "n2 10.1.1.2,fd00:1:0:1::2"]);
+}
+
+// A node's range holds so many Pods: the rest get no address, and a warning
+// says so. svcgen's default node takes the whole pod network instead of a /24.
+#[test]
+fn a_full_pod_range_is_a_warning_and_the_default_node_takes_the_whole_network() {
+    let l = loaded(&format!(
+        "{}{}",
+        node("tiny", "spec:\n  podCIDR: 10.7.0.0/30\n"),
+        deployment("d", Some(2), "")
+    ));
+    let ips: Vec<String> = placed(&l).into_iter().map(|(_, _, ip)| ip).collect();
+    assert_eq!(ips, ["10.7.0.2", ""]);
+    let w: Vec<&str> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(
+        w,
+        [
+            "the pod range 10.7.0.0/30 of node tiny is full: 1 simulated Pod(s) get no address from it and serve no endpoints; give the Nodes wider spec.podCIDRs, or more Nodes"
+        ]
+    );
+    let l = loaded(&deployment("many", Some(300), ""));
+    let mut ips: Vec<std::net::Ipv4Addr> = placed(&l)
+        .into_iter()
+        .map(|(_, _, ip)| ip.parse().unwrap())
+        .collect();
+    ips.sort();
+    assert_eq!(ips.first().unwrap().to_string(), "10.244.0.2");
+    assert_eq!(ips.last().unwrap().to_string(), "10.244.1.45");
 }
 
 // pkg/controller/daemon: one Pod per node the template fits.

@@ -314,7 +314,9 @@ fn explain(svc: &ServiceInfo, objects: &Objects, diags: &mut Vec<Diagnostic>) {
         diags.push(d);
         return;
     }
-    if selected.is_empty() {
+    let named =
+        |p: &crate::table::PortInfo| matches!(&p.target_port, IntOrString::Str(s) if !s.is_empty());
+    if selected.is_empty() || !svc.ports.iter().any(named) {
         return;
     }
     // The Service as written, for the index of each port in spec.ports.

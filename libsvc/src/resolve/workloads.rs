@@ -59,6 +59,8 @@ struct SimNode {
     host_ips: Vec<IpAddr>,
     /// May the scheduler pick it (a Node of the input, or the default node)?
     schedulable: bool,
+    /// svcgen's default node (the input has no Node).
+    default: bool,
 }
 
 /// What was simulated, for the one summary line.
@@ -178,6 +180,15 @@ pub fn simulate(objects: &mut Objects, settings: &Settings, diags: &mut Vec<Diag
         }
         *summary.by_kind.entry(w.kind).or_default() += 1;
     }
+    for (range, (node, pods)) in &ipam.full {
+        diags.push(Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "the pod range {range} of node {node} is full: {pods} simulated Pod(s) get no address from it and serve no endpoints; give the Nodes wider spec.podCIDRs, or more Nodes"
+            ),
+            None,
+        ));
+    }
     summary.ranges = ipam.described;
     if summary.pods > 0 || summary.held > 0 {
         diags.push(Diagnostic::new(
@@ -263,6 +274,7 @@ fn nodes(
                     .filter_map(|(_, a)| crate::config::parse_ip(a))
                     .collect(),
                 schedulable: true,
+                default: false,
             });
     }
     let mut default_node = None;
@@ -277,6 +289,7 @@ fn nodes(
                 pod_cidrs: Vec::new(),
                 host_ips: settings.node.ips.clone(),
                 schedulable: true,
+                default: true,
             },
         );
     }
@@ -296,6 +309,7 @@ fn nodes(
             pod_cidrs: Vec::new(),
             host_ips: Vec::new(),
             schedulable: false,
+            default: false,
         });
     }
     (out, default_node)
@@ -401,6 +415,8 @@ struct Ipam {
     next: BTreeMap<IpNet, u128>,
     /// How each range in use was found, for the summary.
     described: BTreeSet<String>,
+    /// Ranges that ran out, with the node and how many Pods got no address.
+    full: BTreeMap<IpNet, (String, usize)>,
 }
 
 impl Ipam {
@@ -449,6 +465,7 @@ impl Ipam {
             cluster,
             next: BTreeMap::new(),
             described: BTreeSet::new(),
+            full: BTreeMap::new(),
         }
     }
 
@@ -458,20 +475,25 @@ impl Ipam {
             return Some((*n, "the Nodes' spec.podCIDRs".to_string()));
         }
         let (cluster, given) = self.cluster.get(&f)?;
+        let source = if *given {
+            format!("clusterCIDR {cluster}")
+        } else {
+            format!(
+                "{cluster} (svcgen's default pod network: the input gives no Node podCIDR and no clusterCIDR; --cluster-cidr sets it)"
+            )
+        };
+        // svcgen's default node stands for the whole cluster: it takes the
+        // whole pod network rather than one node's share.
+        if node.default {
+            return Some((cluster.trunc(), source));
+        }
         // kube-controller-manager's default --node-cidr-mask-size.
         let mask = match f {
             IpFamily::IPv4 => 24,
             IpFamily::IPv6 => 64,
         };
         let range = subnet(cluster, mask, i)?;
-        let how = if *given {
-            format!("clusterCIDR {cluster}, /{mask} per node")
-        } else {
-            format!(
-                "{cluster}, /{mask} per node (svcgen's default pod network: the input gives no Node podCIDR and no clusterCIDR; --cluster-cidr sets it)"
-            )
-        };
-        Some((range, how))
+        Some((range, format!("{source}, /{mask} per node")))
     }
 
     fn assign(&mut self, i: usize, nodes: &[SimNode], used: &mut BTreeSet<IpAddr>) -> Vec<String> {
@@ -484,15 +506,22 @@ impl Ipam {
             let next = self.next.entry(range).or_insert(2);
             // The last IPv4 address is the broadcast address.
             let size = host_count(&range);
-            while *next < size {
+            let mut got = false;
+            while *next < size && !got {
                 let candidate = crate::config::nth_address(&range, *next);
                 *next += 1;
                 if let Some(ip) = candidate
                     && used.insert(ip)
                 {
                     out.push(ip.to_string());
-                    break;
+                    got = true;
                 }
+            }
+            if !got {
+                self.full
+                    .entry(range)
+                    .or_insert_with(|| (nodes[i].name.clone(), 0))
+                    .1 += 1;
             }
         }
         out
