@@ -38,6 +38,10 @@ pub(super) fn attach_slices(
             .entry((e.meta.namespace(), e.meta.name.as_str()))
             .or_insert(e);
     }
+    let mut pods_by_ns: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
+    for p in &objects.pods {
+        pods_by_ns.entry(p.meta.namespace()).or_default().push(p);
+    }
     for svc in services.iter_mut() {
         let key = (svc.namespace.as_str(), svc.name.as_str());
         let mut slices = if let Some(list) = given.get(&key) {
@@ -45,7 +49,10 @@ pub(super) fn attach_slices(
         } else if let Some(ep) = legacy.get(&key) {
             mirror(ep)
         } else if svc.selector.as_ref().is_some_and(|s| !s.is_empty()) {
-            explain(svc, objects, diags);
+            let pods = pods_by_ns
+                .get(svc.namespace.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            explain(svc, pods, objects, diags);
             compute(svc, &objects.pods)
         } else {
             Vec::new()
@@ -283,16 +290,17 @@ fn selector_text(selector: &BTreeMap<String, String>) -> String {
 /// Says why a Service with a selector would have no endpoints, in one
 /// place: a selector that matches nothing in the input, or a named
 /// targetPort that no selected Pod defines. kube-proxy's rules stay as they
-/// are (a Service without endpoints rejects its traffic).
-fn explain(svc: &ServiceInfo, objects: &Objects, diags: &mut Vec<Diagnostic>) {
+/// are (a Service without endpoints rejects its traffic). `pods`: those of
+/// the Service's namespace.
+fn explain(svc: &ServiceInfo, pods: &[&Pod], objects: &Objects, diags: &mut Vec<Diagnostic>) {
     let Some(selector) = svc.selector.as_ref().filter(|s| !s.is_empty()) else {
         return;
     };
     let ns = svc.namespace.as_str();
-    let selected: Vec<&Pod> = objects
-        .pods
+    let selected: Vec<&Pod> = pods
         .iter()
-        .filter(|p| p.meta.namespace() == ns && selects(selector, &p.meta.labels))
+        .copied()
+        .filter(|p| selects(selector, &p.meta.labels))
         .filter(|p| !matches!(p.phase.as_deref(), Some("Succeeded") | Some("Failed")))
         .collect();
     let workload_matches = objects
