@@ -329,6 +329,23 @@ fn workloads_with_pods_in_the_input_are_not_simulated() {
     );
 }
 
+// pkg/controller/controller_ref_manager.go ClaimPods: a controller adopts
+// orphan Pods its selector matches, so none are simulated; a StatefulSet
+// cannot create a Pod whose name another Pod has.
+#[test]
+fn orphans_are_adopted_and_taken_names_are_left_out() {
+    let orphan = "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: hand-made\n  labels: {app: web}\nspec: {containers: [{name: c}]}\nstatus: {podIP: 10.244.0.9}\n";
+    let l = loaded(&format!("{}{orphan}", deployment("web", Some(3), "")));
+    assert!(simulated(&l).is_empty());
+    let taken = "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: db-1\n  labels: {app: other}\nspec: {containers: [{name: c}]}\n";
+    let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  serviceName: db\n  replicas: 3\n  selector: {matchLabels: {app: db}}\n  template:\n    metadata: {labels: {app: db}}\n    spec: {containers: [{name: c}]}\n";
+    let l = loaded(&format!("{sts}{taken}"));
+    let names: Vec<String> = placed(&l).into_iter().map(|(n, _, _)| n).collect();
+    assert_eq!(names, ["db-0", "db-2"]);
+    assert!(l.diagnostics.iter().any(|d| d.severity == Severity::Warning
+        && d.message == "StatefulSet default/db: Pod db-1 already exists and is not the set's, so the StatefulSet controller cannot create it; svcgen leaves it out"));
+}
+
 // Given EndpointSlices still win over the ones computed from Pods; and
 // --no-simulate keeps workloads as they are.
 #[test]

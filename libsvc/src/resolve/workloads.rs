@@ -23,7 +23,8 @@
 //!   nodeipam/ipam/cidrset), one per family on a dual-stack cluster.
 //!
 //! A workload whose Pods the input already holds (by ownerReferences; for a
-//! Deployment through its ReplicaSet) is not simulated: the input is the
+//! Deployment through its ReplicaSet; or orphan Pods its selector matches,
+//! which its controller would adopt) is not simulated: the input is the
 //! cluster's state.
 
 use crate::config::{IpFamily, Settings};
@@ -104,8 +105,9 @@ pub fn simulate(objects: &mut Objects, settings: &Settings, diags: &mut Vec<Diag
     let mut cursor = 0usize;
     let mut made = Vec::new();
     let owners = owners(objects);
+    let orphans = orphans(&objects.pods);
     for w in &workloads {
-        if held_by_input(w, &owners) {
+        if held_by_input(w, &owners) || adopts(w, &orphans) {
             summary.held += 1;
             continue;
         }
@@ -147,9 +149,21 @@ pub fn simulate(objects: &mut Objects, settings: &Settings, diags: &mut Vec<Diag
                     let mut labels = BTreeMap::new();
                     let name = if kind == WorkloadKind::StatefulSet {
                         let name = format!("{}-{i}", w.meta.name);
+                        // The name is fixed: a Pod of that name that is not
+                        // the set's keeps the controller from creating it.
+                        if !names.insert((ns.clone(), name.clone())) {
+                            diags.push(Diagnostic::new(
+                                Severity::Warning,
+                                format!(
+                                    "StatefulSet {ns}/{}: Pod {name} already exists and is not the set's, so the StatefulSet controller cannot create it; svcgen leaves it out",
+                                    w.meta.name
+                                ),
+                                Some(w.origin.location()),
+                            ));
+                            continue;
+                        }
                         labels.insert("apps.kubernetes.io/pod-index".into(), i.to_string());
                         labels.insert("statefulset.kubernetes.io/pod-name".into(), name.clone());
-                        names.insert((ns.clone(), name.clone()));
                         name
                     } else {
                         generated_name(&owner, &ns, &i.to_string(), &mut names)
@@ -245,6 +259,31 @@ fn held_by_input(w: &Workload, owners: &Owners) -> bool {
         .range((ns, "ReplicaSet", prefix.as_str())..)
         .take_while(|(n, k, rs)| *n == ns && *k == "ReplicaSet" && rs.starts_with(&prefix))
         .any(|(_, _, rs)| is_its_rs(rs))
+}
+
+/// The labels of the input's orphan Pods (no ownerReferences), by namespace.
+type Orphans<'a> = BTreeMap<&'a str, Vec<&'a BTreeMap<String, String>>>;
+
+fn orphans(pods: &[Pod]) -> Orphans<'_> {
+    let mut out: Orphans = BTreeMap::new();
+    for p in pods.iter().filter(|p| p.meta.owner_references.is_empty()) {
+        out.entry(p.meta.namespace())
+            .or_default()
+            .push(&p.meta.labels);
+    }
+    out
+}
+
+/// Would the controller adopt Pods of the input? Controllers claim orphan
+/// Pods of their namespace that their selector matches
+/// (pkg/controller/controller_ref_manager.go ClaimPods), so such Pods stand
+/// for the workload's and none are simulated.
+fn adopts(w: &Workload, orphans: &Orphans) -> bool {
+    !w.selector.is_empty()
+        && orphans.get(w.meta.namespace()).is_some_and(|pods| {
+            pods.iter()
+                .any(|labels| w.selector.iter().all(|(k, v)| labels.get(k) == Some(v)))
+        })
 }
 
 /// The nodes: the input's Nodes in name order (with kubelet's well-known
