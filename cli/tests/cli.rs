@@ -447,3 +447,18 @@ fn why_a_service_has_no_endpoints_is_said_at_the_selector() {
         "{err}"
     );
 }
+
+/// A real workload-backed app (libsvc/tests/data/real/microservices-demo.yaml,
+/// see SOURCE.md there): every Service has endpoints on simulated Pods,
+/// whole outputs pinned.
+#[test]
+fn microservices_demo_end_to_end() {
+    let f = "libsvc/tests/data/real/microservices-demo.yaml";
+    insta::assert_snapshot!(
+        "microservices_demo_pods_wide",
+        stdout(&svcgen(&["get", "pods", "-o", "wide", "-f", f]))
+    );
+    let eps = svcgen(&["get", "endpoints", "-f", f]);
+    assert!(!stdout(&eps).contains("<none>"), "{}", stdout(&eps));
+    insta::assert_snapshot!("microservices_demo_endpoints", stdout(&eps));
+}

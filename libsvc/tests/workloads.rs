@@ -260,6 +260,75 @@ fn a_full_pod_range_is_a_warning_and_the_default_node_takes_the_whole_network() 
     assert_eq!(ips.last().unwrap().to_string(), "10.244.1.45");
 }
 
+// Workload fields are read like every other kind: a wrong type is an error
+// at its field path and line:col; a retired apiVersion (extensions/v1beta1,
+// not served by kube-apiserver v1.37) is skipped with a warning.
+#[test]
+fn workload_fields_keep_their_positions() {
+    let l = load(
+        &[Input::new(
+            "t.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: three\n  template:\n    spec:\n      containers:\n      - name: c\n        ports: [{containerPort: http}]\n",
+        )],
+        &Overrides::default(),
+    );
+    let errors: Vec<String> = l
+        .errors()
+        .map(|d| format!("{}: {}", d.location.as_ref().unwrap(), d.message))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "t.yaml:5:13: spec.replicas: Invalid type: expected integer, got string \"three\"",
+            "t.yaml:10:33: spec.template.spec.containers[0].ports[0].containerPort: Invalid type: expected integer, got string \"http\"",
+        ]
+    );
+    let w = &l.objects.workloads[0];
+    assert_eq!(
+        w.origin
+            .locate("spec.template.spec.containers[0].ports[0]")
+            .line,
+        10
+    );
+    let old = load(
+        &[Input::new(
+            "t.yaml",
+            "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: d}\n",
+        )],
+        &Overrides::default(),
+    );
+    assert!(old.objects.workloads.is_empty());
+    assert!(old.diagnostics.iter().any(|d| d.severity == Severity::Warning
+        && d.message == "skipped Deployment with apiVersion extensions/v1beta1: svcgen reads Deployment as apps/v1"));
+}
+
+// hostNetwork Pods take their node's addresses (kubelet reports the host's
+// IPs as the Pod's).
+#[test]
+fn host_network_pods_take_their_nodes_addresses() {
+    let ds = "---\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: exporter}\nspec:\n  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec:\n      hostNetwork: true\n      containers: [{name: c}]\n";
+    let nodes = format!(
+        "{}{}",
+        node(
+            "a",
+            "status:\n  addresses: [{type: InternalIP, address: 192.168.0.10}]\n"
+        ),
+        node(
+            "b",
+            "status:\n  addresses: [{type: InternalIP, address: 192.168.0.11}]\n"
+        )
+    );
+    let l = loaded(&format!("{nodes}{ds}"));
+    let got: Vec<(String, String)> = placed(&l).into_iter().map(|(_, n, ip)| (n, ip)).collect();
+    assert_eq!(
+        got,
+        [
+            ("a".to_string(), "192.168.0.10".to_string()),
+            ("b".into(), "192.168.0.11".into())
+        ]
+    );
+}
+
 // pkg/controller/daemon: one Pod per node the template fits.
 #[test]
 fn daemonsets_run_one_pod_per_fitting_node() {
