@@ -85,7 +85,7 @@ pub fn simulate(objects: &mut Objects, settings: &Settings, diags: &mut Vec<Diag
     workloads.sort_by(|a, b| key(a).cmp(&key(b)));
     workloads.dedup_by(|a, b| key(a) == key(b));
 
-    let (mut nodes, default_node) = nodes(objects, settings, &workloads);
+    let (nodes, default_node) = nodes(objects, settings, &workloads);
     let mut used: BTreeSet<IpAddr> = objects
         .pods
         .iter()
@@ -177,15 +177,7 @@ pub fn simulate(objects: &mut Objects, settings: &Settings, diags: &mut Vec<Diag
             }
         }
         for (name, extra_labels, node) in pods {
-            let pod = make_pod(
-                w,
-                name,
-                extra_labels,
-                node,
-                &mut nodes,
-                &mut ipam,
-                &mut used,
-            );
+            let pod = make_pod(w, name, extra_labels, node, &nodes, &mut ipam, &mut used);
             summary.pods += 1;
             if pod.node_name.is_none() {
                 summary.pending += 1;
@@ -390,7 +382,7 @@ fn make_pod(
     name: String,
     extra_labels: BTreeMap<String, String>,
     node: Option<usize>,
-    nodes: &mut [SimNode],
+    nodes: &[SimNode],
     ipam: &mut Ipam,
     used: &mut BTreeSet<IpAddr>,
 ) -> Pod {
