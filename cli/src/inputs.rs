@@ -62,6 +62,12 @@ pub struct InputArgs {
     /// kube-proxy's --pod-interface-name-prefix (detectLocal.interfaceNamePrefix).
     #[arg(long, value_name = "PREFIX")]
     pub pod_interface_name_prefix: Option<String>,
+    /// Do not simulate the Pods of Deployments, ReplicaSets,
+    /// ReplicationControllers, StatefulSets and DaemonSets (by default they
+    /// get the Pods their controllers, the scheduler and kubelet would make;
+    /// see docs/differences.md).
+    #[arg(long)]
+    pub no_simulate: bool,
 }
 
 fn usage(msg: String) -> Diagnostic {
@@ -130,6 +136,7 @@ impl InputArgs {
             detect_local_mode: self.detect_local_mode.clone(),
             bridge_interface: self.pod_bridge_interface.clone(),
             interface_name_prefix: self.pod_interface_name_prefix.clone(),
+            no_simulate: self.no_simulate,
         })
     }
 

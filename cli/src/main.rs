@@ -64,9 +64,9 @@ enum Command {
         after_help = "Examples:\n  svcgen resolve kubia -f examples/ --namespace default\n  svcgen resolve _http._tcp.multi-port.default --type SRV -f examples/"
     )]
     Resolve(render::ResolveArgs),
-    /// Print what `kubectl get` prints for Services, Endpoints or EndpointSlices.
+    /// Print what `kubectl get` prints for Services, Endpoints, EndpointSlices or Pods.
     #[command(
-        after_help = "Examples:\n  svcgen get svc -A -f examples/\n  svcgen get endpoints -n default -f examples/\n  svcgen get endpointslices -f examples/ -o json"
+        after_help = "Examples:\n  svcgen get svc -A -f examples/\n  svcgen get endpoints -n default -f examples/\n  svcgen get endpointslices -f examples/ -o json\n  svcgen get pods -n shop -o wide -f examples/"
     )]
     Get(render::GetArgs),
     /// Print what `kubectl describe service` prints.

@@ -292,6 +292,33 @@ pub enum Resource {
     /// EndpointSlices.
     #[value(alias = "endpointslice", alias = "eps")]
     Endpointslices,
+    /// Pods: those of the input and those simulated from workloads.
+    #[value(alias = "pod", alias = "po")]
+    Pods,
+}
+
+/// `get -o`: the formats of the other commands, and kubectl's `wide`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GetFormat {
+    /// Text, as kubectl prints it.
+    #[default]
+    Text,
+    /// Text with kubectl's extra `-o wide` columns (pods).
+    Wide,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+impl GetFormat {
+    fn format(self) -> OutputFormat {
+        match self {
+            GetFormat::Text | GetFormat::Wide => OutputFormat::Text,
+            GetFormat::Json => OutputFormat::Json,
+            GetFormat::Yaml => OutputFormat::Yaml,
+        }
+    }
 }
 
 /// `svcgen get`.
@@ -302,6 +329,8 @@ pub struct GetArgs {
     /// What to list.
     #[arg(value_enum)]
     pub resource: Resource,
+    /// Only the object of this name.
+    pub name: Option<String>,
     /// Namespace to list.
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
@@ -310,7 +339,7 @@ pub struct GetArgs {
     pub all_namespaces: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub output: GetFormat,
 }
 
 /// `svcgen get`.
@@ -324,7 +353,35 @@ pub fn get(args: &GetArgs) -> ExitCode {
     } else {
         Namespaces::One(args.namespace.clone().unwrap_or_else(|| "default".into()))
     };
-    if args.output != OutputFormat::Text {
+    if args.resource == Resource::Pods && args.output.format() == OutputFormat::Text {
+        let name = args.name.as_deref();
+        let text = views::pods::get_pods(&loaded, &ns, name, args.output == GetFormat::Wide);
+        if text.is_empty() {
+            match name {
+                Some(n) => eprintln!("Error from server (NotFound): pods \"{n}\" not found"),
+                None => eprintln!("{}", views::no_resources(&ns)),
+            }
+            emit(&text);
+            return if name.is_some() {
+                ExitCode::from(EXIT_INVALID)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+        emit(&text);
+        if let Some(note) = views::pods::simulated_note(&loaded, &ns, name) {
+            eprintln!("{note}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let output = args.output.format();
+    if args.resource == Resource::Pods && output != OutputFormat::Text {
+        eprintln!(
+            "svcgen: get pods prints text (-o wide for more columns); -o json|yaml is not available for pods yet"
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
+    if output != OutputFormat::Text {
         let selected: Vec<&libsvc::table::ServiceInfo> = loaded
             .table
             .services
@@ -338,9 +395,9 @@ pub fn get(args: &GetArgs) -> ExitCode {
             Resource::Endpointslices => {
                 let slices: Vec<&libsvc::table::SliceInfo> =
                     selected.iter().flat_map(|s| s.slices.iter()).collect();
-                print_value(&slices, args.output)
+                print_value(&slices, output)
             }
-            _ => print_value(&selected, args.output),
+            _ => print_value(&selected, output),
         }
         return ExitCode::SUCCESS;
     }
@@ -348,6 +405,7 @@ pub fn get(args: &GetArgs) -> ExitCode {
         Resource::Services => views::get_services(&loaded, &ns),
         Resource::Endpoints => views::get_endpoints(&loaded, &ns),
         Resource::Endpointslices => views::get_endpoint_slices(&loaded, &ns),
+        Resource::Pods => String::new(),
     };
     if text.is_empty() {
         eprintln!("{}", views::no_resources(&ns));

@@ -428,3 +428,98 @@ endpoints: [{addresses: [10.244.1.5], conditions: {ready: true}}]
     let o = with(&trace, &to);
     assert!(stdout(&o).contains("masquerade: yes"), "{}", stdout(&o));
 }
+
+/// `get pods` prints kubectl's pod table (pkg/printers/internalversion/
+/// printers.go printPod, wide columns included); the Pods simulated from
+/// the workloads of examples/shop.yaml are named on stderr, and
+/// `--no-simulate` leaves them out.
+#[test]
+fn get_pods_shows_simulated_pods_as_kubectl_would() {
+    let o = svcgen(&["get", "pods", "-n", "shop", "-o", "wide", "-f", "examples/"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    insta::assert_snapshot!("get_pods_shop_wide", stdout(&o));
+    assert!(
+        stderr(&o).contains("note: 4 of 8 Pod(s) are simulated from their workloads"),
+        "{}",
+        stderr(&o)
+    );
+    insta::assert_snapshot!(
+        "get_pods_default",
+        stdout(&svcgen(&["get", "pods", "-f", "examples/"]))
+    );
+    let one = svcgen(&["get", "pod", "db-1", "-n", "shop", "-f", "examples/"]);
+    assert_eq!(
+        stdout(&one),
+        "NAME   READY   STATUS    RESTARTS   AGE\ndb-1   1/1     Running   0          <unknown>\n"
+    );
+    let missing = svcgen(&["get", "pod", "db-9", "-n", "shop", "-f", "examples/"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        stderr(&missing),
+        "Error from server (NotFound): pods \"db-9\" not found\n"
+    );
+    let off = svcgen(&[
+        "get",
+        "pods",
+        "-n",
+        "shop",
+        "--no-simulate",
+        "-f",
+        "examples/",
+    ]);
+    // Only the Pods written in the input (examples/topology-aware.yaml) are left.
+    assert!(!stdout(&off).contains("db-0"), "{}", stdout(&off));
+    assert!(!stdout(&off).contains("frontend-"), "{}", stdout(&off));
+    assert!(stdout(&off).contains("shop-a1"), "{}", stdout(&off));
+    // Without simulation the shop's Services have no endpoints, and nothing
+    // warns: their selectors match the workloads' templates.
+    let eps = svcgen(&[
+        "get",
+        "endpoints",
+        "-n",
+        "shop",
+        "--no-simulate",
+        "-f",
+        "examples/",
+    ]);
+    assert!(
+        stdout(&eps).contains("frontend   <none>"),
+        "{}",
+        stdout(&eps)
+    );
+}
+
+/// A selector that matches nothing and a named targetPort no selected Pod
+/// defines are warnings at their line:col, on stderr of every output.
+#[test]
+fn why_a_service_has_no_endpoints_is_said_at_the_selector() {
+    let dir = tempdir("why");
+    let f = dir.join("app.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: api}\nspec:\n  selector: {app: apii}\n  ports: [{port: 80}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n      containers: [{name: c, ports: [{containerPort: 80}]}]\n",
+    )
+    .unwrap();
+    let o = svcgen(&["render", "--mode", "env", "-f", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(
+        err.contains("app.yaml:5:13: warning: selector app=apii matches nothing in the input; in namespace default, Pods and workload templates carry app=api"),
+        "{err}"
+    );
+}
+
+/// A real workload-backed app (libsvc/tests/data/real/microservices-demo.yaml,
+/// see SOURCE.md there): every Service has endpoints on simulated Pods,
+/// whole outputs pinned.
+#[test]
+fn microservices_demo_end_to_end() {
+    let f = "libsvc/tests/data/real/microservices-demo.yaml";
+    insta::assert_snapshot!(
+        "microservices_demo_pods_wide",
+        stdout(&svcgen(&["get", "pods", "-o", "wide", "-f", f]))
+    );
+    let eps = svcgen(&["get", "endpoints", "-f", f]);
+    assert!(!stdout(&eps).contains("<none>"), "{}", stdout(&eps));
+    insta::assert_snapshot!("microservices_demo_endpoints", stdout(&eps));
+}

@@ -316,6 +316,9 @@ pub struct Overrides {
     pub bridge_interface: Option<String>,
     /// `--pod-interface-name-prefix`.
     pub interface_name_prefix: Option<String>,
+    /// `--no-simulate`: keep workloads (Deployments, StatefulSets, …) as
+    /// they are instead of simulating their Pods.
+    pub no_simulate: bool,
 }
 
 /// Parses a CIDR as kube-proxy does (`ParseCIDRSloppy`: surrounding

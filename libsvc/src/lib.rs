@@ -95,9 +95,15 @@ pub fn load(inputs: &[Input], overrides: &Overrides) -> Loaded {
     if !parse_failed {
         diagnostics.extend(validate::validate(&parsed.objects, &settings));
     }
-    let table = resolve::resolve(&parsed.objects, &settings, &mut diagnostics);
+    let mut objects = parsed.objects;
+    // The Pods of Deployments, StatefulSets, … join the input's Pods, so
+    // every output (endpoints, env, DNS, proxy rules, views) sees them.
+    if !overrides.no_simulate {
+        resolve::workloads::simulate(&mut objects, &settings, &mut diagnostics);
+    }
+    let table = resolve::resolve(&objects, &settings, &mut diagnostics);
     Loaded {
-        objects: parsed.objects,
+        objects,
         settings,
         table,
         diagnostics,

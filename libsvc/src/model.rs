@@ -269,6 +269,9 @@ pub struct Pod {
     pub simulated: bool,
     /// Where it came from.
     pub origin: Origin,
+    /// How many containers it runs: `spec.containers` and the restartable
+    /// init containers (native sidecars), as kubectl's READY counts them.
+    pub containers: usize,
 }
 
 /// A container port of a Pod.
@@ -368,4 +371,97 @@ pub struct Objects {
     pub service_cidrs: Vec<ServiceCidr>,
     /// KubeProxyConfigurations (the last one wins).
     pub proxy_configs: Vec<KubeProxyConfiguration>,
+    /// Workloads (Deployment, ReplicaSet, ReplicationController,
+    /// StatefulSet, DaemonSet): the Pods they stand for are simulated in
+    /// `resolve::workloads` and appended to `pods`.
+    pub workloads: Vec<Workload>,
+}
+
+/// The kinds of workload whose controllers create Pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WorkloadKind {
+    /// apps/v1 Deployment (through a ReplicaSet).
+    Deployment,
+    /// apps/v1 ReplicaSet.
+    ReplicaSet,
+    /// v1 ReplicationController.
+    ReplicationController,
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+    /// apps/v1 DaemonSet.
+    DaemonSet,
+}
+
+impl WorkloadKind {
+    /// The kind as Kubernetes spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::ReplicaSet => "ReplicaSet",
+            WorkloadKind::ReplicationController => "ReplicationController",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+        }
+    }
+
+    /// The kind named `kind`, if it is a workload.
+    pub fn parse(kind: &str) -> Option<WorkloadKind> {
+        Some(match kind {
+            "Deployment" => WorkloadKind::Deployment,
+            "ReplicaSet" => WorkloadKind::ReplicaSet,
+            "ReplicationController" => WorkloadKind::ReplicationController,
+            "StatefulSet" => WorkloadKind::StatefulSet,
+            "DaemonSet" => WorkloadKind::DaemonSet,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A workload: a controller object with a Pod template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    /// Which controller owns it.
+    pub kind: WorkloadKind,
+    /// `metadata`.
+    pub meta: ObjectMeta,
+    /// `spec.replicas` (`None`: absent, defaults to 1; unused by DaemonSets).
+    pub replicas: Option<i64>,
+    /// `spec.selector.matchLabels` (a ReplicationController: `spec.selector`).
+    pub selector: BTreeMap<String, String>,
+    /// StatefulSet `spec.serviceName`.
+    pub service_name: Option<String>,
+    /// `spec.template`.
+    pub template: PodTemplate,
+    /// Where it came from.
+    pub origin: Origin,
+}
+
+/// `spec.template` of a workload, as far as Services care.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodTemplate {
+    /// `metadata.labels`.
+    pub labels: BTreeMap<String, String>,
+    /// `spec.nodeName`.
+    pub node_name: Option<String>,
+    /// `spec.nodeSelector`.
+    pub node_selector: BTreeMap<String, String>,
+    /// `spec.hostname`.
+    pub hostname: Option<String>,
+    /// `spec.subdomain`.
+    pub subdomain: Option<String>,
+    /// `spec.hostNetwork`.
+    pub host_network: bool,
+    /// `spec.enableServiceLinks` (`None`: true).
+    pub enable_service_links: Option<bool>,
+    /// The ports of the containers, then of the restartable init
+    /// containers (native sidecars), in order.
+    pub container_ports: Vec<ContainerPort>,
+    /// How many containers it runs (containers and native sidecars).
+    pub containers: usize,
 }

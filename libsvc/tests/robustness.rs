@@ -80,14 +80,15 @@ fn empty_documents_and_streams_are_fine() {
 
 #[test]
 fn unknown_kinds_are_skipped_with_a_note() {
-    let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n";
+    // (Deployments are read since workloads became Pods; a ConfigMap is not.)
+    let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n";
     let loaded = load(&[Input::new("in.yaml", text)], &Overrides::default());
     assert!(loaded.errors().next().is_none());
     assert!(
         loaded
             .diagnostics
             .iter()
-            .any(|d| d.message.contains("skipped Deployment")),
+            .any(|d| d.message.contains("skipped ConfigMap")),
         "{:#?}",
         loaded.diagnostics
     );

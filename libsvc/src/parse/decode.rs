@@ -7,6 +7,8 @@ use crate::model::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+mod workloads;
+
 /// serde-saphyr's limits, sized for real clusters (tens of thousands of
 /// objects in one stream) while keeping alias bombs and deep nesting out.
 fn budget() -> serde_saphyr::Budget {
@@ -136,6 +138,8 @@ fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
         "EndpointSlice" => &["discovery.k8s.io/v1"],
         "ServiceCIDR" => &["networking.k8s.io/v1", "networking.k8s.io/v1beta1"],
         "KubeProxyConfiguration" => &["kubeproxy.config.k8s.io/v1alpha1"],
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => &["apps/v1"],
+        "ReplicationController" => &["v1"],
         _ => {
             let loc = d.origin().location();
             out.diagnostics.push(Diagnostic::new(
@@ -183,6 +187,12 @@ fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
         "ServiceCIDR" => {
             let o = d.service_cidr(doc);
             objects.service_cidrs.push(o)
+        }
+        "Deployment" | "ReplicaSet" | "ReplicationController" | "StatefulSet" | "DaemonSet" => {
+            if let Some(kind) = WorkloadKind::parse(&kind) {
+                let o = d.workload(doc, kind);
+                objects.workloads.push(o)
+            }
         }
         _ => {
             let o = d.proxy_config(doc);
@@ -627,21 +637,7 @@ impl Decoder {
     fn pod(&mut self, doc: &Node) -> Pod {
         let meta = self.meta(doc);
         let spec = self.object(Some(doc), "", "spec").map(|(n, _)| n);
-        let mut container_ports = Vec::new();
-        let containers = self.list(spec, "spec", "containers", |d, n, p| {
-            let n = Some(d.item_object(n, p)?);
-            Some(d.list(n, p, "ports", |d, n, p| {
-                let n = Some(d.item_object(n, p)?);
-                Some(ContainerPort {
-                    name: d.string(n, p, "name"),
-                    container_port: d.int(n, p, "containerPort").unwrap_or(0),
-                    protocol: d.string(n, p, "protocol"),
-                })
-            }))
-        });
-        for ports in containers {
-            container_ports.extend(ports);
-        }
+        let (container_ports, containers) = self.containers(spec, "spec");
         let status = self.object(Some(doc), "", "status").map(|(n, _)| n);
         let mut pod_ips = self.list(status, "status", "podIPs", |d, n, p| {
             let n = Some(d.item_object(n, p)?);
@@ -675,6 +671,7 @@ impl Decoder {
             ready,
             simulated: false,
             origin: self.take_origin(),
+            containers,
         }
     }
 

@@ -3,7 +3,7 @@
 //! EndpointSlice controller would compute from Pods.
 
 use crate::config::{IpFamily, Settings};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Severity};
 use crate::model::{
     EndpointAddress, EndpointPort, EndpointSlice, Endpoints, IntOrString, ObjectReference, Objects,
     Pod,
@@ -21,7 +21,7 @@ pub(super) fn attach_slices(
     services: &mut [ServiceInfo],
     objects: &Objects,
     _settings: &Settings,
-    _diags: &mut [Diagnostic],
+    diags: &mut Vec<Diagnostic>,
 ) {
     let mut given: BTreeMap<(&str, &str), Vec<&EndpointSlice>> = BTreeMap::new();
     for s in &objects.endpoint_slices {
@@ -39,6 +39,10 @@ pub(super) fn attach_slices(
             .or_insert(e);
     }
     let nodes = super::topology::Nodes::new(&objects.nodes);
+    let mut pods_by_ns: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
+    for p in &objects.pods {
+        pods_by_ns.entry(p.meta.namespace()).or_default().push(p);
+    }
     for svc in services.iter_mut() {
         let key = (svc.namespace.as_str(), svc.name.as_str());
         let mut slices = if let Some(list) = given.get(&key) {
@@ -46,6 +50,10 @@ pub(super) fn attach_slices(
         } else if let Some(ep) = legacy.get(&key) {
             mirror(ep)
         } else if svc.selector.as_ref().is_some_and(|s| !s.is_empty()) {
+            let pods = pods_by_ns
+                .get(svc.namespace.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            explain(svc, pods, objects, diags);
             compute(svc, &objects.pods)
         } else {
             Vec::new()
@@ -276,4 +284,164 @@ fn compute(svc: &ServiceInfo, pods: &[Pod]) -> Vec<SliceInfo> {
             origin: None,
         })
         .collect()
+}
+
+/// `k=v,k2=v2`, as kubectl prints a selector.
+fn selector_text(selector: &BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    parts.join(",")
+}
+
+/// Says why a Service with a selector would have no endpoints, in one
+/// place: a selector that matches nothing in the input, or a named
+/// targetPort that no selected Pod defines. kube-proxy's rules stay as they
+/// are (a Service without endpoints rejects its traffic). `pods`: those of
+/// the Service's namespace.
+fn explain(svc: &ServiceInfo, pods: &[&Pod], objects: &Objects, diags: &mut Vec<Diagnostic>) {
+    let Some(selector) = svc.selector.as_ref().filter(|s| !s.is_empty()) else {
+        return;
+    };
+    let ns = svc.namespace.as_str();
+    let selected: Vec<&Pod> = pods
+        .iter()
+        .copied()
+        .filter(|p| selects(selector, &p.meta.labels))
+        .filter(|p| !matches!(p.phase.as_deref(), Some("Succeeded") | Some("Failed")))
+        .collect();
+    let workload_matches = objects
+        .workloads
+        .iter()
+        .any(|w| w.meta.namespace() == ns && selects(selector, &w.template.labels));
+    let sel = selector_text(selector);
+    if selected.is_empty() && !workload_matches {
+        let hint = nothing_matches_hint(selector, ns, objects);
+        let mut d = Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "selector {sel} matches nothing in the input; {hint}; Service {ns}/{} has no endpoints, so kube-proxy rejects its connections",
+                svc.name
+            ),
+            Some(svc.origin.locate("spec.selector")),
+        );
+        d.field = Some("spec.selector".into());
+        diags.push(d);
+        return;
+    }
+    let named =
+        |p: &crate::table::PortInfo| matches!(&p.target_port, IntOrString::Str(s) if !s.is_empty());
+    if selected.is_empty() || !svc.ports.iter().any(named) {
+        return;
+    }
+    // The Service as written, for the index of each port in spec.ports.
+    let Some(written) = objects
+        .services
+        .iter()
+        .find(|s| s.meta.namespace() == ns && s.meta.name == svc.name)
+    else {
+        return;
+    };
+    for (i, port) in written.spec.ports.iter().enumerate() {
+        let Some(IntOrString::Str(name)) = port
+            .target_port
+            .as_ref()
+            .filter(|t| !matches!(t, IntOrString::Str(s) if s.is_empty()))
+        else {
+            continue;
+        };
+        let Some(protocol) = Protocol::parse(port.protocol.as_deref()) else {
+            continue;
+        };
+        let target = IntOrString::Str(name.clone());
+        if selected
+            .iter()
+            .any(|p| resolve_target_port(p, &target, protocol).is_some())
+        {
+            continue;
+        }
+        let mut defined: Vec<String> = selected
+            .iter()
+            .flat_map(|p| &p.container_ports)
+            .filter_map(|cp| {
+                let n = cp.name.as_deref().filter(|n| !n.is_empty())?;
+                let proto = Protocol::parse(cp.protocol.as_deref()).map_or("?", |p| p.as_str());
+                Some(format!("{n}/{proto}"))
+            })
+            .collect();
+        defined.sort();
+        defined.dedup();
+        let defined = if defined.is_empty() {
+            "they name no container port".to_string()
+        } else {
+            format!("they name {}", defined.join(", "))
+        };
+        let field = format!("spec.ports[{i}].targetPort");
+        let mut d = Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "{field}: no Pod selected by {sel} defines a container port named {name:?} ({}): {defined}; this Service port has no endpoints",
+                protocol.as_str()
+            ),
+            Some(svc.origin.locate(&field)),
+        );
+        d.field = Some(field);
+        diags.push(d);
+    }
+}
+
+/// What is nearest to matching: Pods of another namespace, or the values the
+/// selector's keys take in this one.
+fn nothing_matches_hint(
+    selector: &BTreeMap<String, String>,
+    ns: &str,
+    objects: &Objects,
+) -> String {
+    let labelled = || {
+        objects
+            .pods
+            .iter()
+            .map(|p| (p.meta.namespace(), &p.meta.labels))
+            .chain(
+                objects
+                    .workloads
+                    .iter()
+                    .map(|w| (w.meta.namespace(), &w.template.labels)),
+            )
+    };
+    let mut elsewhere: Vec<&str> = labelled()
+        .filter(|(n, l)| *n != ns && selects(selector, l))
+        .map(|(n, _)| n)
+        .collect();
+    elsewhere.sort();
+    elsewhere.dedup();
+    if !elsewhere.is_empty() {
+        return format!(
+            "Pods in namespace {} match it, but a Service selects Pods of its own namespace ({ns}) only",
+            elsewhere.join(", ")
+        );
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for key in selector.keys() {
+        let mut values: Vec<&str> = labelled()
+            .filter(|(n, _)| *n == ns)
+            .filter_map(|(_, l)| l.get(key).map(String::as_str))
+            .collect();
+        values.sort();
+        values.dedup();
+        if !values.is_empty() {
+            let pairs: Vec<String> = values.iter().map(|v| format!("{key}={v}")).collect();
+            seen.push(pairs.join(" or "));
+        }
+    }
+    if seen.is_empty() {
+        let keys: Vec<&str> = selector.keys().map(String::as_str).collect();
+        format!(
+            "no Pod or workload template in namespace {ns} has the label {} (add the Deployment, StatefulSet or Pods it is for)",
+            keys.join(", ")
+        )
+    } else {
+        format!(
+            "in namespace {ns}, Pods and workload templates carry {} (check the selector against their labels)",
+            seen.join("; ")
+        )
+    }
 }

@@ -4,6 +4,7 @@
 mod allocate;
 mod endpoints;
 pub mod topology;
+pub mod workloads;
 
 use crate::config::{IpFamily, Settings};
 use crate::diag::{Diagnostic, Severity};

@@ -6,6 +6,7 @@
 //! libsvc reads no clock), so AGE shows `<unknown>` — exactly what kubectl
 //! prints for an object without `creationTimestamp`.
 
+pub mod pods;
 mod tabwriter;
 
 use crate::Loaded;
