@@ -159,6 +159,29 @@ pub fn render(args: &RenderArgs) -> ExitCode {
     }
 }
 
+/// The modes that have rules a packet can be traced through.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceMode {
+    /// kube-proxy iptables mode.
+    Iptables,
+    /// kube-proxy nftables mode.
+    #[value(alias = "nft")]
+    Nftables,
+    /// kube-proxy IPVS mode.
+    Ipvs,
+}
+
+impl TraceMode {
+    fn lib(self) -> libsvc::render::Mode {
+        use libsvc::render::Mode as M;
+        match self {
+            TraceMode::Iptables => M::Iptables,
+            TraceMode::Nftables => M::Nftables,
+            TraceMode::Ipvs => M::Ipvs,
+        }
+    }
+}
+
 /// `svcgen trace`.
 #[derive(Args, Debug)]
 pub struct TraceArgs {
@@ -166,7 +189,7 @@ pub struct TraceArgs {
     pub input: InputArgs,
     /// Which proxy mode's rules to follow.
     #[arg(long, value_enum)]
-    pub mode: Mode,
+    pub mode: TraceMode,
     /// Source address of the packet.
     #[arg(long, value_name = "IP")]
     pub src: std::net::IpAddr,

@@ -2,7 +2,9 @@
 //! a [`Mode`] and its options in, text or a JSON value out.
 
 use crate::Loaded;
+use crate::config::IpFamily;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 /// The outputs svcgen renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -103,10 +105,10 @@ pub fn render(
 ) -> Result<Rendered, RenderError> {
     match mode {
         // kube-proxy iptables mode
-        Mode::Iptables => crate::proxy::iptables::render(loaded, options),
+        Mode::Iptables => one_family_payload(loaded, mode, options, crate::proxy::iptables::render),
 
         // kube-proxy nftables mode
-        Mode::Nftables => crate::proxy::nftables::render(loaded, options),
+        Mode::Nftables => one_family_payload(loaded, mode, options, crate::proxy::nftables::render),
 
         // kube-proxy IPVS mode
         Mode::Ipvs => crate::proxy::ipvs::render(loaded, options),
@@ -142,6 +144,83 @@ pub fn render(
                 json: to_json(options, &conf)?,
                 diagnostics: Vec::new(),
             })
+        }
+    }
+}
+
+/// The IP families the input uses: its Services' cluster, external and
+/// load-balancer IPs, its EndpointSlices, the node's IPs and the pod CIDRs;
+/// when none says, the service CIDRs' (IPv4 by default).
+pub fn input_families(loaded: &Loaded) -> Vec<IpFamily> {
+    let mut families = BTreeSet::new();
+    for svc in &loaded.table.services {
+        families.extend(svc.cluster_ips.iter().map(IpFamily::of));
+        families.extend(
+            svc.external_ips
+                .iter()
+                .filter_map(|ip| crate::config::parse_ip(ip))
+                .map(|ip| IpFamily::of(&ip)),
+        );
+        families.extend(svc.lb_ingress.iter().map(|i| IpFamily::of(&i.ip)));
+        families.extend(svc.slices.iter().filter_map(|s| s.address_type.family()));
+    }
+    families.extend(loaded.settings.node.ips.iter().map(IpFamily::of));
+    families.extend(
+        loaded
+            .settings
+            .proxy
+            .cluster_cidrs
+            .iter()
+            .map(|n| IpFamily::of(&n.addr())),
+    );
+    if families.is_empty() {
+        families.extend(
+            loaded
+                .settings
+                .cluster
+                .service_cidrs
+                .iter()
+                .map(|n| IpFamily::of(&n.addr())),
+        );
+    }
+    families.into_iter().collect()
+}
+
+/// iptables and nftables: an input of one IP family gets that family's
+/// payload alone (no `#` headers, no empty table of the other family), so
+/// the text pipes into `iptables-restore` / `nft -f` as it is. With both
+/// families and no `--ip-family`, both payloads, and a note on how to take one.
+fn one_family_payload(
+    loaded: &Loaded,
+    mode: Mode,
+    options: &RenderOptions,
+    backend: fn(&Loaded, &RenderOptions) -> Result<Rendered, RenderError>,
+) -> Result<Rendered, RenderError> {
+    if loaded.settings.ip_family.is_some() {
+        return backend(loaded, options);
+    }
+    match input_families(loaded).as_slice() {
+        [family] => {
+            let mut one = loaded.clone();
+            one.settings.ip_family = Some(*family);
+            backend(&one, options)
+        }
+        _ => {
+            let mut rendered = backend(loaded, options)?;
+            let how = match mode {
+                Mode::Iptables => {
+                    "the IPv4 payload (for iptables-restore) and the IPv6 payload (for ip6tables-restore) are printed one after the other, each under its `#` header"
+                }
+                _ => "both the ip and the ip6 kube-proxy tables are in one `nft -f` transaction",
+            };
+            rendered.diagnostics.push(crate::Diagnostic::new(
+                crate::Severity::Info,
+                format!(
+                    "the input has IPv4 and IPv6 addresses: {how}; give --ip-family IPv4 or --ip-family IPv6 to print one family's payload"
+                ),
+                None,
+            ));
+            Ok(rendered)
         }
     }
 }

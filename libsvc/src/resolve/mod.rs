@@ -41,16 +41,22 @@ pub fn resolve(
             ));
             continue;
         }
-        services.push(defaulted(svc));
+        services.push(defaulted(svc, diags));
     }
     allocate::allocate(&mut services, settings);
+    // Taken out after allocation: an address that does not parse was still
+    // written, so the Service is not one the allocator would fill in.
+    for svc in &mut services {
+        svc.cluster_ips_text
+            .retain(|ip| ip == "None" || crate::config::parse_ip(ip).is_some());
+    }
     endpoints::attach_slices(&mut services, objects, settings, diags);
     ServiceTable { services }
 }
 
 /// A Service with the v1 defaults applied (SetDefaults_Service), its
 /// values parsed; nothing allocated yet.
-fn defaulted(svc: &Service) -> ServiceInfo {
+fn defaulted(svc: &Service, diags: &mut Vec<Diagnostic>) -> ServiceInfo {
     let spec = &svc.spec;
     let type_ = spec
         .type_
@@ -61,7 +67,9 @@ fn defaulted(svc: &Service) -> ServiceInfo {
     let ports = spec
         .ports
         .iter()
-        .map(|p| PortInfo {
+        .enumerate()
+        .filter(|(i, p)| programmable_port(svc, *i, p, diags))
+        .map(|(_, p)| PortInfo {
             name: p.name.clone(),
             port: u16::try_from(p.port).unwrap_or(0),
             protocol: Protocol::parse(p.protocol.as_deref()).unwrap_or(Protocol::TCP),
@@ -85,6 +93,16 @@ fn defaulted(svc: &Service) -> ServiceInfo {
     }
     if type_ == ServiceType::ExternalName {
         cluster_ips_text.clear();
+    }
+    let field = if spec.cluster_ips.is_empty() {
+        |_| "spec.clusterIP".to_string()
+    } else {
+        |i| format!("spec.clusterIPs[{i}]")
+    };
+    for (i, ip) in cluster_ips_text.iter().enumerate() {
+        if ip != "None" && crate::config::parse_ip(ip).is_none() {
+            unprogrammable(svc, &field(i), &format!("{ip:?}"), "is not an IP address", "address", diags);
+        }
     }
     let headless = cluster_ips_text.first().is_some_and(|ip| ip == "None");
     let cluster_ips: Vec<IpAddr> = if headless {
@@ -144,7 +162,20 @@ fn defaulted(svc: &Service) -> ServiceInfo {
         external_name: spec.external_name.clone(),
         ports,
         selector: spec.selector.clone(),
-        external_ips: spec.external_ips.clone(),
+        external_ips: spec
+            .external_ips
+            .iter()
+            .enumerate()
+            .filter(|(i, ip)| {
+                let ok = crate::config::parse_ip(ip).is_some();
+                if !ok {
+                    let field = format!("spec.externalIPs[{i}]");
+                    unprogrammable(svc, &field, &format!("{ip:?}"), "is not an IP address", "address", diags);
+                }
+                ok
+            })
+            .map(|(_, ip)| ip.clone())
+            .collect(),
         lb_ingress: svc
             .lb_ingress
             .iter()
@@ -199,4 +230,67 @@ fn defaulted(svc: &Service) -> ServiceInfo {
         slices: Vec::new(),
         origin: svc.origin.clone(),
     }
+}
+
+/// Is this Service port one a proxy, kubelet or DNS server could program as
+/// written? A number outside 1–65535 (a port, a numeric targetPort, a set
+/// nodePort) has no value to program; rather than write another number in
+/// its place, the whole port is left out, with an error that says so.
+/// (kube-apiserver refuses such a port on create, so no stored Service has one.)
+fn programmable_port(
+    svc: &Service,
+    i: usize,
+    p: &crate::model::ServicePort,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    let in_range = |n: i64| (1..=65535).contains(&n);
+    let bad = if !in_range(p.port) {
+        Some(("port", p.port))
+    } else if let Some(IntOrString::Int(t)) = p.target_port
+        && t != 0
+        && !in_range(t)
+    {
+        Some(("targetPort", t))
+    } else {
+        match p.node_port {
+            Some(n) if n != 0 && !in_range(n) => Some(("nodePort", n)),
+            _ => None,
+        }
+    };
+    let Some((name, value)) = bad else {
+        return true;
+    };
+    let field = format!("spec.ports[{i}].{name}");
+    unprogrammable(
+        svc,
+        &field,
+        &value.to_string(),
+        "is outside 1-65535",
+        "port",
+        diags,
+    );
+    false
+}
+
+/// The error for a value that cannot be programmed: where it is, and what
+/// is left out because of it.
+fn unprogrammable(
+    svc: &Service,
+    field: &str,
+    value: &str,
+    why: &str,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut d = Diagnostic::new(
+        Severity::Error,
+        format!(
+            "{field}: {value} {why} and cannot be programmed: this {what} of Service {}/{} is left out of every output (env, DNS, proxy rules, views)",
+            svc.meta.namespace(),
+            svc.meta.name
+        ),
+        Some(svc.origin.locate(field)),
+    );
+    d.field = Some(field.to_string());
+    diags.push(d);
 }
