@@ -310,6 +310,21 @@ pub enum Resource {
     /// EndpointSlices.
     #[value(alias = "endpointslice", alias = "eps")]
     Endpointslices,
+    /// Pods (given and simulated).
+    #[value(alias = "po", alias = "pod")]
+    Pods,
+}
+
+impl Resource {
+    /// kubectl's plural resource name, as in its NotFound message.
+    fn plural(self) -> &'static str {
+        match self {
+            Resource::Services => "services",
+            Resource::Endpoints => "endpoints",
+            Resource::Endpointslices => "endpointslices.discovery.k8s.io",
+            Resource::Pods => "pods",
+        }
+    }
 }
 
 /// `svcgen get`.
@@ -320,58 +335,100 @@ pub struct GetArgs {
     /// What to list.
     #[arg(value_enum)]
     pub resource: Resource,
+    /// One object by name.
+    pub name: Option<String>,
     /// Namespace to list.
     #[arg(short = 'n', long, value_name = "NS")]
     pub namespace: Option<String>,
     /// List every namespace.
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
-    /// Output format.
+    /// Label selector, as kubectl's (`app=web`, `tier!=db`, `env in (a,b)`, `!key`).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Output format: the kubectl table, or the objects as the API server returns them.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: OutputFormat,
 }
 
+/// Seconds since the Unix epoch, for AGE (libsvc reads no clock).
+fn now() -> Option<i64> {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(since.as_secs()).ok()
+}
+
 /// `svcgen get`.
 pub fn get(args: &GetArgs) -> ExitCode {
+    use libsvc::views::{self, Namespaces, Query, Selector, objects};
+    let selector = match Selector::parse(args.selector.as_deref().unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("svcgen: -l: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    use libsvc::views::{self, Namespaces};
-    let ns = if args.all_namespaces {
-        Namespaces::All
-    } else {
-        Namespaces::One(args.namespace.clone().unwrap_or_else(|| "default".into()))
+    let namespace = args.namespace.clone().unwrap_or_else(|| "default".into());
+    let query = Query {
+        namespaces: if args.all_namespaces {
+            Namespaces::All
+        } else {
+            Namespaces::One(namespace.clone())
+        },
+        name: args.name.clone(),
+        selector,
+        now: now(),
     };
     if args.output != OutputFormat::Text {
-        let selected: Vec<&libsvc::table::ServiceInfo> = loaded
-            .table
-            .services
-            .iter()
-            .filter(|s| {
-                matches!(&ns, Namespaces::All)
-                    || matches!(&ns, Namespaces::One(n) if *n == s.namespace)
-            })
-            .collect();
-        match args.resource {
-            Resource::Endpointslices => {
-                let slices: Vec<&libsvc::table::SliceInfo> =
-                    selected.iter().flat_map(|s| s.slices.iter()).collect();
-                print_value(&slices, args.output)
-            }
-            _ => print_value(&selected, args.output),
-        }
+        let items = match args.resource {
+            Resource::Services => objects::services(&loaded, &query),
+            Resource::Endpoints => objects::endpoints(&loaded, &query),
+            Resource::Endpointslices => objects::endpoint_slices(&loaded, &query),
+            Resource::Pods => objects::pods(&loaded, &query),
+        };
+        // One object by name prints the object; otherwise a v1 List.
+        let value = match (&args.name, items.len()) {
+            (Some(_), 0) => return not_found(args, &namespace),
+            (Some(_), _) => items.into_iter().next().unwrap_or_default(),
+            (None, _) => objects::list(items),
+        };
+        emit(&match args.output {
+            OutputFormat::Yaml => objects::to_yaml(&value),
+            _ => objects::to_json(&value),
+        });
         return ExitCode::SUCCESS;
     }
     let text = match args.resource {
-        Resource::Services => views::get_services(&loaded, &ns),
-        Resource::Endpoints => views::get_endpoints(&loaded, &ns),
-        Resource::Endpointslices => views::get_endpoint_slices(&loaded, &ns),
+        Resource::Services => views::get_services(&loaded, &query),
+        Resource::Endpoints => views::get_endpoints(&loaded, &query),
+        Resource::Endpointslices => views::get_endpoint_slices(&loaded, &query),
+        Resource::Pods => {
+            eprintln!("svcgen: get pods prints -o json or -o yaml");
+            return ExitCode::from(EXIT_USAGE);
+        }
     };
     if text.is_empty() {
-        eprintln!("{}", views::no_resources(&ns));
+        if args.name.is_some() {
+            return not_found(args, &namespace);
+        }
+        eprintln!("{}", views::no_resources(&query.namespaces));
     }
     emit(&text);
     ExitCode::SUCCESS
+}
+
+/// kubectl's answer for a name that is not there.
+fn not_found(args: &GetArgs, _namespace: &str) -> ExitCode {
+    eprintln!(
+        "Error from server (NotFound): {} \"{}\" not found",
+        args.resource.plural(),
+        args.name.as_deref().unwrap_or("")
+    );
+    ExitCode::from(EXIT_INVALID)
 }
 
 /// `svcgen describe`.

@@ -101,7 +101,14 @@ fn defaulted(svc: &Service, diags: &mut Vec<Diagnostic>) -> ServiceInfo {
     };
     for (i, ip) in cluster_ips_text.iter().enumerate() {
         if ip != "None" && crate::config::parse_ip(ip).is_none() {
-            unprogrammable(svc, &field(i), &format!("{ip:?}"), "is not an IP address", "address", diags);
+            unprogrammable(
+                svc,
+                &field(i),
+                &format!("{ip:?}"),
+                "is not an IP address",
+                "address",
+                diags,
+            );
         }
     }
     let headless = cluster_ips_text.first().is_some_and(|ip| ip == "None");
@@ -170,7 +177,14 @@ fn defaulted(svc: &Service, diags: &mut Vec<Diagnostic>) -> ServiceInfo {
                 let ok = crate::config::parse_ip(ip).is_some();
                 if !ok {
                     let field = format!("spec.externalIPs[{i}]");
-                    unprogrammable(svc, &field, &format!("{ip:?}"), "is not an IP address", "address", diags);
+                    unprogrammable(
+                        svc,
+                        &field,
+                        &format!("{ip:?}"),
+                        "is not an IP address",
+                        "address",
+                        diags,
+                    );
                 }
                 ok
             })
@@ -229,6 +243,7 @@ fn defaulted(svc: &Service, diags: &mut Vec<Diagnostic>) -> ServiceInfo {
         session_affinity: affinity,
         slices: Vec::new(),
         origin: svc.origin.clone(),
+        creation_timestamp: svc.meta.creation_timestamp.clone(),
     }
 }
 
