@@ -22,6 +22,9 @@ use std::collections::BTreeMap;
 pub const SIMULATED_ANNOTATION: &str = "svcgen/simulated";
 /// The EndpointSlice label naming the controller that manages it.
 pub const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
+/// The `deletionTimestamp` written for a terminating Pod (the input's own
+/// time is not kept; only that it is set matters to Services).
+pub const DELETION_TIMESTAMP: &str = "1970-01-01T00:00:00Z";
 /// The EndpointSlice label naming its Service.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 /// The label on the Endpoints and EndpointSlices of a headless Service.
@@ -99,9 +102,20 @@ pub fn service(loaded: &Loaded, svc: &ServiceInfo) -> Value {
             svc.allocate_load_balancer_node_ports,
         );
     }
-    if svc.type_ != ServiceType::ExternalName && !svc.cluster_ips_text.is_empty() {
-        put(&mut spec, "clusterIP", svc.cluster_ips_text[0].as_str());
-        put(&mut spec, "clusterIPs", svc.cluster_ips_text.clone());
+    // `clusterIP: ""` written as such is read as stored without an address
+    // (kubelet's own tests use it); it stays so.
+    let unallocated =
+        spec_in.is_some_and(|s| s.cluster_ip.as_deref() == Some("") && s.cluster_ips.is_empty());
+    if svc.type_ != ServiceType::ExternalName {
+        match svc.cluster_ips_text.first().filter(|_| !unallocated) {
+            Some(primary) => {
+                put(&mut spec, "clusterIP", primary.as_str());
+                put(&mut spec, "clusterIPs", svc.cluster_ips_text.clone());
+            }
+            // Stored without an address (`clusterIP: ""`, or one that does
+            // not parse): kept empty, so that reading it back allocates nothing.
+            None => put(&mut spec, "clusterIP", ""),
+        }
     }
     if !svc.external_ips.is_empty() {
         put(&mut spec, "externalIPs", svc.external_ips.clone());
@@ -157,9 +171,7 @@ pub fn service(loaded: &Loaded, svc: &ServiceInfo) -> Value {
                 put_some(&mut m, "nodePort", p.node_port);
                 put(&mut m, "port", p.port);
                 put(&mut m, "protocol", p.protocol.as_str());
-                if svc.type_ != ServiceType::ExternalName || p.target_port != IntOrString::Int(0) {
-                    put(&mut m, "targetPort", int_or_string(&p.target_port));
-                }
+                put(&mut m, "targetPort", int_or_string(&p.target_port));
                 Value::Object(m)
             })
             .collect();
@@ -685,16 +697,21 @@ pub fn pod(p: &model::Pod) -> Value {
         let ips: Vec<Value> = p.pod_ips.iter().map(|ip| json!({"ip": ip})).collect();
         put(&mut status, "podIPs", ips);
     }
+    let mut meta = metadata(
+        &p.meta.name,
+        p.meta.namespace(),
+        &p.meta.labels,
+        &annotations,
+        p.meta.creation_timestamp.as_deref(),
+    );
+    if p.meta.deleting {
+        // svcgen keeps only that the Pod is terminating, not since when.
+        meta["deletionTimestamp"] = json!(DELETION_TIMESTAMP);
+    }
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": metadata(
-            &p.meta.name,
-            p.meta.namespace(),
-            &p.meta.labels,
-            &annotations,
-            p.meta.creation_timestamp.as_deref(),
-        ),
+        "metadata": meta,
         "spec": spec,
         "status": status,
     })
@@ -857,9 +874,8 @@ fn yaml_scalar(s: &str, indent: usize) -> String {
 }
 
 fn printable(s: &str) -> bool {
-    s.chars().all(|c| {
-        matches!(c, '\t' | '\n') || (' '..='~').contains(&c) || (c >= '\u{a0}' && c != '\u{feff}')
-    })
+    s.chars()
+        .all(|c| c == '\n' || (' '..='~').contains(&c) || (c >= '\u{a0}' && c != '\u{feff}'))
 }
 
 /// A literal block holds text whose lines have no trailing blanks and
