@@ -392,7 +392,7 @@ pub fn get(args: &GetArgs) -> ExitCode {
         };
         // One object by name prints the object; otherwise a v1 List.
         let value = match (&args.name, items.len()) {
-            (Some(_), 0) => return not_found(args, &namespace),
+            (Some(_), 0) => return not_found(args, &loaded, &namespace),
             (Some(_), _) => items.into_iter().next().unwrap_or_default(),
             (None, _) => objects::list(items),
         };
@@ -413,7 +413,7 @@ pub fn get(args: &GetArgs) -> ExitCode {
     };
     if text.is_empty() {
         if args.name.is_some() {
-            return not_found(args, &namespace);
+            return not_found(args, &loaded, &namespace);
         }
         eprintln!("{}", views::no_resources(&query.namespaces));
     }
@@ -421,13 +421,22 @@ pub fn get(args: &GetArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// kubectl's answer for a name that is not there.
-fn not_found(args: &GetArgs, _namespace: &str) -> ExitCode {
+/// kubectl's answer for a name that is not there, and where it is instead.
+fn not_found(args: &GetArgs, loaded: &Loaded, namespace: &str) -> ExitCode {
+    let name = args.name.as_deref().unwrap_or("");
     eprintln!(
-        "Error from server (NotFound): {} \"{}\" not found",
+        "Error from server (NotFound): {} \"{name}\" not found",
         args.resource.plural(),
-        args.name.as_deref().unwrap_or("")
     );
+    let kind = match args.resource {
+        Resource::Pods => "Pod",
+        _ => "Service",
+    };
+    if !args.all_namespaces
+        && let Some(hint) = libsvc::views::elsewhere(loaded, kind, name, namespace)
+    {
+        eprintln!("svcgen: {hint}");
+    }
     ExitCode::from(EXIT_INVALID)
 }
 
@@ -467,6 +476,11 @@ pub fn describe(args: &DescribeArgs) -> ExitCode {
                 "Error from server (NotFound): services \"{}\" not found",
                 args.name
             );
+            if let Some(hint) =
+                libsvc::views::elsewhere(&loaded, "Service", &args.name, &args.namespace)
+            {
+                eprintln!("svcgen: {hint}");
+            }
             ExitCode::from(EXIT_INVALID)
         }
     }

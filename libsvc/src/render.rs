@@ -103,6 +103,18 @@ pub fn render(
     mode: Mode,
     options: &RenderOptions,
 ) -> Result<Rendered, RenderError> {
+    let mut rendered = render_mode(loaded, mode, options)?;
+    rendered
+        .diagnostics
+        .extend(node_ports_without_address(loaded, mode));
+    Ok(rendered)
+}
+
+fn render_mode(
+    loaded: &Loaded,
+    mode: Mode,
+    options: &RenderOptions,
+) -> Result<Rendered, RenderError> {
     match mode {
         // kube-proxy iptables mode
         Mode::Iptables => one_family_payload(loaded, mode, options, crate::proxy::iptables::render),
@@ -223,6 +235,83 @@ fn one_family_payload(
             Ok(rendered)
         }
     }
+}
+
+/// Node ports kube-proxy cannot program because no node address is known
+/// to listen on: IPVS makes one virtual server per node address
+/// (`GetAllLocalAddressesExcept` / `nodePortAddresses`), and iptables and
+/// nftables, when `nodePortAddresses` restricts them, match the node
+/// addresses inside those CIDRs. Without one, the node ports are left out;
+/// this says so and how to give an address.
+fn node_ports_without_address(loaded: &Loaded, mode: Mode) -> Option<crate::Diagnostic> {
+    if !matches!(mode, Mode::Iptables | Mode::Nftables | Mode::Ipvs) {
+        return None;
+    }
+    let settings = &loaded.settings;
+    let mut missing: Vec<String> = Vec::new();
+    let mut families: Vec<IpFamily> = Vec::new();
+    for family in settings.families() {
+        let cidrs = crate::proxy::node_port_cidrs(settings, family);
+        let every_address = cidrs.is_empty() || cidrs.iter().any(|n| n.prefix_len() == 0);
+        let addresses: Vec<std::net::IpAddr> = if every_address {
+            if mode != Mode::Ipvs {
+                continue; // `-m addrtype --dst-type LOCAL` / `fib daddr type local`
+            }
+            settings
+                .node
+                .ips
+                .iter()
+                .copied()
+                .filter(|ip| IpFamily::of(ip) == family && !ip.is_loopback())
+                .collect()
+        } else {
+            settings
+                .node
+                .local_ips(family)
+                .into_iter()
+                .filter(|ip| mode != Mode::Ipvs || !ip.is_loopback())
+                .filter(|ip| cidrs.iter().any(|n| n.contains(ip)))
+                .collect()
+        };
+        if !addresses.is_empty() {
+            continue;
+        }
+        let before = missing.len();
+        for sp in crate::proxy::service_ports(&loaded.table, settings, family) {
+            if let Some(np) = sp.node_port().filter(|p| *p != 0) {
+                missing.push(format!("{} ({np}/{})", sp.port_name(), sp.protocol()));
+            }
+        }
+        if missing.len() > before {
+            families.push(family);
+        }
+    }
+    if missing.is_empty() {
+        return None;
+    }
+    let families: Vec<String> = families.iter().map(|f| f.to_string()).collect();
+    let shown: Vec<&str> = missing.iter().take(3).map(String::as_str).collect();
+    let more = if missing.len() > 3 {
+        format!(" and {} more", missing.len() - 3)
+    } else {
+        String::new()
+    };
+    let restricted = settings.proxy.node_port_addresses.is_some();
+    Some(crate::Diagnostic::new(
+        crate::Severity::Warning,
+        format!(
+            "no rules for the node ports of {} service port(s): {}{more}: no {} node address is known{} for them to listen on; give --node-ip IP, or a Node with an InternalIP address in the input",
+            missing.len(),
+            shown.join(", "),
+            families.join(" or "),
+            if restricted {
+                " inside nodePortAddresses"
+            } else {
+                ""
+            },
+        ),
+        None,
+    ))
 }
 
 /// The pod an env or resolv render is for.

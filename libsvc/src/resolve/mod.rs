@@ -51,6 +51,7 @@ pub fn resolve(
             .retain(|ip| ip == "None" || crate::config::parse_ip(ip).is_some());
     }
     endpoints::attach_slices(&mut services, objects, settings, diags);
+    dual_stack_hints(objects, settings, diags);
     ServiceTable { services }
 }
 
@@ -248,27 +249,29 @@ fn defaulted(svc: &Service, diags: &mut Vec<Diagnostic>) -> ServiceInfo {
 }
 
 /// Is this Service port one a proxy, kubelet or DNS server could program as
-/// written? A number outside 1–65535 (a port, a numeric targetPort, a set
-/// nodePort) has no value to program; rather than write another number in
-/// its place, the whole port is left out, with an error that says so.
-/// (kube-apiserver refuses such a port on create, so no stored Service has one.)
+/// written? A number that is not a 16-bit port (a port, a numeric
+/// targetPort or a nodePort above 65535 or negative) has no value to
+/// program; rather than write another number in its place, the whole port
+/// is left out, with an error that says so. (kube-apiserver refuses such a
+/// port on create, so no stored Service has one.) Port 0 is a value a
+/// proxy can program as written — kube-proxy does, and its tests (IPVS
+/// cases 025, 028) rely on it — so it renders, with validation's error.
 fn programmable_port(
     svc: &Service,
     i: usize,
     p: &crate::model::ServicePort,
     diags: &mut Vec<Diagnostic>,
 ) -> bool {
-    let in_range = |n: i64| (1..=65535).contains(&n);
+    let in_range = |n: i64| (0..=65535).contains(&n);
     let bad = if !in_range(p.port) {
         Some(("port", p.port))
     } else if let Some(IntOrString::Int(t)) = p.target_port
-        && t != 0
         && !in_range(t)
     {
         Some(("targetPort", t))
     } else {
         match p.node_port {
-            Some(n) if n != 0 && !in_range(n) => Some(("nodePort", n)),
+            Some(n) if !in_range(n) => Some(("nodePort", n)),
             _ => None,
         }
     };
@@ -280,7 +283,7 @@ fn programmable_port(
         svc,
         &field,
         &value.to_string(),
-        "is outside 1-65535",
+        "is not a port number (0-65535)",
         "port",
         diags,
     );
@@ -308,4 +311,83 @@ fn unprogrammable(
     );
     d.field = Some(field.to_string());
     diags.push(d);
+}
+
+/// A Service that asks for both IP families (`RequireDualStack`, or an
+/// `ipFamilies` / `clusterIPs` entry of a family the service CIDRs lack) on
+/// a single-stack cluster is refused by kube-apiserver's
+/// `initIPFamilyFields` ("this cluster is not configured for dual-stack
+/// services"); this names the flags that make the cluster dual-stack.
+fn dual_stack_hints(objects: &Objects, settings: &Settings, diags: &mut Vec<Diagnostic>) {
+    let cidrs = &settings.cluster.service_cidrs;
+    let configured: BTreeSet<IpFamily> = cidrs.iter().map(|n| IpFamily::of(&n.addr())).collect();
+    if configured.len() != 1 {
+        return;
+    }
+    for svc in &objects.services {
+        let spec = &svc.spec;
+        if spec.type_.as_deref() == Some("ExternalName") {
+            continue;
+        }
+        let given_ips = spec.cluster_ips.iter().chain(spec.cluster_ip.iter());
+        let mut wanted: BTreeSet<IpFamily> = spec
+            .ip_families
+            .iter()
+            .filter_map(|f| IpFamily::parse(f))
+            .collect();
+        wanted.extend(
+            given_ips
+                .clone()
+                .filter_map(|ip| crate::config::parse_ip(ip))
+                .map(|ip| IpFamily::of(&ip)),
+        );
+        let require = spec.ip_family_policy.as_deref() == Some("RequireDualStack");
+        let Some(missing) = IpFamily::BOTH
+            .into_iter()
+            .find(|f| !configured.contains(f) && (require || wanted.contains(f)))
+        else {
+            continue;
+        };
+        // A range for the missing family: around the Service's own address
+        // of that family if it has one, else kubeadm-like defaults.
+        let example = given_ips
+            .filter_map(|ip| crate::config::parse_ip(ip))
+            .find(|ip| IpFamily::of(ip) == missing)
+            .and_then(|ip| {
+                let len = if missing == IpFamily::IPv4 { 16 } else { 112 };
+                ipnet::IpNet::new(ip, len)
+                    .ok()
+                    .map(|n| n.trunc().to_string())
+            })
+            .unwrap_or_else(|| match missing {
+                IpFamily::IPv4 => "10.96.0.0/12".into(),
+                IpFamily::IPv6 => "fd00:10:96::/112".into(),
+            });
+        let have: Vec<String> = cidrs
+            .iter()
+            .map(|n| format!("--service-cidr {n}"))
+            .collect();
+        let field = if require {
+            "spec.ipFamilyPolicy"
+        } else {
+            "spec.ipFamilies"
+        };
+        let mut d = Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "Service {}/{} asks for {missing}, but the cluster's service CIDRs are {} only; to render it as a dual-stack cluster would, give both families: {} --service-cidr {example} (or a ServiceCIDR object with both)",
+                svc.meta.namespace(),
+                svc.meta.name,
+                configured
+                    .iter()
+                    .next()
+                    .map(|f| f.to_string())
+                    .unwrap_or_default(),
+                have.join(" "),
+            ),
+            Some(svc.origin.locate(field)),
+        );
+        d.field = Some(field.to_string());
+        diags.push(d);
+    }
 }

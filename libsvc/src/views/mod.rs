@@ -116,6 +116,46 @@ fn table(headers: &[&str], rows: Vec<(String, Vec<String>)>, ns: &Namespaces) ->
     tabwriter::align(&text, 6, 3)
 }
 
+/// Where else an object named `name` is, when it is not in `namespace`:
+/// `Service "kubia" is not in namespace "default"; it is in namespace
+/// "prod"`. `kind` is `Service` or `Pod`. `None` when it is nowhere else.
+pub fn elsewhere(loaded: &Loaded, kind: &str, name: &str, namespace: &str) -> Option<String> {
+    let mut found: Vec<&str> = match kind {
+        "Service" => loaded
+            .table
+            .services
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.namespace.as_str())
+            .collect(),
+        "Pod" => loaded
+            .objects
+            .pods
+            .iter()
+            .filter(|p| p.meta.name == name)
+            .map(|p| p.meta.namespace())
+            .collect(),
+        _ => Vec::new(),
+    };
+    found.retain(|ns| *ns != namespace);
+    found.sort_unstable();
+    found.dedup();
+    let first = *found.first()?;
+    let list = found
+        .iter()
+        .map(|ns| format!("{ns:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let noun = if found.len() == 1 {
+        "namespace"
+    } else {
+        "namespaces"
+    };
+    Some(format!(
+        "{kind} {name:?} is not in namespace {namespace:?}; it is in {noun} {list} (give -n {first})"
+    ))
+}
+
 /// The message kubectl prints on stderr when nothing matches.
 pub fn no_resources(ns: &Namespaces) -> String {
     match ns {
