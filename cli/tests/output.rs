@@ -480,3 +480,25 @@ fn dual_stack_on_a_single_stack_cluster_names_the_flags() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// `get -o json` of the examples and of the cluster dump passes the
+/// Kubernetes 1.37 OpenAPI schemas (PyPI's kubernetes-validate, strict:
+/// no unknown field). Skipped when the tool is not installed.
+#[test]
+fn get_output_passes_the_kubernetes_schemas() {
+    if Command::new("kubernetes-validate")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("kubernetes-validate not installed: schema check skipped");
+        return;
+    }
+    let o = Command::new("scripts/check-schemas.sh")
+        .env("SVCGEN", env!("CARGO_BIN_EXE_svcgen"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).is_empty() || !stderr(&o).contains("ERROR"), "{}", stderr(&o));
+}
