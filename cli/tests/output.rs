@@ -500,5 +500,9 @@ fn get_output_passes_the_kubernetes_schemas() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    assert!(stderr(&o).is_empty() || !stderr(&o).contains("ERROR"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).is_empty() || !stderr(&o).contains("ERROR"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -765,15 +765,15 @@ pub fn to_json(v: &Value) -> String {
 /// strings plain where go-yaml may write them plain, double-quoted where
 /// they would read back as another type (`"80"`, `"true"`, `""`, a
 /// timestamp), single-quoted where a plain scalar cannot hold them, and
-/// literal blocks for text with line breaks. Long strings are not folded
-/// at 80 columns as go-yaml does (see docs/differences.md).
+/// literal blocks for text with line breaks; long strings folded at a space
+/// past column 80, as go-yaml v2's emitter does (`best_width`).
 pub fn to_yaml(v: &Value) -> String {
     let mut out = String::new();
     match v {
         Value::Object(m) if !m.is_empty() => yaml_map(&mut out, m, 0),
         Value::Array(a) if !a.is_empty() => yaml_seq(&mut out, a, 0),
         other => {
-            out.push_str(&yaml_inline(other, 0));
+            out.push_str(&yaml_inline(other, 2, 0));
             out.push('\n');
         }
     }
@@ -785,13 +785,16 @@ fn yaml_map(out: &mut String, m: &Map<String, Value>, indent: usize) {
         if i > 0 {
             out.push_str(&" ".repeat(indent));
         }
-        out.push_str(&yaml_scalar(k, indent));
+        let key = yaml_scalar(k, indent + 2, indent, false);
+        let col = indent + key.chars().count() + 2;
+        out.push_str(&key);
         out.push(':');
-        yaml_value_after_key(out, v, indent);
+        yaml_value_after_key(out, v, indent, col);
     }
 }
 
-fn yaml_value_after_key(out: &mut String, v: &Value, indent: usize) {
+/// `col`: the column the value starts at, after `key: `.
+fn yaml_value_after_key(out: &mut String, v: &Value, indent: usize, col: usize) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             out.push('\n');
@@ -805,7 +808,7 @@ fn yaml_value_after_key(out: &mut String, v: &Value, indent: usize) {
         }
         other => {
             out.push(' ');
-            out.push_str(&yaml_inline(other, indent + 2));
+            out.push_str(&yaml_inline(other, indent + 2, col));
             out.push('\n');
         }
     }
@@ -821,28 +824,30 @@ fn yaml_seq(out: &mut String, a: &[Value], indent: usize) {
             Value::Object(m) if !m.is_empty() => yaml_map(out, m, indent + 2),
             Value::Array(inner) if !inner.is_empty() => yaml_seq(out, inner, indent + 2),
             other => {
-                out.push_str(&yaml_inline(other, indent + 2));
+                out.push_str(&yaml_inline(other, indent + 2, indent + 2));
                 out.push('\n');
             }
         }
     }
 }
 
-/// A scalar (or an empty collection) on the current line.
-fn yaml_inline(v: &Value, indent: usize) -> String {
+/// A scalar (or an empty collection) on the current line, starting at
+/// column `col`; `indent` is where its continuation lines start.
+fn yaml_inline(v: &Value, indent: usize, col: usize) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
-        Value::String(s) => yaml_scalar(s, indent),
+        Value::String(s) => yaml_scalar(s, indent, col, true),
         Value::Array(_) => "[]".into(),
         Value::Object(_) => "{}".into(),
     }
 }
 
-/// A string as go-yaml v2 writes it; `indent` is the indentation of a
-/// literal block's lines.
-fn yaml_scalar(s: &str, indent: usize) -> String {
+/// A string as go-yaml v2 writes it. `indent`: where a literal block's or a
+/// folded line's text starts; `col`: the column the scalar starts at;
+/// `breaks`: whether it may be folded (not in a mapping key).
+fn yaml_scalar(s: &str, indent: usize, col: usize, breaks: bool) -> String {
     if s.contains('\n') && literal_allowed(s) {
         let chomp = if !s.ends_with('\n') {
             "-"
@@ -863,14 +868,79 @@ fn yaml_scalar(s: &str, indent: usize) -> String {
         }
         return out;
     }
-    if !resolves_as_string(s) || s.contains('\n') || !printable(s) {
-        return double_quoted(s);
-    }
-    if plain_allowed(s) {
-        s.to_string()
+    let style = if !resolves_as_string(s) || s.contains('\n') || !printable(s) {
+        Quote::Double
+    } else if plain_allowed(s) {
+        Quote::Plain
     } else {
-        format!("'{}'", s.replace('\'', "''"))
+        Quote::Single
+    };
+    folded(s, style, indent, col, breaks)
+}
+
+/// go-yaml v2's `best_width`: a space after this column becomes a line break.
+const BEST_WIDTH: usize = 80;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Quote {
+    Plain,
+    Single,
+    Double,
+}
+
+/// go-yaml's `yaml_emitter_write_plain_scalar`, `…_single_quoted` and
+/// `…_double_quoted`: the text in its style, a single space (not the first
+/// or last character) past column 80 written as a line break and indent.
+fn folded(s: &str, style: Quote, indent: usize, col: usize, breaks: bool) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::new();
+    let mut column = col;
+    let emit = |out: &mut String, text: &str, column: &mut usize| {
+        out.push_str(text);
+        *column += text.chars().count();
+    };
+    match style {
+        Quote::Single => emit(&mut out, "'", &mut column),
+        Quote::Double => emit(&mut out, "\"", &mut column),
+        Quote::Plain => {}
     }
+    let mut spaces = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            let inner = style == Quote::Plain || (i > 0 && i + 1 < chars.len());
+            let next_space = chars.get(i + 1) == Some(&' ');
+            let fold = breaks
+                && !spaces
+                && column > BEST_WIDTH
+                && inner
+                && (style == Quote::Double || !next_space);
+            if fold {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                column = indent;
+                if style == Quote::Double && next_space {
+                    emit(&mut out, "\\", &mut column);
+                }
+            } else {
+                emit(&mut out, " ", &mut column);
+            }
+            spaces = true;
+            continue;
+        }
+        spaces = false;
+        let text = match (style, c) {
+            (Quote::Single, '\'') => "''".to_string(),
+            (Quote::Double, c) => double_quoted_char(c),
+            (_, c) => c.to_string(),
+        };
+        emit(&mut out, &text, &mut column);
+    }
+    match style {
+        Quote::Single => out.push('\''),
+        Quote::Double => out.push('"'),
+        Quote::Plain => {}
+    }
+    out
 }
 
 fn printable(s: &str) -> bool {
@@ -977,29 +1047,23 @@ fn plain_allowed(s: &str) -> bool {
     true
 }
 
-fn double_quoted(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02X}", c as u32))
-            }
-            '\u{85}' => out.push_str("\\N"),
-            '\u{a0}' => out.push_str("\\_"),
-            '\u{2028}' => out.push_str("\\L"),
-            '\u{2029}' => out.push_str("\\P"),
-            '\u{feff}' => out.push_str("\\uFEFF"),
-            c => out.push(c),
-        }
+/// One character inside double quotes, escaped as go-yaml's emitter does.
+fn double_quoted_char(c: char) -> String {
+    match c {
+        '"' => "\\\"".into(),
+        '\\' => "\\\\".into(),
+        '\n' => "\\n".into(),
+        '\t' => "\\t".into(),
+        '\r' => "\\r".into(),
+        '\0' => "\\0".into(),
+        c if (c as u32) < 0x20 || c == '\u{7f}' => format!("\\x{:02X}", c as u32),
+        '\u{85}' => "\\N".into(),
+        '\u{a0}' => "\\_".into(),
+        '\u{2028}' => "\\L".into(),
+        '\u{2029}' => "\\P".into(),
+        '\u{feff}' => "\\uFEFF".into(),
+        c => c.to_string(),
     }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -1034,10 +1098,38 @@ mod tests {
             ("tab\there", "\"tab\\there\""),
         ];
         for (s, want) in cases {
-            assert_eq!(yaml_scalar(s, 0), want, "{s:?}");
+            assert_eq!(yaml_scalar(s, 2, 0, true), want, "{s:?}");
         }
-        assert_eq!(yaml_scalar("{\"a\":1}\n", 4), "|\n    {\"a\":1}");
-        assert_eq!(yaml_scalar("a\nb", 2), "|-\n  a\n  b");
+        assert_eq!(yaml_scalar("{\"a\":1}\n", 4, 2, true), "|\n    {\"a\":1}");
+        assert_eq!(yaml_scalar("a\nb", 2, 0, true), "|-\n  a\n  b");
+    }
+
+    /// go-yaml v2 folds at the first single space past column 80 and
+    /// indents the rest under the value (go-yaml/yaml issue 348 shows
+    /// `- aaa…a bbb` with 79 `a`s coming out as `- aaa…a` / `  bbb`).
+    #[test]
+    fn yaml_folds_long_strings_past_column_80() {
+        let a79 = "a".repeat(79);
+        let v = json!({"key": [format!("{a79} bbb")]});
+        assert_eq!(to_yaml(&v), format!("key:\n- {a79}\n  bbb\n"));
+        let a78 = "a".repeat(78);
+        let v = json!({"key": [format!("{a78} bbb")]});
+        assert_eq!(to_yaml(&v), format!("key:\n- {a78} bbb\n"));
+        // A map value folds under its key + 2 (the space after the 14th
+        // word is at column 84); quoted styles fold too (`'` and `''` count).
+        let words = "word ".repeat(20);
+        let text = words.trim_end();
+        let v = json!({"annotations": {"description": text, "q": format!("'{text}")}});
+        assert_eq!(
+            to_yaml(&v),
+            format!(
+                "annotations:\n  description: {}\n    {}\n  q: '''{}\n    {}'\n",
+                "word ".repeat(14).trim_end(),
+                "word ".repeat(6).trim_end(),
+                "word ".repeat(15).trim_end(),
+                "word ".repeat(5).trim_end(),
+            )
+        );
     }
 
     #[test]
