@@ -21,12 +21,17 @@ n=0
 for input in examples/ libsvc/tests/data/real/; do
   for res in svc endpoints endpointslices pods; do
     "$svcgen" get "$res" -A -f "$input" -o json 2>/dev/null >"$out/list.json"
-    # kubernetes-validate checks one object per document: split the List.
-    python3 - "$out/list.json" "$out" "$res" "$n" <<'PY'
-import json, sys
-path, out, res, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-items = json.load(open(path))["items"]
-for i, item in enumerate(items):
+    "$svcgen" get "$res" -A -f "$input" -o yaml 2>/dev/null >"$out/list.yaml"
+    # The YAML must read back (YAML 1.1, as go-yaml reads it) as the JSON
+    # does: every string that looks like a number, a boolean or a time is
+    # quoted. kubernetes-validate checks one object per document: split the List.
+    python3 - "$out/list.json" "$out/list.yaml" "$out" "$res" "$n" <<'PY'
+import json, sys, yaml
+path, ypath, out, res, n = sys.argv[1:6]
+data = json.load(open(path))
+if yaml.safe_load(open(ypath)) != data:
+    sys.exit(f"check-schemas: {res}: -o yaml does not read back as -o json")
+for i, item in enumerate(data["items"]):
     with open(f"{out}/{n}-{res}-{i}.json", "w") as f:
         json.dump(item, f)
 PY
