@@ -25,3 +25,10 @@ fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
+
+# The Kubernetes OpenAPI schemas per release, for `get -o json|yaml`
+# (scripts/check-schemas.sh, cli/tests/output.rs).
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "== pip install kubernetes-validate"
+  python3 -m pip install -q kubernetes-validate || echo "warning: cannot install kubernetes-validate (schema test will skip)" >&2
+fi

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug, Clone, Default)]
 pub struct InputArgs {
     /// Manifests: a file, a directory (its .yaml/.yml/.json files, sorted by
-    /// name) or `-` for stdin. Repeatable.
+    /// name) or `-` for stdin. Repeatable. Without -f, a pipe on stdin is read.
     #[arg(short = 'f', long = "filename", value_name = "FILE|DIR|-")]
     pub files: Vec<String>,
     /// Recurse into directories given with -f.
@@ -32,7 +32,8 @@ pub struct InputArgs {
     /// The cluster domain (default cluster.local).
     #[arg(long, value_name = "DOMAIN")]
     pub cluster_domain: Option<String>,
-    /// The cluster DNS server address (repeatable; default the 10th address of the first service CIDR).
+    /// The cluster DNS server address (repeatable; default: the cluster IP of
+    /// kube-system/kube-dns in the input, else the 10th address of the first service CIDR).
     #[arg(long, value_name = "IP")]
     pub cluster_dns: Vec<IpAddr>,
     /// The pod CIDR kube-proxy uses to detect local traffic (KubeProxyConfiguration clusterCIDR).
@@ -69,6 +70,8 @@ pub struct InputArgs {
     #[arg(long)]
     pub no_simulate: bool,
 }
+
+const NO_INPUT: &str = "no input: give manifests with -f FILE|DIR|- or on stdin (see --help)";
 
 fn usage(msg: String) -> Diagnostic {
     Diagnostic::new(Severity::Error, msg, None)
@@ -144,18 +147,33 @@ impl InputArgs {
     pub fn read(&self) -> Result<Vec<Input>, Vec<Diagnostic>> {
         let mut inputs = Vec::new();
         let mut errors = Vec::new();
-        if self.files.is_empty() {
-            errors.push(usage(
-                "no input: give manifests with -f FILE|DIR|- (see --help)".into(),
-            ));
+        // Without -f, a pipe on stdin is the input (`kubectl get -o yaml | svcgen …`);
+        // a terminal is not read from, so a bare command does not hang.
+        let stdin_only = ["-".to_string()];
+        let files: &[String] = if self.files.is_empty() {
+            use std::io::IsTerminal;
+            if std::io::stdin().is_terminal() {
+                &[]
+            } else {
+                &stdin_only
+            }
+        } else {
+            &self.files
+        };
+        if files.is_empty() {
+            errors.push(usage(NO_INPUT.into()));
         }
-        for f in &self.files {
+        for f in files {
             if f == "-" {
                 let mut buf = Vec::new();
                 match std::io::stdin()
                     .take(libsvc::parse::MAX_INPUT_BYTES as u64 + 1)
                     .read_to_end(&mut buf)
                 {
+                    // An empty pipe and no -f: nothing was given at all.
+                    Ok(_) if buf.is_empty() && self.files.is_empty() => {
+                        errors.push(usage(NO_INPUT.into()))
+                    }
                     Ok(_) => push(&mut inputs, &mut errors, "-", buf),
                     Err(e) => errors.push(usage(format!("-: cannot read stdin: {e}"))),
                 }

@@ -159,6 +159,29 @@ pub fn render(args: &RenderArgs) -> ExitCode {
     }
 }
 
+/// The modes that have rules a packet can be traced through.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceMode {
+    /// kube-proxy iptables mode.
+    Iptables,
+    /// kube-proxy nftables mode.
+    #[value(alias = "nft")]
+    Nftables,
+    /// kube-proxy IPVS mode.
+    Ipvs,
+}
+
+impl TraceMode {
+    fn lib(self) -> libsvc::render::Mode {
+        use libsvc::render::Mode as M;
+        match self {
+            TraceMode::Iptables => M::Iptables,
+            TraceMode::Nftables => M::Nftables,
+            TraceMode::Ipvs => M::Ipvs,
+        }
+    }
+}
+
 /// `svcgen trace`.
 #[derive(Args, Debug)]
 pub struct TraceArgs {
@@ -166,7 +189,7 @@ pub struct TraceArgs {
     pub input: InputArgs,
     /// Which proxy mode's rules to follow.
     #[arg(long, value_enum)]
-    pub mode: Mode,
+    pub mode: TraceMode,
     /// Source address of the packet.
     #[arg(long, value_name = "IP")]
     pub src: std::net::IpAddr,
@@ -321,6 +344,18 @@ impl GetFormat {
     }
 }
 
+impl Resource {
+    /// kubectl's plural resource name, as in its NotFound message.
+    fn plural(self) -> &'static str {
+        match self {
+            Resource::Services => "services",
+            Resource::Endpoints => "endpoints",
+            Resource::Endpointslices => "endpointslices.discovery.k8s.io",
+            Resource::Pods => "pods",
+        }
+    }
+}
+
 /// `svcgen get`.
 #[derive(Args, Debug)]
 pub struct GetArgs {
@@ -329,7 +364,7 @@ pub struct GetArgs {
     /// What to list.
     #[arg(value_enum)]
     pub resource: Resource,
-    /// Only the object of this name.
+    /// One object by name.
     pub name: Option<String>,
     /// Namespace to list.
     #[arg(short = 'n', long, value_name = "NS")]
@@ -337,31 +372,56 @@ pub struct GetArgs {
     /// List every namespace.
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
-    /// Output format.
+    /// Label selector, as kubectl's (`app=web`, `tier!=db`, `env in (a,b)`, `!key`).
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Output format: the kubectl table, or the objects as the API server returns them.
     #[arg(short = 'o', long, value_enum, default_value_t)]
     pub output: GetFormat,
 }
 
+/// Seconds since the Unix epoch, for AGE (libsvc reads no clock).
+fn now() -> Option<i64> {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    i64::try_from(since.as_secs()).ok()
+}
+
 /// `svcgen get`.
 pub fn get(args: &GetArgs) -> ExitCode {
+    use libsvc::views::{self, Namespaces, Query, Selector, objects};
+    let selector = match Selector::parse(args.selector.as_deref().unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("svcgen: -l: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
-    use libsvc::views::{self, Namespaces};
-    let ns = if args.all_namespaces {
-        Namespaces::All
-    } else {
-        Namespaces::One(args.namespace.clone().unwrap_or_else(|| "default".into()))
+    let namespace = args.namespace.clone().unwrap_or_else(|| "default".into());
+    let query = Query {
+        namespaces: if args.all_namespaces {
+            Namespaces::All
+        } else {
+            Namespaces::One(namespace.clone())
+        },
+        name: args.name.clone(),
+        selector,
+        now: now(),
     };
-    if args.resource == Resource::Pods && args.output.format() == OutputFormat::Text {
+    let output = args.output.format();
+    if args.resource == Resource::Pods && output == OutputFormat::Text {
+        let ns = &query.namespaces;
         let name = args.name.as_deref();
-        let text = views::pods::get_pods(&loaded, &ns, name, args.output == GetFormat::Wide);
+        let text = views::pods::get_pods(&loaded, ns, name, args.output == GetFormat::Wide);
         if text.is_empty() {
             match name {
                 Some(n) => eprintln!("Error from server (NotFound): pods \"{n}\" not found"),
-                None => eprintln!("{}", views::no_resources(&ns)),
+                None => eprintln!("{}", views::no_resources(ns)),
             }
-            emit(&text);
             return if name.is_some() {
                 ExitCode::from(EXIT_INVALID)
             } else {
@@ -369,49 +429,63 @@ pub fn get(args: &GetArgs) -> ExitCode {
             };
         }
         emit(&text);
-        if let Some(note) = views::pods::simulated_note(&loaded, &ns, name) {
+        if let Some(note) = views::pods::simulated_note(&loaded, ns, name) {
             eprintln!("{note}");
         }
         return ExitCode::SUCCESS;
     }
-    let output = args.output.format();
-    if args.resource == Resource::Pods && output != OutputFormat::Text {
-        eprintln!(
-            "svcgen: get pods prints text (-o wide for more columns); -o json|yaml is not available for pods yet"
-        );
-        return ExitCode::from(EXIT_USAGE);
-    }
     if output != OutputFormat::Text {
-        let selected: Vec<&libsvc::table::ServiceInfo> = loaded
-            .table
-            .services
-            .iter()
-            .filter(|s| {
-                matches!(&ns, Namespaces::All)
-                    || matches!(&ns, Namespaces::One(n) if *n == s.namespace)
-            })
-            .collect();
-        match args.resource {
-            Resource::Endpointslices => {
-                let slices: Vec<&libsvc::table::SliceInfo> =
-                    selected.iter().flat_map(|s| s.slices.iter()).collect();
-                print_value(&slices, output)
-            }
-            _ => print_value(&selected, output),
-        }
+        let items = match args.resource {
+            Resource::Services => objects::services(&loaded, &query),
+            Resource::Endpoints => objects::endpoints(&loaded, &query),
+            Resource::Endpointslices => objects::endpoint_slices(&loaded, &query),
+            Resource::Pods => objects::pods(&loaded, &query),
+        };
+        // One object by name prints the object; otherwise a v1 List.
+        let value = match (&args.name, items.len()) {
+            (Some(_), 0) => return not_found(args, &loaded, &namespace),
+            (Some(_), _) => items.into_iter().next().unwrap_or_default(),
+            (None, _) => objects::list(items),
+        };
+        emit(&match output {
+            OutputFormat::Yaml => objects::to_yaml(&value),
+            _ => objects::to_json(&value),
+        });
         return ExitCode::SUCCESS;
     }
     let text = match args.resource {
-        Resource::Services => views::get_services(&loaded, &ns),
-        Resource::Endpoints => views::get_endpoints(&loaded, &ns),
-        Resource::Endpointslices => views::get_endpoint_slices(&loaded, &ns),
+        Resource::Services => views::get_services(&loaded, &query),
+        Resource::Endpoints => views::get_endpoints(&loaded, &query),
+        Resource::Endpointslices => views::get_endpoint_slices(&loaded, &query),
         Resource::Pods => String::new(),
     };
     if text.is_empty() {
-        eprintln!("{}", views::no_resources(&ns));
+        if args.name.is_some() {
+            return not_found(args, &loaded, &namespace);
+        }
+        eprintln!("{}", views::no_resources(&query.namespaces));
     }
     emit(&text);
     ExitCode::SUCCESS
+}
+
+/// kubectl's answer for a name that is not there, and where it is instead.
+fn not_found(args: &GetArgs, loaded: &Loaded, namespace: &str) -> ExitCode {
+    let name = args.name.as_deref().unwrap_or("");
+    eprintln!(
+        "Error from server (NotFound): {} \"{name}\" not found",
+        args.resource.plural(),
+    );
+    let kind = match args.resource {
+        Resource::Pods => "Pod",
+        _ => "Service",
+    };
+    if !args.all_namespaces
+        && let Some(hint) = libsvc::views::elsewhere(loaded, kind, name, namespace)
+    {
+        eprintln!("svcgen: {hint}");
+    }
+    ExitCode::from(EXIT_INVALID)
 }
 
 /// `svcgen describe`.
@@ -450,6 +524,11 @@ pub fn describe(args: &DescribeArgs) -> ExitCode {
                 "Error from server (NotFound): services \"{}\" not found",
                 args.name
             );
+            if let Some(hint) =
+                libsvc::views::elsewhere(&loaded, "Service", &args.name, &args.namespace)
+            {
+                eprintln!("svcgen: {hint}");
+            }
             ExitCode::from(EXIT_INVALID)
         }
     }

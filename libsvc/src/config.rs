@@ -454,6 +454,9 @@ pub fn settings_from(
             .into_iter()
             .collect();
     }
+    if let Some(ip) = kube_dns_ip(objects) {
+        s.cluster.cluster_dns = vec![ip];
+    }
     let o = overrides;
     if let Some(r) = o.node_port_range {
         s.cluster.node_port_range = r;
@@ -569,6 +572,23 @@ fn node_settings(
             node.ips.push(*ip);
         }
     }
+}
+
+/// The cluster IP of the Service `kube-system/kube-dns`, if the input has
+/// it: kubeadm gives kubelet `--cluster-dns` (`clusterDNS`) that address
+/// (the DNS Service's IP, the tenth of the service CIDR when kubeadm
+/// created it), so a dump of a cluster carries its own nameserver.
+pub fn kube_dns_ip(objects: &Objects) -> Option<IpAddr> {
+    let svc = objects
+        .services
+        .iter()
+        .find(|s| s.meta.namespace() == "kube-system" && s.meta.name == "kube-dns")?;
+    let primary = svc
+        .spec
+        .cluster_ips
+        .first()
+        .or(svc.spec.cluster_ip.as_ref())?;
+    parse_ip(primary)
 }
 
 /// The `n`th address of a network (0 is the network address), if inside it.

@@ -2,7 +2,9 @@
 //! a [`Mode`] and its options in, text or a JSON value out.
 
 use crate::Loaded;
+use crate::config::IpFamily;
 use serde::Serialize;
+use std::collections::BTreeSet;
 
 /// The outputs svcgen renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -101,12 +103,24 @@ pub fn render(
     mode: Mode,
     options: &RenderOptions,
 ) -> Result<Rendered, RenderError> {
+    let mut rendered = render_mode(loaded, mode, options)?;
+    rendered
+        .diagnostics
+        .extend(node_ports_without_address(loaded, mode));
+    Ok(rendered)
+}
+
+fn render_mode(
+    loaded: &Loaded,
+    mode: Mode,
+    options: &RenderOptions,
+) -> Result<Rendered, RenderError> {
     match mode {
         // kube-proxy iptables mode
-        Mode::Iptables => crate::proxy::iptables::render(loaded, options),
+        Mode::Iptables => one_family_payload(loaded, mode, options, crate::proxy::iptables::render),
 
         // kube-proxy nftables mode
-        Mode::Nftables => crate::proxy::nftables::render(loaded, options),
+        Mode::Nftables => one_family_payload(loaded, mode, options, crate::proxy::nftables::render),
 
         // kube-proxy IPVS mode
         Mode::Ipvs => crate::proxy::ipvs::render(loaded, options),
@@ -144,6 +158,160 @@ pub fn render(
             })
         }
     }
+}
+
+/// The IP families the input uses: its Services' cluster, external and
+/// load-balancer IPs, its EndpointSlices, the node's IPs and the pod CIDRs;
+/// when none says, the service CIDRs' (IPv4 by default).
+pub fn input_families(loaded: &Loaded) -> Vec<IpFamily> {
+    let mut families = BTreeSet::new();
+    for svc in &loaded.table.services {
+        families.extend(svc.cluster_ips.iter().map(IpFamily::of));
+        families.extend(
+            svc.external_ips
+                .iter()
+                .filter_map(|ip| crate::config::parse_ip(ip))
+                .map(|ip| IpFamily::of(&ip)),
+        );
+        families.extend(svc.lb_ingress.iter().map(|i| IpFamily::of(&i.ip)));
+        families.extend(svc.slices.iter().filter_map(|s| s.address_type.family()));
+    }
+    families.extend(loaded.settings.node.ips.iter().map(IpFamily::of));
+    families.extend(
+        loaded
+            .settings
+            .proxy
+            .cluster_cidrs
+            .iter()
+            .map(|n| IpFamily::of(&n.addr())),
+    );
+    if families.is_empty() {
+        families.extend(
+            loaded
+                .settings
+                .cluster
+                .service_cidrs
+                .iter()
+                .map(|n| IpFamily::of(&n.addr())),
+        );
+    }
+    families.into_iter().collect()
+}
+
+/// iptables and nftables: an input of one IP family gets that family's
+/// payload alone (no `#` headers, no empty table of the other family), so
+/// the text pipes into `iptables-restore` / `nft -f` as it is. With both
+/// families and no `--ip-family`, both payloads, and a note on how to take one.
+fn one_family_payload(
+    loaded: &Loaded,
+    mode: Mode,
+    options: &RenderOptions,
+    backend: fn(&Loaded, &RenderOptions) -> Result<Rendered, RenderError>,
+) -> Result<Rendered, RenderError> {
+    if loaded.settings.ip_family.is_some() {
+        return backend(loaded, options);
+    }
+    match input_families(loaded).as_slice() {
+        [family] => {
+            let mut one = loaded.clone();
+            one.settings.ip_family = Some(*family);
+            backend(&one, options)
+        }
+        _ => {
+            let mut rendered = backend(loaded, options)?;
+            let how = match mode {
+                Mode::Iptables => {
+                    "the IPv4 payload (for iptables-restore) and the IPv6 payload (for ip6tables-restore) are printed one after the other, each under its `#` header"
+                }
+                _ => "both the ip and the ip6 kube-proxy tables are in one `nft -f` transaction",
+            };
+            rendered.diagnostics.push(crate::Diagnostic::new(
+                crate::Severity::Info,
+                format!(
+                    "the input has IPv4 and IPv6 addresses: {how}; give --ip-family IPv4 or --ip-family IPv6 to print one family's payload"
+                ),
+                None,
+            ));
+            Ok(rendered)
+        }
+    }
+}
+
+/// Node ports kube-proxy cannot program because no node address is known
+/// to listen on: IPVS makes one virtual server per node address
+/// (`GetAllLocalAddressesExcept` / `nodePortAddresses`), and iptables and
+/// nftables, when `nodePortAddresses` restricts them, match the node
+/// addresses inside those CIDRs. Without one, the node ports are left out;
+/// this says so and how to give an address.
+fn node_ports_without_address(loaded: &Loaded, mode: Mode) -> Option<crate::Diagnostic> {
+    if !matches!(mode, Mode::Iptables | Mode::Nftables | Mode::Ipvs) {
+        return None;
+    }
+    let settings = &loaded.settings;
+    let mut missing: Vec<String> = Vec::new();
+    let mut families: Vec<IpFamily> = Vec::new();
+    for family in settings.families() {
+        let cidrs = crate::proxy::node_port_cidrs(settings, family, mode == Mode::Nftables);
+        let every_address = cidrs.is_empty() || cidrs.iter().any(|n| n.prefix_len() == 0);
+        let addresses: Vec<std::net::IpAddr> = if every_address {
+            if mode != Mode::Ipvs {
+                continue; // `-m addrtype --dst-type LOCAL` / `fib daddr type local`
+            }
+            settings
+                .node
+                .ips
+                .iter()
+                .copied()
+                .filter(|ip| IpFamily::of(ip) == family && !ip.is_loopback())
+                .collect()
+        } else {
+            settings
+                .node
+                .local_ips(family)
+                .into_iter()
+                .filter(|ip| mode != Mode::Ipvs || !ip.is_loopback())
+                .filter(|ip| cidrs.iter().any(|n| n.contains(ip)))
+                .collect()
+        };
+        if !addresses.is_empty() {
+            continue;
+        }
+        let before = missing.len();
+        for sp in crate::proxy::service_ports(&loaded.table, settings, family) {
+            if let Some(np) = sp.node_port().filter(|p| *p != 0) {
+                missing.push(format!("{} ({np}/{})", sp.port_name(), sp.protocol()));
+            }
+        }
+        if missing.len() > before {
+            families.push(family);
+        }
+    }
+    if missing.is_empty() {
+        return None;
+    }
+    let families: Vec<String> = families.iter().map(|f| f.to_string()).collect();
+    let shown: Vec<&str> = missing.iter().take(3).map(String::as_str).collect();
+    let more = if missing.len() > 3 {
+        format!(" and {} more", missing.len() - 3)
+    } else {
+        String::new()
+    };
+    let restricted = settings.proxy.node_port_addresses.is_some();
+    Some(crate::Diagnostic::new(
+        crate::Severity::Warning,
+        format!(
+            "no rules for the node ports of {} service port(s): {}{more}: no {} node address is known{} for them to listen on; give --node-ip IP, or a Node with an InternalIP address in the input",
+            missing.len(),
+            shown.join(", "),
+            families.join(" or "),
+            if restricted {
+                " inside nodePortAddresses"
+            } else {
+                ""
+            },
+        ),
+        None,
+    ))
 }
 
 /// The pod an env or resolv render is for.

@@ -290,6 +290,8 @@ pub struct ServiceInfo {
     /// Where the Service is written.
     #[serde(skip)]
     pub origin: Origin,
+    /// `metadata.creationTimestamp` as written (RFC 3339), for AGE.
+    pub creation_timestamp: Option<String>,
 }
 
 impl ServiceInfo {

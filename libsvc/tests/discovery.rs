@@ -429,7 +429,13 @@ fn nothing_from_a_name_breaks_a_line() {
     let l = loaded(&[docs]);
     let e = render(&l, Mode::Env, &RenderOptions::default()).unwrap();
     assert_eq!(e.text, "");
-    assert!(!e.diagnostics.is_empty());
+    // The cluster IP is not an address: left out when the table is built,
+    // with an error that says so (resolve/mod.rs).
+    assert!(l.diagnostics.iter().any(|d| {
+        d.is_error()
+            && d.message
+                .contains("is not an IP address and cannot be programmed")
+    }));
     let d = render(&l, Mode::Dns, &RenderOptions::default()).unwrap();
     assert!(!d.text.contains("EVIL"));
 }

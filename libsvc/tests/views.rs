@@ -3,7 +3,7 @@
 
 use libsvc::config::Overrides;
 use libsvc::parse::Input;
-use libsvc::views::{Namespaces, describe_service, get_services};
+use libsvc::views::{Namespaces, Query, describe_service, get_services};
 
 /// One Service of each type, written as kube-apiserver stores them (status
 /// included), with the fields that do not apply to some types left out, as
@@ -125,7 +125,10 @@ fn describe(name: &str) -> String {
 /// 16 bytes; a LoadBalancer without ingress is `<pending>`.
 #[test]
 fn get_svc_external_ip_column() {
-    insta::assert_snapshot!(get_services(&loaded(), &Namespaces::One("default".into())));
+    insta::assert_snapshot!(get_services(
+        &loaded(),
+        &Query::new(Namespaces::One("default".into()))
+    ));
 }
 
 // describe.go `describeService`, line by line, for each type. The lines

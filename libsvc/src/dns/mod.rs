@@ -41,10 +41,17 @@ pub fn resolve(
     namespace: &str,
 ) -> Result<Answer, String> {
     let server = Server::new(loaded)?;
-    Ok(lookup(
-        &server,
-        &resolv_conf(loaded, namespace),
-        name,
-        qtype,
-    ))
+    let mut answer = lookup(&server, &resolv_conf(loaded, namespace), name, qtype);
+    if answer.rcode == query::Rcode::NxDomain {
+        // A Service of that name in another namespace: say where it is.
+        let labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
+        let asked = match labels.get(1) {
+            Some(ns) if *ns != "svc" => ns,
+            _ => namespace,
+        };
+        if let Some(hint) = crate::views::elsewhere(loaded, "Service", labels[0], asked) {
+            answer.notes.push(hint);
+        }
+    }
+    Ok(answer)
 }

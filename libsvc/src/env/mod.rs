@@ -378,7 +378,11 @@ pub fn pod_context(
         let p = match found.as_slice() {
             [] => {
                 return Err(match namespace {
-                    Some(ns) => format!("no Pod {name:?} in namespace {ns:?} in the input"),
+                    Some(ns) => {
+                        crate::views::elsewhere(loaded, "Pod", name, ns).unwrap_or_else(|| {
+                            format!("no Pod {name:?} in namespace {ns:?} in the input")
+                        })
+                    }
                     None => format!("no Pod {name:?} in the input"),
                 });
             }

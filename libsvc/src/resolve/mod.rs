@@ -43,16 +43,23 @@ pub fn resolve(
             ));
             continue;
         }
-        services.push(defaulted(svc));
+        services.push(defaulted(svc, diags));
     }
     allocate::allocate(&mut services, settings);
+    // Taken out after allocation: an address that does not parse was still
+    // written, so the Service is not one the allocator would fill in.
+    for svc in &mut services {
+        svc.cluster_ips_text
+            .retain(|ip| ip == "None" || crate::config::parse_ip(ip).is_some());
+    }
     endpoints::attach_slices(&mut services, objects, settings, diags);
+    dual_stack_hints(objects, settings, diags);
     ServiceTable { services }
 }
 
 /// A Service with the v1 defaults applied (SetDefaults_Service), its
 /// values parsed; nothing allocated yet.
-fn defaulted(svc: &Service) -> ServiceInfo {
+fn defaulted(svc: &Service, diags: &mut Vec<Diagnostic>) -> ServiceInfo {
     let spec = &svc.spec;
     let type_ = spec
         .type_
@@ -63,7 +70,9 @@ fn defaulted(svc: &Service) -> ServiceInfo {
     let ports = spec
         .ports
         .iter()
-        .map(|p| PortInfo {
+        .enumerate()
+        .filter(|(i, p)| programmable_port(svc, *i, p, diags))
+        .map(|(_, p)| PortInfo {
             name: p.name.clone(),
             port: u16::try_from(p.port).unwrap_or(0),
             protocol: Protocol::parse(p.protocol.as_deref()).unwrap_or(Protocol::TCP),
@@ -87,6 +96,23 @@ fn defaulted(svc: &Service) -> ServiceInfo {
     }
     if type_ == ServiceType::ExternalName {
         cluster_ips_text.clear();
+    }
+    let field = if spec.cluster_ips.is_empty() {
+        |_| "spec.clusterIP".to_string()
+    } else {
+        |i| format!("spec.clusterIPs[{i}]")
+    };
+    for (i, ip) in cluster_ips_text.iter().enumerate() {
+        if ip != "None" && crate::config::parse_ip(ip).is_none() {
+            unprogrammable(
+                svc,
+                &field(i),
+                &format!("{ip:?}"),
+                "is not an IP address",
+                "address",
+                diags,
+            );
+        }
     }
     let headless = cluster_ips_text.first().is_some_and(|ip| ip == "None");
     let cluster_ips: Vec<IpAddr> = if headless {
@@ -140,7 +166,27 @@ fn defaulted(svc: &Service) -> ServiceInfo {
         external_name: spec.external_name.clone(),
         ports,
         selector: spec.selector.clone(),
-        external_ips: spec.external_ips.clone(),
+        external_ips: spec
+            .external_ips
+            .iter()
+            .enumerate()
+            .filter(|(i, ip)| {
+                let ok = crate::config::parse_ip(ip).is_some();
+                if !ok {
+                    let field = format!("spec.externalIPs[{i}]");
+                    unprogrammable(
+                        svc,
+                        &field,
+                        &format!("{ip:?}"),
+                        "is not an IP address",
+                        "address",
+                        diags,
+                    );
+                }
+                ok
+            })
+            .map(|(_, ip)| ip.clone())
+            .collect(),
         lb_ingress: svc
             .lb_ingress
             .iter()
@@ -195,5 +241,150 @@ fn defaulted(svc: &Service) -> ServiceInfo {
         session_affinity: affinity,
         slices: Vec::new(),
         origin: svc.origin.clone(),
+        creation_timestamp: svc.meta.creation_timestamp.clone(),
+    }
+}
+
+/// Is this Service port one a proxy, kubelet or DNS server could program as
+/// written? A number that is not a 16-bit port (a port, a numeric
+/// targetPort or a nodePort above 65535 or negative) has no value to
+/// program; rather than write another number in its place, the whole port
+/// is left out, with an error that says so. (kube-apiserver refuses such a
+/// port on create, so no stored Service has one.) Port 0 is a value a
+/// proxy can program as written — kube-proxy does, and its tests (IPVS
+/// cases 025, 028) rely on it — so it renders, with validation's error.
+fn programmable_port(
+    svc: &Service,
+    i: usize,
+    p: &crate::model::ServicePort,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    let in_range = |n: i64| (0..=65535).contains(&n);
+    let bad = if !in_range(p.port) {
+        Some(("port", p.port))
+    } else if let Some(IntOrString::Int(t)) = p.target_port
+        && !in_range(t)
+    {
+        Some(("targetPort", t))
+    } else {
+        match p.node_port {
+            Some(n) if !in_range(n) => Some(("nodePort", n)),
+            _ => None,
+        }
+    };
+    let Some((name, value)) = bad else {
+        return true;
+    };
+    let field = format!("spec.ports[{i}].{name}");
+    unprogrammable(
+        svc,
+        &field,
+        &value.to_string(),
+        "is not a port number (0-65535)",
+        "port",
+        diags,
+    );
+    false
+}
+
+/// The error for a value that cannot be programmed: where it is, and what
+/// is left out because of it.
+fn unprogrammable(
+    svc: &Service,
+    field: &str,
+    value: &str,
+    why: &str,
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let mut d = Diagnostic::new(
+        Severity::Error,
+        format!(
+            "{field}: {value} {why} and cannot be programmed: this {what} of Service {}/{} is left out of every output (env, DNS, proxy rules, views)",
+            svc.meta.namespace(),
+            svc.meta.name
+        ),
+        Some(svc.origin.locate(field)),
+    );
+    d.field = Some(field.to_string());
+    diags.push(d);
+}
+
+/// A Service that asks for both IP families (`RequireDualStack`, or an
+/// `ipFamilies` / `clusterIPs` entry of a family the service CIDRs lack) on
+/// a single-stack cluster is refused by kube-apiserver's
+/// `initIPFamilyFields` ("this cluster is not configured for dual-stack
+/// services"); this names the flags that make the cluster dual-stack.
+fn dual_stack_hints(objects: &Objects, settings: &Settings, diags: &mut Vec<Diagnostic>) {
+    let cidrs = &settings.cluster.service_cidrs;
+    let configured: BTreeSet<IpFamily> = cidrs.iter().map(|n| IpFamily::of(&n.addr())).collect();
+    if configured.len() != 1 {
+        return;
+    }
+    for svc in &objects.services {
+        let spec = &svc.spec;
+        if spec.type_.as_deref() == Some("ExternalName") {
+            continue;
+        }
+        let given_ips = spec.cluster_ips.iter().chain(spec.cluster_ip.iter());
+        let mut wanted: BTreeSet<IpFamily> = spec
+            .ip_families
+            .iter()
+            .filter_map(|f| IpFamily::parse(f))
+            .collect();
+        wanted.extend(
+            given_ips
+                .clone()
+                .filter_map(|ip| crate::config::parse_ip(ip))
+                .map(|ip| IpFamily::of(&ip)),
+        );
+        let require = spec.ip_family_policy.as_deref() == Some("RequireDualStack");
+        let Some(missing) = IpFamily::BOTH
+            .into_iter()
+            .find(|f| !configured.contains(f) && (require || wanted.contains(f)))
+        else {
+            continue;
+        };
+        // A range for the missing family: around the Service's own address
+        // of that family if it has one, else kubeadm-like defaults.
+        let example = given_ips
+            .filter_map(|ip| crate::config::parse_ip(ip))
+            .find(|ip| IpFamily::of(ip) == missing)
+            .and_then(|ip| {
+                let len = if missing == IpFamily::IPv4 { 16 } else { 112 };
+                ipnet::IpNet::new(ip, len)
+                    .ok()
+                    .map(|n| n.trunc().to_string())
+            })
+            .unwrap_or_else(|| match missing {
+                IpFamily::IPv4 => "10.96.0.0/12".into(),
+                IpFamily::IPv6 => "fd00:10:96::/112".into(),
+            });
+        let have: Vec<String> = cidrs
+            .iter()
+            .map(|n| format!("--service-cidr {n}"))
+            .collect();
+        let field = if require {
+            "spec.ipFamilyPolicy"
+        } else {
+            "spec.ipFamilies"
+        };
+        let mut d = Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "Service {}/{} asks for {missing}, but the cluster's service CIDRs are {} only; to render it as a dual-stack cluster would, give both families: {} --service-cidr {example} (or a ServiceCIDR object with both)",
+                svc.meta.namespace(),
+                svc.meta.name,
+                configured
+                    .iter()
+                    .next()
+                    .map(|f| f.to_string())
+                    .unwrap_or_default(),
+                have.join(" "),
+            ),
+            Some(svc.origin.locate(field)),
+        );
+        d.field = Some(field.to_string());
+        diags.push(d);
     }
 }

@@ -2,20 +2,25 @@
 //! `get endpoints`, `get endpointslices`, `describe service` and
 //! `cluster-info`, column for column.
 //!
-//! AGE: the input has no creation time that means anything offline (and
-//! libsvc reads no clock), so AGE shows `<unknown>` — exactly what kubectl
-//! prints for an object without `creationTimestamp`.
+//! AGE is the time since `metadata.creationTimestamp` at the `now` the
+//! caller passes (libsvc reads no clock), or `<unknown>` — what kubectl
+//! prints for an object without a creation time. `objects` builds the
+//! objects of `-o json|yaml`.
 
+mod age;
+pub mod objects;
 pub mod pods;
+mod selector;
 mod tabwriter;
+
+pub use age::{UNKNOWN_AGE, age, human_duration, parse_rfc3339};
+pub use selector::Selector;
 
 use crate::Loaded;
 use crate::model::IntOrString;
 use crate::table::{ServiceInfo, ServiceType, SliceInfo};
 use std::collections::BTreeMap;
 
-/// kubectl's AGE for an object with no creation time.
-const UNKNOWN_AGE: &str = "<unknown>";
 /// kubectl clips the load-balancer column to this many bytes unless `-o wide`.
 const LOAD_BALANCER_WIDTH: usize = 16;
 
@@ -34,6 +39,43 @@ impl Namespaces {
             Namespaces::One(n) => n == ns,
             Namespaces::All => true,
         }
+    }
+}
+
+/// What a `get` lists: namespaces, an object name, a label selector, and
+/// the time AGE is measured at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// `-n NS` / `-A`.
+    pub namespaces: Namespaces,
+    /// `get RESOURCE NAME`: that object only.
+    pub name: Option<String>,
+    /// `-l SELECTOR`.
+    pub selector: Selector,
+    /// Now, in seconds since the Unix epoch (`None`: AGE is `<unknown>`).
+    pub now: Option<i64>,
+}
+
+impl Query {
+    /// Every object of one namespace (or all), no clock.
+    pub fn new(namespaces: Namespaces) -> Query {
+        Query {
+            namespaces,
+            name: None,
+            selector: Selector::default(),
+            now: None,
+        }
+    }
+
+    /// Does the query select the object `namespace/name` with `labels`?
+    pub fn selects(&self, namespace: &str, name: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.namespaces.includes(namespace)
+            && self.name.as_deref().is_none_or(|n| n == name)
+            && self.selector.matches(labels)
+    }
+
+    fn age(&self, created: Option<&str>) -> String {
+        age(created, self.now)
     }
 }
 
@@ -73,6 +115,46 @@ fn table(headers: &[&str], rows: Vec<(String, Vec<String>)>, ns: &Namespaces) ->
         text.push('\n');
     }
     tabwriter::align(&text, 6, 3)
+}
+
+/// Where else an object named `name` is, when it is not in `namespace`:
+/// `Service "kubia" is not in namespace "default"; it is in namespace
+/// "prod"`. `kind` is `Service` or `Pod`. `None` when it is nowhere else.
+pub fn elsewhere(loaded: &Loaded, kind: &str, name: &str, namespace: &str) -> Option<String> {
+    let mut found: Vec<&str> = match kind {
+        "Service" => loaded
+            .table
+            .services
+            .iter()
+            .filter(|s| s.name == name)
+            .map(|s| s.namespace.as_str())
+            .collect(),
+        "Pod" => loaded
+            .objects
+            .pods
+            .iter()
+            .filter(|p| p.meta.name == name)
+            .map(|p| p.meta.namespace())
+            .collect(),
+        _ => Vec::new(),
+    };
+    found.retain(|ns| *ns != namespace);
+    found.sort_unstable();
+    found.dedup();
+    let first = *found.first()?;
+    let list = found
+        .iter()
+        .map(|ns| format!("{ns:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let noun = if found.len() == 1 {
+        "namespace"
+    } else {
+        "namespaces"
+    };
+    Some(format!(
+        "{kind} {name:?} is not in namespace {namespace:?}; it is in {noun} {list} (give -n {first})"
+    ))
 }
 
 /// The message kubectl prints on stderr when nothing matches.
@@ -161,12 +243,13 @@ fn port_string(svc: &ServiceInfo) -> String {
 }
 
 /// `kubectl get svc`.
-pub fn get_services(loaded: &Loaded, ns: &Namespaces) -> String {
+pub fn get_services(loaded: &Loaded, q: &Query) -> String {
+    let ns = &q.namespaces;
     let rows = loaded
         .table
         .services
         .iter()
-        .filter(|s| ns.includes(&s.namespace))
+        .filter(|s| q.selects(&s.namespace, &s.name, &s.labels))
         .map(|s| {
             let cluster_ip = s
                 .cluster_ips_text
@@ -181,7 +264,7 @@ pub fn get_services(loaded: &Loaded, ns: &Namespaces) -> String {
                     cluster_ip,
                     external_ip(s, raw_service(loaded, s)),
                     port_string(s),
-                    UNKNOWN_AGE.into(),
+                    q.age(s.creation_timestamp.as_deref()),
                 ],
             )
         })
@@ -203,56 +286,34 @@ pub fn get_services(loaded: &Loaded, ns: &Namespaces) -> String {
 /// One v1 Endpoints subset as kubectl sees it: (ports (name, port), ready addresses).
 type Subset = (Vec<(String, i64)>, Vec<String>);
 
-/// The v1 Endpoints objects that exist: those given in the input, and, for
-/// Services with a selector, what the endpoints controller writes from
-/// their Pods (ready addresses only in `addresses`).
-fn endpoints_objects(loaded: &Loaded, ns: &Namespaces) -> Vec<(String, String, Vec<Subset>)> {
-    let mut out: BTreeMap<(String, String), Vec<Subset>> = BTreeMap::new();
-    for e in &loaded.objects.endpoints {
-        let subsets = e
-            .subsets
-            .iter()
-            .map(|s| {
-                (
-                    s.ports
-                        .iter()
-                        .map(|p| (p.name.clone(), p.port.unwrap_or(0)))
-                        .collect(),
-                    s.addresses.iter().map(|a| a.ip.clone()).collect(),
-                )
-            })
-            .collect();
-        out.entry((e.meta.namespace().to_string(), e.meta.name.clone()))
-            .or_insert(subsets);
-    }
-    for svc in &loaded.table.services {
-        if svc.selector.as_ref().is_none_or(|s| s.is_empty()) {
-            continue;
-        }
-        let subsets = svc
-            .slices
-            .iter()
-            .map(|sl| {
-                (
-                    sl.ports
-                        .iter()
-                        .map(|p| (p.name.clone(), p.port.map_or(0, i64::from)))
-                        .collect(),
-                    sl.endpoints
-                        .iter()
-                        .filter(|e| e.ready)
-                        .filter_map(|e| e.addresses.first().cloned())
-                        .collect(),
-                )
-            })
-            .filter(|(_, addrs): &Subset| !addrs.is_empty())
-            .collect();
-        out.entry((svc.namespace.clone(), svc.name.clone()))
-            .or_insert(subsets);
-    }
-    out.into_iter()
-        .filter(|((n, _), _)| ns.includes(n))
-        .map(|((n, name), s)| (n, name, s))
+/// The subsets of an Endpoints object built by [`objects::endpoints`].
+fn subsets_of(obj: &serde_json::Value) -> Vec<Subset> {
+    let list = |v: &serde_json::Value, key: &str| -> Vec<serde_json::Value> {
+        v.get(key)
+            .and_then(|x| x.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    list(obj, "subsets")
+        .iter()
+        .map(|s| {
+            (
+                list(s, "ports")
+                    .iter()
+                    .map(|p| {
+                        (
+                            p["name"].as_str().unwrap_or("").to_string(),
+                            p["port"].as_i64().unwrap_or(0),
+                        )
+                    })
+                    .collect(),
+                list(s, "addresses")
+                    .iter()
+                    .filter_map(|a| a["ip"].as_str().map(String::from))
+                    .collect(),
+            )
+        })
+        .filter(|(_, addrs): &Subset| !addrs.is_empty())
         .collect()
 }
 
@@ -304,17 +365,22 @@ fn format_endpoints(subsets: &[Subset]) -> String {
 }
 
 /// `kubectl get endpoints`.
-pub fn get_endpoints(loaded: &Loaded, ns: &Namespaces) -> String {
-    let rows = endpoints_objects(loaded, ns)
-        .into_iter()
-        .map(|(n, name, subsets)| {
+pub fn get_endpoints(loaded: &Loaded, q: &Query) -> String {
+    let rows = objects::endpoints(loaded, q)
+        .iter()
+        .map(|obj| {
+            let meta = &obj["metadata"];
             (
-                n,
-                vec![name, format_endpoints(&subsets), UNKNOWN_AGE.into()],
+                meta["namespace"].as_str().unwrap_or("").to_string(),
+                vec![
+                    meta["name"].as_str().unwrap_or("").to_string(),
+                    format_endpoints(&subsets_of(obj)),
+                    q.age(meta["creationTimestamp"].as_str()),
+                ],
             )
         })
         .collect();
-    table(&["NAME", "ENDPOINTS", "AGE"], rows, ns)
+    table(&["NAME", "ENDPOINTS", "AGE"], rows, &q.namespaces)
 }
 
 /// kubectl's `listWithMoreString`.
@@ -359,15 +425,25 @@ fn slice_endpoints(slice: &SliceInfo) -> String {
 }
 
 /// `kubectl get endpointslices`.
-pub fn get_endpoint_slices(loaded: &Loaded, ns: &Namespaces) -> String {
+pub fn get_endpoint_slices(loaded: &Loaded, q: &Query) -> String {
+    let ns = &q.namespaces;
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
-    for svc in loaded
-        .table
-        .services
-        .iter()
-        .filter(|s| ns.includes(&s.namespace))
-    {
+    for svc in &loaded.table.services {
         for sl in &svc.slices {
+            let labels = objects::slice_labels(loaded, svc, sl);
+            if !q.selects(&svc.namespace, &sl.name, &labels) {
+                continue;
+            }
+            let created = (sl.source == crate::table::SliceSource::Given)
+                .then(|| {
+                    loaded
+                        .objects
+                        .endpoint_slices
+                        .iter()
+                        .find(|m| m.meta.namespace() == svc.namespace && m.meta.name == sl.name)
+                })
+                .flatten()
+                .and_then(|m| m.meta.creation_timestamp.as_deref());
             rows.push((
                 svc.namespace.clone(),
                 vec![
@@ -375,7 +451,7 @@ pub fn get_endpoint_slices(loaded: &Loaded, ns: &Namespaces) -> String {
                     format!("{:?}", sl.address_type),
                     slice_ports(sl),
                     slice_endpoints(sl),
-                    UNKNOWN_AGE.into(),
+                    q.age(created),
                 ],
             ));
         }
