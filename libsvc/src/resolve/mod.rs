@@ -43,7 +43,7 @@ pub fn resolve(
         }
         services.push(defaulted(svc));
     }
-    allocate::allocate(&mut services, settings);
+    allocate::allocate(&mut services, &objects.services, settings);
     endpoints::attach_slices(&mut services, objects, settings, diags);
     ServiceTable { services }
 }
