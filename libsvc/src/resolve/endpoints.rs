@@ -162,7 +162,11 @@ fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String
 
 /// The port a Pod serves a Service port on: a number as is, a name looked
 /// up among the Pod's container ports (with the same protocol).
-fn resolve_target_port(pod: &Pod, target: &IntOrString, protocol: Protocol) -> Option<u16> {
+pub(super) fn resolve_target_port(
+    pod: &Pod,
+    target: &IntOrString,
+    protocol: Protocol,
+) -> Option<u16> {
     match target {
         IntOrString::Int(n) => u16::try_from(*n).ok(),
         IntOrString::Str(name) => pod

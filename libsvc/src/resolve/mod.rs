@@ -3,6 +3,8 @@
 
 mod allocate;
 mod endpoints;
+pub mod endpoints_controller;
+mod md5;
 
 use crate::config::{IpFamily, Settings};
 use crate::diag::{Diagnostic, Severity};

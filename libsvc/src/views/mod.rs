@@ -173,56 +173,25 @@ pub fn get_services(loaded: &Loaded, ns: &Namespaces) -> String {
 /// One v1 Endpoints subset as kubectl sees it: (ports (name, port), ready addresses).
 type Subset = (Vec<(String, i64)>, Vec<String>);
 
-/// The v1 Endpoints objects that exist: those given in the input, and, for
-/// Services with a selector, what the endpoints controller writes from
-/// their Pods (ready addresses only in `addresses`).
+/// The v1 Endpoints objects of `ns`, as the Endpoints controller (or the
+/// input) writes them: (namespace, name, subsets).
 fn endpoints_objects(loaded: &Loaded, ns: &Namespaces) -> Vec<(String, String, Vec<Subset>)> {
-    let mut out: BTreeMap<(String, String), Vec<Subset>> = BTreeMap::new();
-    for e in &loaded.objects.endpoints {
-        let subsets = e
-            .subsets
-            .iter()
-            .map(|s| {
-                (
-                    s.ports
-                        .iter()
-                        .map(|p| (p.name.clone(), p.port.unwrap_or(0)))
-                        .collect(),
-                    s.addresses.iter().map(|a| a.ip.clone()).collect(),
-                )
-            })
-            .collect();
-        out.entry((e.meta.namespace().to_string(), e.meta.name.clone()))
-            .or_insert(subsets);
-    }
-    for svc in &loaded.table.services {
-        if svc.selector.as_ref().is_none_or(|s| s.is_empty()) {
-            continue;
-        }
-        let subsets = svc
-            .slices
-            .iter()
-            .map(|sl| {
-                (
-                    sl.ports
-                        .iter()
-                        .map(|p| (p.name.clone(), p.port.map_or(0, i64::from)))
-                        .collect(),
-                    sl.endpoints
-                        .iter()
-                        .filter(|e| e.ready)
-                        .filter_map(|e| e.addresses.first().cloned())
-                        .collect(),
-                )
-            })
-            .filter(|(_, addrs): &Subset| !addrs.is_empty())
-            .collect();
-        out.entry((svc.namespace.clone(), svc.name.clone()))
-            .or_insert(subsets);
-    }
-    out.into_iter()
-        .filter(|((n, _), _)| ns.includes(n))
-        .map(|((n, name), s)| (n, name, s))
+    crate::resolve::endpoints_controller::endpoints_objects(&loaded.objects, &loaded.table)
+        .into_iter()
+        .filter(|e| ns.includes(&e.namespace))
+        .map(|e| {
+            let subsets = e
+                .subsets
+                .iter()
+                .map(|s| {
+                    (
+                        s.ports.iter().map(|p| (p.name.clone(), p.port)).collect(),
+                        s.addresses.iter().map(|a| a.ip.clone()).collect(),
+                    )
+                })
+                .collect();
+            (e.namespace, e.name, subsets)
+        })
         .collect()
 }
 
