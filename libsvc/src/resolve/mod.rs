@@ -5,6 +5,8 @@ mod allocate;
 mod endpoints;
 pub mod endpoints_controller;
 mod md5;
+pub mod mirroring;
+pub mod slice_controller;
 
 use crate::config::{IpFamily, Settings};
 use crate::diag::{Diagnostic, Severity};
