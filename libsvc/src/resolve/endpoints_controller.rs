@@ -108,9 +108,7 @@ pub fn endpoints_objects(objects: &Objects, table: &ServiceTable) -> Vec<Endpoin
     let mut out: BTreeMap<(String, String), EndpointsObject> = BTreeMap::new();
     for e in &objects.endpoints {
         let key = (e.meta.namespace().to_string(), e.meta.name.clone());
-        if !out.contains_key(&key) {
-            out.insert(key, given(e));
-        }
+        out.entry(key).or_insert_with(|| given(e));
     }
     for svc in &table.services {
         let key = (svc.namespace.clone(), svc.name.clone());
