@@ -507,3 +507,142 @@ fn subset_dump(s: &Subset, pkg: &str) -> String {
         )),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn address(ip: &str, uid: &str) -> Address {
+        Address {
+            ip: ip.to_string(),
+            hostname: String::new(),
+            node_name: Some("n1".to_string()),
+            target_ref: Some(TargetRef {
+                kind: "Pod".into(),
+                namespace: "ns".into(),
+                name: format!("p-{uid}"),
+                uid: uid.to_string(),
+            }),
+        }
+    }
+
+    /// apimachinery `dump.ForHash` = spew `%#v` with DisablePointerAddresses
+    /// (spew format.go: `formatPtr` prints `(*T)` then the value, a nil
+    /// pointer `(*T)<nil>`; struct fields `Name:(type)value`; slice
+    /// elements without their type; a nil slice `([]T)<nil>`).
+    #[test]
+    fn dump_for_hash_text() {
+        let p = Port {
+            name: "http".into(),
+            port: 80,
+            protocol: "TCP".into(),
+            app_protocol: None,
+        };
+        assert_eq!(
+            port_dump(&p, "v1", true),
+            "(v1.EndpointPort){Name:(string)http Port:(int32)80 Protocol:(v1.Protocol)TCP AppProtocol:(*string)<nil>}"
+        );
+        let s = Subset {
+            addresses: vec![address("10.0.0.1", "u1")],
+            not_ready_addresses: Vec::new(),
+            ports: vec![Port {
+                app_protocol: Some("h2c".into()),
+                ..p
+            }],
+        };
+        assert_eq!(
+            subset_dump(&s, "v1"),
+            "(v1.EndpointSubset){Addresses:([]v1.EndpointAddress)[{IP:(string)10.0.0.1 \
+             Hostname:(string) NodeName:(*string)n1 TargetRef:(*v1.ObjectReference){Kind:(string)Pod \
+             Namespace:(string)ns Name:(string)p-u1 UID:(types.UID)u1 APIVersion:(string) \
+             ResourceVersion:(string) FieldPath:(string)}}] NotReadyAddresses:([]v1.EndpointAddress)<nil> \
+             Ports:([]v1.EndpointPort)[{Name:(string)http Port:(int32)80 Protocol:(v1.Protocol)TCP \
+             AppProtocol:(*string)h2c}]}"
+        );
+    }
+
+    /// pkg/api/v1/endpoints/util.go `RepackSubsets`: an address in two
+    /// subsets with the same port, ready in one and not ready in the other,
+    /// is not ready ("not ready always trumps ready"); addresses serving
+    /// the same ports share a subset; `LessEndpointAddress` sorts by IP
+    /// bytes, then target UID.
+    #[test]
+    fn repack_subsets_merges_and_not_ready_wins() {
+        let port = |n: i64| Port {
+            name: String::new(),
+            port: n,
+            protocol: "TCP".into(),
+            app_protocol: None,
+        };
+        let subsets = vec![
+            Subset {
+                addresses: vec![address("10.0.0.9", "a"), address("10.0.0.10", "b")],
+                not_ready_addresses: Vec::new(),
+                ports: vec![port(80)],
+            },
+            Subset {
+                addresses: Vec::new(),
+                not_ready_addresses: vec![address("10.0.0.9", "a")],
+                ports: vec![port(80)],
+            },
+            Subset {
+                addresses: vec![address("10.0.0.10", "b"), address("10.0.0.10", "c")],
+                not_ready_addresses: Vec::new(),
+                ports: vec![port(81)],
+            },
+        ];
+        let out = repack_subsets(subsets, "v1");
+        let shape: Vec<(Vec<&str>, Vec<&str>, Vec<i64>)> = out
+            .iter()
+            .map(|s| {
+                (
+                    s.addresses.iter().map(|a| a.ip.as_str()).collect(),
+                    s.not_ready_addresses
+                        .iter()
+                        .map(|a| a.ip.as_str())
+                        .collect(),
+                    s.ports.iter().map(|p| p.port).collect(),
+                )
+            })
+            .collect();
+        let mut sorted = shape.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            [
+                (vec!["10.0.0.10"], vec!["10.0.0.9"], vec![80]),
+                (vec!["10.0.0.10", "10.0.0.10"], vec![], vec![81]),
+            ]
+        );
+    }
+
+    /// endpoints_controller.go `truncateEndpoints`: ready addresses kept
+    /// first; not-ready ones shared in proportion, rounded up.
+    #[test]
+    fn truncation_keeps_ready_addresses_first() {
+        let many = |n: usize, base: usize| -> Vec<Address> {
+            (0..n)
+                .map(|i| address(&format!("10.{}.{}.{}", base, i / 250, i % 250), ""))
+                .collect()
+        };
+        let mut subsets = vec![
+            Subset {
+                addresses: many(900, 1),
+                not_ready_addresses: many(150, 2),
+                ports: Vec::new(),
+            },
+            Subset {
+                addresses: Vec::new(),
+                not_ready_addresses: many(50, 3),
+                ports: Vec::new(),
+            },
+        ];
+        assert!(truncate_endpoints(&mut subsets));
+        // 100 not-ready places for 200: ceil(150/200*100) = 75, then 25.
+        let counts: Vec<(usize, usize)> = subsets
+            .iter()
+            .map(|s| (s.addresses.len(), s.not_ready_addresses.len()))
+            .collect();
+        assert_eq!(counts, [(900, 75), (0, 25)]);
+    }
+}
