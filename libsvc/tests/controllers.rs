@@ -733,7 +733,7 @@ fn inferred_range_is_the_smallest_covering_one() {
     };
     let cidr = |docs: &[String]| {
         let l = load(
-            &[Input::new("d.yaml", &docs.concat())],
+            &[Input::new("d.yaml", docs.concat())],
             &Overrides::default(),
         );
         l.settings
