@@ -119,6 +119,9 @@ pub struct LbIngress {
     pub ip: IpAddr,
     /// `ipMode: Proxy` (the load balancer does not send the VIP to the node).
     pub ip_mode_proxy: bool,
+    /// `ipMode` as the API server stores it: `VIP` when unset
+    /// (`SetDefaults_Service`, LoadBalancerIPMode, GA in 1.32).
+    pub ip_mode: String,
 }
 
 /// An EndpointSlice's address type.

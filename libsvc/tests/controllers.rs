@@ -768,3 +768,17 @@ fn inferred_range_is_the_smallest_covering_one() {
         ["10.100.0.0/20"]
     );
 }
+
+/// pkg/apis/core/v1/defaults.go, `SetDefaults_Service`: a load-balancer
+/// ingress point with an IP and no `ipMode` is stored as `VIP`.
+#[test]
+fn ingress_ip_mode_defaults_to_vip() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: LoadBalancer\n  ports: [{port: 80}]\nstatus:\n  loadBalancer:\n    ingress: [{ip: 1.2.3.4}, {ip: 1.2.3.5, ipMode: Proxy}]\n";
+    let l = loaded(text);
+    let modes: Vec<(&str, bool)> = svc(&l, "web")
+        .lb_ingress
+        .iter()
+        .map(|i| (i.ip_mode.as_str(), i.ip_mode_proxy))
+        .collect();
+    assert_eq!(modes, [("VIP", false), ("Proxy", true)]);
+}

@@ -156,6 +156,7 @@ fn defaulted(svc: &Service) -> ServiceInfo {
                 Some(LbIngress {
                     ip: crate::config::parse_ip(i.ip.as_ref()?)?,
                     ip_mode_proxy: i.ip_mode.as_deref() == Some("Proxy"),
+                    ip_mode: default_ip_mode(i.ip_mode.as_deref()),
                 })
             })
             .collect(),
@@ -203,4 +204,13 @@ fn defaulted(svc: &Service) -> ServiceInfo {
         slices: Vec::new(),
         origin: svc.origin.clone(),
     }
+}
+
+/// `SetDefaults_Service`: an ingress point with an IP and no `ipMode` is
+/// stored with `ipMode: VIP` (feature LoadBalancerIPMode, GA in 1.32).
+fn default_ip_mode(written: Option<&str>) -> String {
+    written
+        .filter(|m| !m.is_empty())
+        .unwrap_or("VIP")
+        .to_string()
 }
