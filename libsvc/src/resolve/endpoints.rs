@@ -108,7 +108,11 @@ fn given_slice(s: &EndpointSlice) -> SliceInfo {
     }
 }
 
-fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+/// A label selector (`spec.selector`, equality only) matches `labels`.
+pub(super) fn selects(
+    selector: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 

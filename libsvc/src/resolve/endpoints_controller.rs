@@ -8,7 +8,7 @@
 //! sorted as `endpoints.RepackSubsets` / `SortSubsets` do, which order by
 //! the MD5 of each value printed by `dump.ForHash` (spew's `%#v`).
 
-use super::endpoints::resolve_target_port;
+use super::endpoints::{resolve_target_port, selects};
 use super::md5::md5;
 use crate::config::{IpFamily, parse_ip};
 use crate::model::{Endpoints, Objects, Pod};
@@ -127,39 +127,41 @@ pub fn endpoints_objects(objects: &Objects, table: &ServiceTable) -> Vec<Endpoin
     out.into_values().collect()
 }
 
+/// The subsets of an Endpoints object of the input, as written.
+pub(super) fn subsets_of(e: &Endpoints) -> Vec<Subset> {
+    let address = |a: &crate::model::EndpointAddress| Address {
+        ip: a.ip.clone(),
+        hostname: a.hostname.clone().unwrap_or_default(),
+        node_name: a.node_name.clone(),
+        target_ref: a.target_ref.as_ref().map(|r| TargetRef {
+            kind: r.kind.clone().unwrap_or_default(),
+            namespace: r.namespace.clone().unwrap_or_default(),
+            name: r.name.clone().unwrap_or_default(),
+            uid: String::new(),
+        }),
+    };
+    e.subsets
+        .iter()
+        .map(|s| Subset {
+            addresses: s.addresses.iter().map(address).collect(),
+            not_ready_addresses: s.not_ready_addresses.iter().map(address).collect(),
+            ports: s
+                .ports
+                .iter()
+                .map(|p| Port {
+                    name: p.name.clone(),
+                    port: p.port.unwrap_or(0),
+                    protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                    app_protocol: p.app_protocol.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// An Endpoints object of the input, as the API server stores it.
 fn given(e: &Endpoints) -> EndpointsObject {
-    let subsets: Vec<Subset> = e
-        .subsets
-        .iter()
-        .map(|s| {
-            let address = |a: &crate::model::EndpointAddress| Address {
-                ip: a.ip.clone(),
-                hostname: a.hostname.clone().unwrap_or_default(),
-                node_name: a.node_name.clone(),
-                target_ref: a.target_ref.as_ref().map(|r| TargetRef {
-                    kind: r.kind.clone().unwrap_or_default(),
-                    namespace: r.namespace.clone().unwrap_or_default(),
-                    name: r.name.clone().unwrap_or_default(),
-                    uid: String::new(),
-                }),
-            };
-            Subset {
-                addresses: s.addresses.iter().map(address).collect(),
-                not_ready_addresses: s.not_ready_addresses.iter().map(address).collect(),
-                ports: s
-                    .ports
-                    .iter()
-                    .map(|p| Port {
-                        name: p.name.clone(),
-                        port: p.port.unwrap_or(0),
-                        protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
-                        app_protocol: p.app_protocol.clone(),
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
+    let subsets = subsets_of(e);
     EndpointsObject {
         namespace: e.meta.namespace().to_string(),
         name: e.meta.name.clone(),
@@ -184,12 +186,9 @@ pub fn sync_service(svc: &ServiceInfo, pods: &[Pod]) -> Option<EndpointsObject> 
     // An empty selector is stored as none.
     let selector = svc.selector.as_ref().filter(|s| !s.is_empty())?;
     let mut subsets = Vec::new();
-    let selected = pods.iter().filter(|p| {
-        p.meta.namespace() == svc.namespace
-            && selector
-                .iter()
-                .all(|(k, v)| p.meta.labels.get(k) == Some(v))
-    });
+    let selected = pods
+        .iter()
+        .filter(|p| p.meta.namespace() == svc.namespace && selects(selector, &p.meta.labels));
     for pod in selected {
         if !should_pod_be_in_endpoints(pod, svc.publish_not_ready_addresses) {
             continue;

@@ -2,7 +2,7 @@
 //! the EndpointSlices it writes for a v1 Endpoints object of a Service
 //! without a selector.
 
-use super::endpoints_controller::{Address, Port, Subset, repack_subsets};
+use super::endpoints_controller::{Port, Subset, repack_subsets, subsets_of};
 use crate::config::parse_ip;
 use crate::model::{
     EndpointPort, EndpointSlice, Endpoints, ObjectMeta, ObjectReference, SliceEndpoint,
@@ -38,30 +38,18 @@ pub fn mirror(ep: &Endpoints) -> Vec<EndpointSlice> {
     if !should_mirror(ep) {
         return Vec::new();
     }
-    let subsets: Vec<Subset> = ep
-        .subsets
-        .iter()
-        .map(|s| {
-            let address = |a: &crate::model::EndpointAddress| Address {
-                ip: a.ip.clone(),
-                hostname: a.hostname.clone().unwrap_or_default(),
-                node_name: a.node_name.clone(),
-                target_ref: None,
-            };
-            Subset {
-                addresses: s.addresses.iter().map(address).collect(),
-                not_ready_addresses: s.not_ready_addresses.iter().map(address).collect(),
-                ports: s
-                    .ports
-                    .iter()
-                    .map(|p| Port {
-                        name: p.name.clone(),
-                        port: p.port.unwrap_or(0),
-                        protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()),
-                        app_protocol: p.app_protocol.clone(),
-                    })
-                    .collect(),
+    // Target references are copied from the written addresses, by IP.
+    let subsets: Vec<Subset> = subsets_of(ep)
+        .into_iter()
+        .map(|mut s| {
+            for a in s
+                .addresses
+                .iter_mut()
+                .chain(s.not_ready_addresses.iter_mut())
+            {
+                a.target_ref = None;
             }
+            s
         })
         .collect();
     // The target references, by address, from the written subsets.
