@@ -602,8 +602,8 @@ fn allocate_cluster_ips(
     v.allocated_cluster_ips = true;
 }
 
-/// The first free address at or after the hashed start, skipping the
-/// network address (and the IPv4 broadcast address), wrapping around.
+/// The free address to allocate in `net`: network address (and IPv4
+/// broadcast address) excluded, the upper band first (see [`probe_order`]).
 fn pick_ip(net: &IpNet, h: u64, used: &BTreeSet<IpAddr>) -> Option<IpAddr> {
     let host_bits = (net.max_prefix_len() - net.prefix_len()) as u32;
     let size: u128 = if host_bits >= 64 {
@@ -621,17 +621,49 @@ fn pick_ip(net: &IpNet, h: u64, used: &BTreeSet<IpAddr>) -> Option<IpAddr> {
         return None;
     }
     let span = last - first + 1;
-    let start = (h as u128) % span;
+    let offset = range_offset(size, 16, 256, 16);
     // Probe at most a bounded number of addresses: a full range is not a
     // reason to loop over 2^64 values.
-    for i in 0..span.min(1 << 20) {
-        let n = first + (start + i) % span;
-        let ip = nth_address(net, n)?;
-        if !used.contains(&ip) {
-            return Some(ip);
-        }
+    probe_order(span, offset, h)
+        .take(1 << 20)
+        .filter_map(|i| nth_address(net, first + i))
+        .find(|ip| !used.contains(ip))
+}
+
+/// KEP-3070 / KEP-3668 `calculateRangeOffset`: the size of the lower
+/// ("static") band of a range, `min(max(min, size/step), max)`, none for a
+/// range of at most `min` values. Service IPs: 16, 256, 16; node ports:
+/// 16, 128, 32.
+fn range_offset(size: u128, min: u128, max: u128, step: u128) -> u128 {
+    if size <= min {
+        0
+    } else {
+        (size / step).clamp(min, max)
     }
-    None
+}
+
+/// The order in which values `0..span` are tried: kube-apiserver's
+/// allocators pick at random in the upper ("dynamic") band `offset..span`
+/// first and use the lower ("static") band only when it is full. svcgen
+/// starts each band at a hash instead of a random value and walks it,
+/// wrapping around.
+fn probe_order(span: u128, offset: u128, h: u64) -> impl Iterator<Item = u128> {
+    let offset = offset.min(span);
+    let upper = span - offset;
+    let h = h as u128;
+    // Where the whole range's hash lands in the upper band, it starts there
+    // (the same value as without bands); else at a hash of the band.
+    let start = if upper == 0 {
+        0
+    } else if h % span >= offset {
+        h % span - offset
+    } else {
+        h % upper
+    };
+    let dynamic = (0..upper).map(move |i| offset + (start + i) % upper);
+    let lower_start = if offset == 0 { 0 } else { h % offset };
+    let static_ = (0..offset).map(move |i| (lower_start + i) % offset);
+    dynamic.chain(static_)
 }
 
 /// Node ports for the ports that need one and have none (`initNodePorts`:
@@ -645,11 +677,11 @@ fn allocate_node_ports(
     (lo, hi): (u16, u16),
     used: &mut BTreeSet<u16>,
 ) {
-    let span = (hi as u32).saturating_sub(lo as u32) + 1;
+    let span = (hi as u128).saturating_sub(lo as u128) + 1;
+    let offset = range_offset(span, 16, 128, 32);
     let pick = |salt: &str, used: &mut BTreeSet<u16>| -> Option<u16> {
-        let start = (hash(&format!("{key}/{salt}")) % span as u64) as u32;
-        (0..span)
-            .map(|i| (lo as u32 + (start + i) % span) as u16)
+        probe_order(span, offset, hash(&format!("{key}/{salt}")))
+            .filter_map(|i| u16::try_from(lo as u128 + i).ok())
             .find(|p| !used.contains(p))
             .inspect(|p| {
                 used.insert(*p);
@@ -674,5 +706,38 @@ fn allocate_node_ports(
     }
     if s.needs_health_check() && v.health_check_node_port.is_none() {
         v.health_check_node_port = pick("healthz", used);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// pkg/registry/core/service/ipallocator `calculateRangeOffset` (the
+    /// test's comment: "subnet /25 = 128 ; dynamic block size is
+    /// min(max(16,128/16),256) = 16") and portallocator's (30000-32767:
+    /// 2768/32 = 86).
+    #[test]
+    fn static_band_sizes() {
+        assert_eq!(range_offset(128, 16, 256, 16), 16);
+        assert_eq!(range_offset(16, 16, 256, 16), 0);
+        assert_eq!(range_offset(1 << 20, 16, 256, 16), 256);
+        assert_eq!(range_offset(2768, 16, 128, 32), 86);
+        assert_eq!(range_offset(129, 16, 128, 32), 16);
+    }
+
+    /// AllocateNext (TestAllocateReserved): the dynamic band is used up
+    /// before any value of the static band is handed out.
+    #[test]
+    fn upper_band_first() {
+        for h in [0u64, 5, 17, 127, 1 << 40] {
+            let order: Vec<u128> = probe_order(127, 16, h).collect();
+            assert_eq!(order.len(), 127);
+            assert!(order[..111].iter().all(|i| *i >= 16), "{h}: {order:?}");
+            assert!(order[111..].iter().all(|i| *i < 16));
+            let mut sorted = order.clone();
+            sorted.sort();
+            assert_eq!(sorted, (0..127).collect::<Vec<_>>());
+        }
     }
 }
