@@ -435,7 +435,8 @@ pub fn allocate_services(services: &[Service], settings: &Settings) -> Allocatio
     for src in services {
         let key = format!("{}/{}", src.meta.namespace(), src.meta.name);
         let mut s = Svc::from(src);
-        let created = if src.meta.is_stored() {
+        let stored = src.meta.is_stored();
+        let created = if stored {
             allocations.keep_stored(&mut s, settings)
         } else {
             allocations.allocate_create(&mut s, settings)
@@ -443,7 +444,8 @@ pub fn allocate_services(services: &[Service], settings: &Settings) -> Allocatio
         let errs = match created {
             Ok(reserved) => {
                 let errs = super::service::validate_service(&s);
-                if errs.is_empty() {
+                // A stored object holds its values whatever is wrong with it.
+                if errs.is_empty() || stored {
                     allocations.commit(&key, reserved);
                 }
                 errs
