@@ -443,6 +443,12 @@ pub fn settings_from(
     if !overrides.service_cidrs.is_empty() {
         cidrs = overrides.service_cidrs.clone();
     }
+    if cidrs.is_empty()
+        && let Some(inferred) = infer_service_cidrs(objects)
+    {
+        diags.push(Diagnostic::new(Severity::Info, inferred.message(), None));
+        cidrs = inferred.cidrs;
+    }
     if !cidrs.is_empty() {
         s.cluster.service_cidrs = cidrs;
         // kubeadm's convention: the cluster DNS service is the tenth address.
@@ -606,4 +612,166 @@ pub fn nth_address(net: &IpNet, n: u128) -> Option<IpAddr> {
             fits.then(|| IpAddr::from(std::net::Ipv6Addr::from(base + n)))
         }
     }
+}
+
+/// Service CIDRs read off stored objects, when none is given.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InferredCidrs {
+    /// Primary first.
+    pub cidrs: Vec<IpNet>,
+    /// `default/kubernetes`'s cluster IP, when it anchored the primary range.
+    pub anchor: Option<IpAddr>,
+    /// How many stored cluster IPs the ranges cover.
+    pub stored_ips: usize,
+}
+
+impl InferredCidrs {
+    /// The one info line: what was assumed, and how to say otherwise.
+    pub fn message(&self) -> String {
+        let list: Vec<String> = self.cidrs.iter().map(|n| n.to_string()).collect();
+        let why = match self.anchor {
+            Some(ip) => format!(
+                "default/kubernetes holds {ip}, the first address of the primary range; the \
+                 ranges cover the {} stored cluster IPs",
+                self.stored_ips
+            ),
+            None => format!(
+                "the ranges cover the {} stored cluster IPs",
+                self.stored_ips
+            ),
+        };
+        format!(
+            "no service CIDR given: assuming {} from the stored Services ({why}); set it with \
+             --service-cidr or a ServiceCIDR object",
+            list.join(",")
+        )
+    }
+}
+
+/// The service CIDRs a cluster dump implies, when neither a flag nor a
+/// ServiceCIDR object gives them.
+///
+/// Only *stored* Services count (read from a cluster: their cluster IPs
+/// were allocated by its API server); hand-written manifests prove nothing.
+/// kube-apiserver gives `default/kubernetes` the first address after the
+/// network address of its primary range (`--service-cluster-ip-range`), so
+/// that address minus one is the primary network. The prefix length is not
+/// stored anywhere: svcgen takes the smallest range at that network that
+/// holds every stored cluster IP of the family, but no smaller than 256
+/// addresses (/24, /120; the apiserver's own default range is a /24). The
+/// real range holds the network and every stored IP, so it contains this
+/// one: whatever svcgen allocates in it is an address the cluster could
+/// have given. Without `default/kubernetes` (or when its address cannot be
+/// a range's first), the range is the smallest one holding the stored IPs.
+pub fn infer_service_cidrs(objects: &Objects) -> Option<InferredCidrs> {
+    let mut by_family: BTreeMap<IpFamily, Vec<IpAddr>> = BTreeMap::new();
+    let mut anchor = None;
+    for svc in objects.services.iter().filter(|s| s.meta.is_stored()) {
+        if svc.spec.type_.as_deref() == Some("ExternalName") {
+            continue;
+        }
+        let ips: Vec<IpAddr> = if svc.spec.cluster_ips.is_empty() {
+            svc.spec
+                .cluster_ip
+                .iter()
+                .filter_map(|ip| parse_ip(ip))
+                .collect()
+        } else {
+            svc.spec
+                .cluster_ips
+                .iter()
+                .filter_map(|ip| parse_ip(ip))
+                .collect()
+        };
+        if svc.meta.namespace() == "default" && svc.meta.name == "kubernetes" {
+            anchor = anchor.or(ips.first().copied());
+        }
+        for ip in ips {
+            by_family.entry(IpFamily::of(&ip)).or_default().push(ip);
+        }
+    }
+    let stored_ips = by_family.values().map(Vec::len).sum();
+    let primary = anchor
+        .map(|ip| IpFamily::of(&ip))
+        .or_else(|| by_family.keys().next().copied())?;
+    let mut cidrs = Vec::new();
+    let mut anchored = None;
+    for family in [primary, other_family(primary)] {
+        let Some(ips) = by_family.get(&family) else {
+            continue;
+        };
+        let network = anchor
+            .filter(|a| IpFamily::of(a) == family)
+            .and_then(|a| previous_address(&a));
+        let (net, used_anchor) = smallest_range(ips, network);
+        if used_anchor {
+            anchored = anchor;
+        }
+        cidrs.push(net);
+    }
+    Some(InferredCidrs {
+        cidrs,
+        anchor: anchored,
+        stored_ips,
+    })
+}
+
+fn other_family(f: IpFamily) -> IpFamily {
+    match f {
+        IpFamily::IPv4 => IpFamily::IPv6,
+        IpFamily::IPv6 => IpFamily::IPv4,
+    }
+}
+
+fn to_bits(ip: &IpAddr) -> (u128, u8) {
+    match ip {
+        IpAddr::V4(v4) => (u32::from(*v4) as u128, 32),
+        IpAddr::V6(v6) => (u128::from(*v6), 128),
+    }
+}
+
+fn previous_address(ip: &IpAddr) -> Option<IpAddr> {
+    match ip {
+        IpAddr::V4(v4) => u32::from(*v4)
+            .checked_sub(1)
+            .map(|n| IpAddr::from(std::net::Ipv4Addr::from(n))),
+        IpAddr::V6(v6) => u128::from(*v6)
+            .checked_sub(1)
+            .map(|n| IpAddr::from(std::net::Ipv6Addr::from(n))),
+    }
+}
+
+/// The smallest range (at most /24 or /120) holding `ips`, with `network`
+/// as its network address when it can be. Says whether `network` was used.
+fn smallest_range(ips: &[IpAddr], network: Option<IpAddr>) -> (IpNet, bool) {
+    let (first, width) = to_bits(&ips[0]);
+    // The longest prefix every address shares.
+    let common = |base: u128, len: u8| -> u8 {
+        ips.iter().fold(len, |l, ip| {
+            let x = to_bits(ip).0 ^ base;
+            let lead = (x.leading_zeros() as u8).saturating_sub(128 - width);
+            l.min(lead)
+        })
+    };
+    let floor = width - 8;
+    if let Some(n) = network {
+        let (nb, _) = to_bits(&n);
+        let len = common(nb, width).min(floor);
+        let host = width - len;
+        let mask = if host >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << host) - 1
+        };
+        if nb & mask == 0
+            && let Ok(net) = IpNet::new(n, len)
+        {
+            return (net, true);
+        }
+    }
+    let len = common(first, width).min(floor);
+    let net = IpNet::new(ips[0], len)
+        .map(|n| n.trunc())
+        .unwrap_or_else(|_| IpNet::from(ips[0]));
+    (net, false)
 }

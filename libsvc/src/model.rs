@@ -25,9 +25,23 @@ pub struct ObjectMeta {
     pub creation_timestamp: Option<String>,
     /// `metadata.ownerReferences` as (kind, name), in order.
     pub owner_references: Vec<(String, String)>,
+    /// `metadata.uid`, if any.
+    pub uid: Option<String>,
+    /// `metadata.resourceVersion`, if any.
+    pub resource_version: Option<String>,
 }
 
 impl ObjectMeta {
+    /// A *stored* object: one read from a cluster or a dump, which an API
+    /// server has created (and, for a Service, allocated). Only an API
+    /// server writes `uid`, `resourceVersion` and `creationTimestamp`; a
+    /// manifest written by hand carries none of them and is *created*.
+    pub fn is_stored(&self) -> bool {
+        [&self.uid, &self.resource_version, &self.creation_timestamp]
+            .iter()
+            .any(|f| f.as_deref().is_some_and(|v| !v.is_empty()))
+    }
+
     /// The namespace, with Kubernetes' default.
     pub fn namespace(&self) -> &str {
         match self.namespace.as_deref() {

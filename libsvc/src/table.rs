@@ -121,6 +121,9 @@ pub struct LbIngress {
     /// the load balancer does not send the VIP to the node, so kube-proxy
     /// does not program it).
     pub ip_mode_proxy: bool,
+    /// `ipMode` as the API server stores it: `VIP` when unset
+    /// (`SetDefaults_Service`, LoadBalancerIPMode, GA in 1.32).
+    pub ip_mode: String,
 }
 
 /// An EndpointSlice's address type.

@@ -465,6 +465,8 @@ impl Decoder {
                     d.string(n, p, "name").unwrap_or_default(),
                 ))
             }),
+            uid: self.string(m, "metadata", "uid"),
+            resource_version: self.string(m, "metadata", "resourceVersion"),
         }
     }
 

@@ -5,8 +5,7 @@
 use crate::config::{IpFamily, Settings};
 use crate::diag::{Diagnostic, Severity};
 use crate::model::{
-    EndpointAddress, EndpointPort, EndpointSlice, Endpoints, IntOrString, ObjectReference, Objects,
-    Pod,
+    EndpointPort, EndpointSlice, Endpoints, IntOrString, ObjectReference, Objects, Pod,
 };
 use crate::table::{
     AddressType, EndpointInfo, Protocol, ServiceInfo, SliceInfo, SlicePort, SliceSource,
@@ -45,16 +44,23 @@ pub(super) fn attach_slices(
     }
     for svc in services.iter_mut() {
         let key = (svc.namespace.as_str(), svc.name.as_str());
+        let has_selector = svc.selector.as_ref().is_some_and(|s| !s.is_empty());
         let mut slices = if let Some(list) = given.get(&key) {
             list.iter().map(|s| given_slice(s)).collect()
-        } else if let Some(ep) = legacy.get(&key) {
-            mirror(ep)
-        } else if svc.selector.as_ref().is_some_and(|s| !s.is_empty()) {
+        } else if has_selector {
             let pods = pods_by_ns
                 .get(svc.namespace.as_str())
                 .map_or(&[][..], Vec::as_slice);
             explain(svc, pods, objects, diags);
             compute(svc, &objects.pods)
+        } else if let Some(ep) = legacy.get(&key) {
+            super::mirroring::mirror(ep)
+                .iter()
+                .map(|s| SliceInfo {
+                    source: SliceSource::MirroredFromEndpoints,
+                    ..given_slice(s)
+                })
+                .collect()
         } else {
             Vec::new()
         };
@@ -113,68 +119,21 @@ fn given_slice(s: &EndpointSlice) -> SliceInfo {
     }
 }
 
-/// One slice per subset and address family, as the mirroring controller
-/// writes them: `addresses` ready, `notReadyAddresses` not ready.
-fn mirror(ep: &Endpoints) -> Vec<SliceInfo> {
-    let mut out = Vec::new();
-    for subset in &ep.subsets {
-        for family in IpFamily::BOTH {
-            let endpoint = |a: &EndpointAddress, ready: bool| -> Option<EndpointInfo> {
-                let ip: IpAddr = a.ip.trim().parse().ok()?;
-                (IpFamily::of(&ip) == family).then(|| EndpointInfo {
-                    addresses: vec![a.ip.clone()],
-                    ip: Some(ip),
-                    ready,
-                    serving: ready,
-                    terminating: false,
-                    ready_given: Some(ready),
-                    hostname: a.hostname.clone(),
-                    node_name: a.node_name.clone(),
-                    zone: None,
-                    hint_zones: Vec::new(),
-                    hint_nodes: Vec::new(),
-                    target_ref: a.target_ref.clone(),
-                })
-            };
-            let endpoints: Vec<EndpointInfo> = subset
-                .addresses
-                .iter()
-                .filter_map(|a| endpoint(a, true))
-                .chain(
-                    subset
-                        .not_ready_addresses
-                        .iter()
-                        .filter_map(|a| endpoint(a, false)),
-                )
-                .collect();
-            if endpoints.is_empty() {
-                continue;
-            }
-            out.push(SliceInfo {
-                name: format!("{}-{}", ep.meta.name, out.len()),
-                address_type: if family == IpFamily::IPv4 {
-                    AddressType::IPv4
-                } else {
-                    AddressType::IPv6
-                },
-                ports: subset.ports.iter().map(slice_port).collect(),
-                endpoints,
-                source: SliceSource::MirroredFromEndpoints,
-                labels: ep.meta.labels.clone(),
-                origin: Some(ep.origin.clone()),
-            });
-        }
-    }
-    out
-}
-
-fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+/// A label selector (`spec.selector`, equality only) matches `labels`.
+pub(super) fn selects(
+    selector: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 
 /// The port a Pod serves a Service port on: a number as is, a name looked
 /// up among the Pod's container ports (with the same protocol).
-fn resolve_target_port(pod: &Pod, target: &IntOrString, protocol: Protocol) -> Option<u16> {
+pub(super) fn resolve_target_port(
+    pod: &Pod,
+    target: &IntOrString,
+    protocol: Protocol,
+) -> Option<u16> {
     match target {
         IntOrString::Int(n) => u16::try_from(*n).ok(),
         IntOrString::Str(name) => pod
@@ -188,22 +147,24 @@ fn resolve_target_port(pod: &Pod, target: &IntOrString, protocol: Protocol) -> O
     }
 }
 
-/// The EndpointSlice controller: Pods of the Service's namespace matching
-/// its selector, grouped by family and by the ports they resolve to.
+/// The EndpointSlice controller (`Reconciler.Reconcile`): Pods of the
+/// Service's namespace matching its selector, one endpoint per Pod and
+/// address type of the Service, grouped by the ports they resolve to, then
+/// packed into slices (`super::slice_controller::pack`).
 fn compute(svc: &ServiceInfo, pods: &[Pod]) -> Vec<SliceInfo> {
     let Some(selector) = &svc.selector else {
         return Vec::new();
     };
-    let families = if svc.ip_families.is_empty() {
-        vec![IpFamily::IPv4]
-    } else {
-        svc.ip_families.clone()
-    };
+    // Services of type ExternalName receive no EndpointSlices.
+    if svc.type_ == crate::table::ServiceType::ExternalName {
+        return Vec::new();
+    }
+    let families = super::slice_controller::address_types(svc);
     // (family, ports) → endpoints, in pod order (sorted by name for determinism).
     let mut selected: Vec<&Pod> = pods
         .iter()
         .filter(|p| p.meta.namespace() == svc.namespace && selects(selector, &p.meta.labels))
-        .filter(|p| !matches!(p.phase.as_deref(), Some("Succeeded") | Some("Failed")))
+        .filter(|p| super::endpoints_controller::should_pod_be_in_endpoints(p, true))
         .collect();
     selected.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
     let mut groups: BTreeMap<(IpFamily, Vec<SlicePort>), Vec<EndpointInfo>> = BTreeMap::new();
@@ -228,19 +189,23 @@ fn compute(svc: &ServiceInfo, pods: &[Pod]) -> Vec<SliceInfo> {
             .clone()
             .filter(|h| !h.is_empty() && pod.subdomain.as_deref() == Some(svc.name.as_str()));
         for family in &families {
-            let Some(ip_text) = pod.pod_ips.iter().find(|ip| {
-                ip.trim()
-                    .parse::<IpAddr>()
-                    .is_ok_and(|ip| IpFamily::of(&ip) == *family)
-            }) else {
+            // getEndpointAddresses: every Pod IP of the family, re-printed
+            // canonically (ParseIPSloppy(ip).String()).
+            let addresses: Vec<IpAddr> = pod
+                .pod_ips
+                .iter()
+                .filter_map(|ip| crate::config::parse_ip(ip))
+                .filter(|ip| IpFamily::of(ip) == *family)
+                .collect();
+            let Some(first) = addresses.first().copied() else {
                 continue;
             };
             groups
                 .entry((*family, ports.clone()))
                 .or_default()
                 .push(EndpointInfo {
-                    addresses: vec![ip_text.clone()],
-                    ip: ip_text.trim().parse().ok(),
+                    addresses: addresses.iter().map(IpAddr::to_string).collect(),
+                    ip: Some(first),
                     ready,
                     serving: pod_ready,
                     terminating,
@@ -258,32 +223,7 @@ fn compute(svc: &ServiceInfo, pods: &[Pod]) -> Vec<SliceInfo> {
                 });
         }
     }
-    groups
-        .into_iter()
-        .enumerate()
-        .map(|(i, ((family, ports), endpoints))| SliceInfo {
-            name: format!(
-                "{}-{}{}",
-                svc.name,
-                if family == IpFamily::IPv4 {
-                    "v4-"
-                } else {
-                    "v6-"
-                },
-                i
-            ),
-            address_type: if family == IpFamily::IPv4 {
-                AddressType::IPv4
-            } else {
-                AddressType::IPv6
-            },
-            ports,
-            endpoints,
-            source: SliceSource::Computed,
-            labels: BTreeMap::new(),
-            origin: None,
-        })
-        .collect()
+    super::slice_controller::pack(svc, &families, groups)
 }
 
 /// `k=v,k2=v2`, as kubectl prints a selector.

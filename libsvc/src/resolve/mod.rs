@@ -3,6 +3,10 @@
 
 mod allocate;
 mod endpoints;
+pub mod endpoints_controller;
+mod md5;
+pub mod mirroring;
+pub mod slice_controller;
 pub mod topology;
 pub mod workloads;
 
@@ -45,7 +49,7 @@ pub fn resolve(
         }
         services.push(defaulted(svc, diags));
     }
-    allocate::allocate(&mut services, settings);
+    allocate::allocate(&mut services, &objects.services, settings);
     // Taken out after allocation: an address that does not parse was still
     // written, so the Service is not one the allocator would fill in.
     for svc in &mut services {
@@ -195,6 +199,7 @@ fn defaulted(svc: &Service, diags: &mut Vec<Diagnostic>) -> ServiceInfo {
                     ip: crate::config::parse_ip(i.ip.as_ref()?)?,
                     // kube-proxy's IsVIPMode: unset or `VIP`.
                     ip_mode_proxy: i.ip_mode.as_deref().is_some_and(|m| m != "VIP"),
+                    ip_mode: default_ip_mode(i.ip_mode.as_deref()),
                 })
             })
             .collect(),
@@ -387,4 +392,13 @@ fn dual_stack_hints(objects: &Objects, settings: &Settings, diags: &mut Vec<Diag
         d.field = Some(field.to_string());
         diags.push(d);
     }
+}
+
+/// `SetDefaults_Service`: an ingress point with an IP and no `ipMode` is
+/// stored with `ipMode: VIP` (feature LoadBalancerIPMode, GA in 1.32).
+fn default_ip_mode(written: Option<&str>) -> String {
+    written
+        .filter(|m| !m.is_empty())
+        .unwrap_or("VIP")
+        .to_string()
 }

@@ -10,9 +10,10 @@
 //! then `ValidateService` ([`service`]). Services are created in input
 //! order, so when two claim the same cluster IP or node port the second one
 //! gets the error, naming the first and where it asked for the value.
-//! Services that carry `spec.clusterIP` are objects as stored; they are
-//! still checked as a create of that manifest would be (`render` reports
-//! these errors as warnings).
+//! Services read from a cluster or a dump (`metadata.uid`, `resourceVersion`
+//! or `creationTimestamp`) are stored objects: their values are taken as
+//! allocated. Manifests written by hand are checked as a create, also when
+//! they carry `spec.clusterIP` (`render` reports these errors as warnings).
 
 pub mod allocation;
 pub mod defaults;
@@ -26,24 +27,15 @@ use crate::config::Settings;
 use crate::diag::{Diagnostic, Severity};
 use crate::model::Objects;
 use crate::parse::Origin;
-use allocation::Allocations;
-use defaults::Svc;
 use field::FieldError;
 
 /// Validates every object as a create (POST) would: Services in input
 /// order, then Endpoints, then EndpointSlices.
 pub fn validate(objects: &Objects, settings: &Settings) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let mut allocations = Allocations::default();
-    for svc in &objects.services {
+    let created = allocation::allocate_services(&objects.services, settings);
+    for (svc, errs) in objects.services.iter().zip(created.errors) {
         let key = format!("{}/{}", svc.meta.namespace(), svc.meta.name);
-        let errs = match create_service(svc, settings, &allocations) {
-            Ok(reserved) => {
-                allocations.commit(&key, reserved);
-                continue;
-            }
-            Err(errs) => errs,
-        };
         push(&mut out, errs, &format!("Service {key}"), &svc.origin);
     }
     for ep in &objects.endpoints {
@@ -69,23 +61,6 @@ pub fn validate(objects: &Objects, settings: &Settings) -> Vec<Diagnostic> {
         );
     }
     out
-}
-
-/// The field errors kube-apiserver answers to a create of `svc`, or what
-/// the create reserved.
-pub fn create_service(
-    svc: &crate::model::Service,
-    settings: &Settings,
-    allocations: &Allocations,
-) -> Result<allocation::Reserved, Vec<FieldError>> {
-    let mut s = Svc::from(svc);
-    let reserved = allocations.allocate_create(&mut s, settings)?;
-    let errs = service::validate_service(&s);
-    if errs.is_empty() {
-        Ok(reserved)
-    } else {
-        Err(errs)
-    }
 }
 
 /// Turns field errors into diagnostics. kube-apiserver prints an identical

@@ -14,7 +14,7 @@
 use super::Query;
 use crate::Loaded;
 use crate::model::{self, IntOrString};
-use crate::table::{EndpointInfo, ServiceInfo, ServiceType, SliceInfo, SlicePort, SliceSource};
+use crate::table::{ServiceInfo, ServiceType, SliceInfo, SliceSource};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -270,16 +270,6 @@ fn copied_labels(svc: &ServiceInfo) -> BTreeMap<String, String> {
     labels
 }
 
-/// A v1 Endpoints address.
-fn endpoint_address(e: &EndpointInfo) -> Option<Value> {
-    let mut m = Map::new();
-    put_some(&mut m, "hostname", e.hostname.clone());
-    put(&mut m, "ip", e.addresses.first()?.as_str());
-    put_some(&mut m, "nodeName", e.node_name.clone());
-    put_some(&mut m, "targetRef", e.target_ref.as_ref().map(target_ref));
-    Some(Value::Object(m))
-}
-
 fn endpoint_port(name: &str, port: Option<i64>, protocol: &str, app: Option<&String>) -> Value {
     let mut m = Map::new();
     put_some(&mut m, "appProtocol", app.cloned());
@@ -291,146 +281,84 @@ fn endpoint_port(name: &str, port: Option<i64>, protocol: &str, app: Option<&Str
     Value::Object(m)
 }
 
-/// The Endpoints objects: those of the input (with `SetDefaults_Endpoints`),
-/// and for each Service with a selector, what the Endpoints controller
-/// writes from its Pods: ready addresses in `addresses`, the others (not
-/// terminating) in `notReadyAddresses`, one subset per set of ports.
+/// The Endpoints objects (`crate::resolve::endpoints_controller`): those of
+/// the input, and for each Service with a selector what the Endpoints
+/// controller writes from its Pods.
 pub fn endpoints(loaded: &Loaded, q: &Query) -> Vec<Value> {
-    let mut out: BTreeMap<(String, String), (BTreeMap<String, String>, Value)> = BTreeMap::new();
-    for e in &loaded.objects.endpoints {
-        let key = (e.meta.namespace().to_string(), e.meta.name.clone());
-        if out.contains_key(&key) {
-            continue;
+    use crate::resolve::endpoints_controller::{Address, EndpointsSource, endpoints_objects};
+    let address = |a: &Address| -> Value {
+        let mut m = Map::new();
+        if !a.hostname.is_empty() {
+            put(&mut m, "hostname", a.hostname.as_str());
         }
-        let subsets: Vec<Value> = e
-            .subsets
-            .iter()
-            .map(|s| {
-                let addr = |a: &model::EndpointAddress| {
-                    let mut m = Map::new();
-                    put_some(&mut m, "hostname", a.hostname.clone());
-                    put(&mut m, "ip", a.ip.as_str());
-                    put_some(&mut m, "nodeName", a.node_name.clone());
-                    put_some(&mut m, "targetRef", a.target_ref.as_ref().map(target_ref));
-                    Value::Object(m)
-                };
-                let mut m = Map::new();
-                if !s.addresses.is_empty() {
-                    put(
-                        &mut m,
-                        "addresses",
-                        s.addresses.iter().map(addr).collect::<Vec<_>>(),
-                    );
-                }
-                if !s.not_ready_addresses.is_empty() {
-                    let nr: Vec<Value> = s.not_ready_addresses.iter().map(addr).collect();
-                    put(&mut m, "notReadyAddresses", nr);
-                }
-                if !s.ports.is_empty() {
-                    let ports: Vec<Value> = s
-                        .ports
-                        .iter()
-                        .map(|p| {
-                            endpoint_port(
-                                &p.name,
-                                p.port,
-                                p.protocol
-                                    .as_deref()
-                                    .filter(|p| !p.is_empty())
-                                    .unwrap_or("TCP"),
-                                p.app_protocol.as_ref(),
-                            )
-                        })
-                        .collect();
-                    put(&mut m, "ports", ports);
-                }
-                Value::Object(m)
-            })
-            .collect();
-        let obj = endpoints_object(
-            &e.meta.name,
-            e.meta.namespace(),
-            &e.meta.labels,
-            &e.meta.annotations,
-            e.meta.creation_timestamp.as_deref(),
-            subsets,
-        );
-        out.insert(key, (e.meta.labels.clone(), obj));
-    }
-    for svc in &loaded.table.services {
-        if svc.selector.as_ref().is_none_or(|s| s.is_empty()) {
-            continue;
-        }
-        let key = (svc.namespace.clone(), svc.name.clone());
-        if out.contains_key(&key) {
-            continue;
-        }
-        // v1 Endpoints hold one family, the Service's primary one; slices
-        // that share their ports make one subset (RepackSubsets).
-        let primary = svc.ip_families.first().copied();
-        let mut by_ports: BTreeMap<Vec<SlicePort>, (Vec<&EndpointInfo>, Vec<&EndpointInfo>)> =
-            BTreeMap::new();
-        for sl in svc
-            .slices
-            .iter()
-            .filter(|sl| primary.is_none_or(|f| sl.address_type.family() == Some(f)))
-        {
-            let entry = by_ports.entry(sl.ports.clone()).or_default();
-            for e in &sl.endpoints {
-                if e.ready {
-                    entry.0.push(e);
-                } else if !e.terminating {
-                    entry.1.push(e);
-                }
+        put(&mut m, "ip", a.ip.as_str());
+        put_some(&mut m, "nodeName", a.node_name.clone());
+        if let Some(r) = &a.target_ref {
+            let mut t = Map::new();
+            put(&mut t, "kind", r.kind.as_str());
+            put(&mut t, "name", r.name.as_str());
+            put(&mut t, "namespace", r.namespace.as_str());
+            if !r.uid.is_empty() {
+                put(&mut t, "uid", r.uid.as_str());
             }
+            put(&mut m, "targetRef", t);
         }
-        let subsets: Vec<Value> = by_ports
-            .into_iter()
-            .filter(|(_, (r, n))| !r.is_empty() || !n.is_empty())
-            .map(|(ports, (mut ready, mut not_ready))| {
-                ready.sort_by(|a, b| a.addresses.cmp(&b.addresses));
-                not_ready.sort_by(|a, b| a.addresses.cmp(&b.addresses));
-                let mut m = Map::new();
-                if !ready.is_empty() {
-                    let a: Vec<Value> = ready.into_iter().filter_map(endpoint_address).collect();
-                    put(&mut m, "addresses", a);
-                }
-                if !not_ready.is_empty() {
-                    let a: Vec<Value> =
-                        not_ready.into_iter().filter_map(endpoint_address).collect();
-                    put(&mut m, "notReadyAddresses", a);
-                }
-                if !ports.is_empty() {
-                    let p: Vec<Value> = ports
-                        .iter()
-                        .map(|p| {
-                            endpoint_port(
-                                &p.name,
-                                p.port.map(i64::from),
-                                p.protocol.as_str(),
-                                p.app_protocol.as_ref(),
-                            )
-                        })
-                        .collect();
-                    put(&mut m, "ports", p);
-                }
-                Value::Object(m)
-            })
-            .collect();
-        let labels = copied_labels(svc);
-        let obj = endpoints_object(
-            &svc.name,
-            &svc.namespace,
-            &labels,
-            &BTreeMap::new(),
-            None,
-            subsets,
-        );
-        out.insert(key, (labels, obj));
-    }
-    out.into_iter()
-        .filter(|((ns, name), (labels, _))| q.selects(ns, name, labels))
-        .map(|(_, (_, obj))| obj)
+        Value::Object(m)
+    };
+    endpoints_objects(&loaded.objects, &loaded.table)
+        .into_iter()
+        .filter(|e| q.selects(&e.namespace, &e.name, &e.labels))
+        .map(|e| {
+            let subsets: Vec<Value> = e
+                .subsets
+                .iter()
+                .map(|s| {
+                    let mut m = Map::new();
+                    if !s.addresses.is_empty() {
+                        let a: Vec<Value> = s.addresses.iter().map(address).collect();
+                        put(&mut m, "addresses", a);
+                    }
+                    if !s.not_ready_addresses.is_empty() {
+                        let a: Vec<Value> = s.not_ready_addresses.iter().map(address).collect();
+                        put(&mut m, "notReadyAddresses", a);
+                    }
+                    if !s.ports.is_empty() {
+                        let p: Vec<Value> = s
+                            .ports
+                            .iter()
+                            .map(|p| {
+                                endpoint_port(
+                                    &p.name,
+                                    Some(p.port),
+                                    &p.protocol,
+                                    p.app_protocol.as_ref(),
+                                )
+                            })
+                            .collect();
+                        put(&mut m, "ports", p);
+                    }
+                    Value::Object(m)
+                })
+                .collect();
+            // Only an object of the input has a creation time.
+            let created = match e.source {
+                EndpointsSource::Given => loaded
+                    .objects
+                    .endpoints
+                    .iter()
+                    .find(|o| o.meta.namespace() == e.namespace && o.meta.name == e.name)
+                    .and_then(|o| o.meta.creation_timestamp.as_deref()),
+                EndpointsSource::Controller => None,
+            };
+            endpoints_object(
+                &e.name,
+                &e.namespace,
+                &e.labels,
+                &e.annotations,
+                created,
+                subsets,
+            )
+        })
         .collect()
 }
 
