@@ -197,7 +197,15 @@ impl Reader<'_> {
     /// that is a warning; otherwise an error. The documents after it are
     /// still read.
     fn broken(&mut self, doc: &Doc, error: &SyntaxError) {
-        // Template text mostly breaks YAML right where a `{{` is.
+        // Template text mostly breaks YAML right where a `{{` is, if not
+        // before (a `{{ x }}` that still parsed as a mapping).
+        let earlier = [doc.root.as_ref(), doc.broken_item.as_ref()]
+            .into_iter()
+            .flatten()
+            .find_map(|u| u.template);
+        if let Some(at) = earlier {
+            return self.template(at);
+        }
         let text = &self.input.text;
         let line_start = text[..error.offset].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[error.offset..]
@@ -211,11 +219,18 @@ impl Reader<'_> {
             self.template(at);
             return;
         }
-        // The complete items of a List before the broken one are read.
+        // The complete items of a List before the broken one are read. (In
+        // kubectl's JSON, `kind: List` comes after the items, so a root
+        // with `items` and no kind yet is taken for a List.)
         let mut failed = doc.root.as_ref();
         if let (Some(root), Some(items)) = (&doc.root, &doc.items)
-            && let Class::Read(kind) = class(root)
-            && is_list(kind, root.api_version.as_ref().map(|t| t.value.as_str()))
+            && match class(root) {
+                Class::Read(kind) => {
+                    is_list(kind, root.api_version.as_ref().map(|t| t.value.as_str()))
+                }
+                Class::NoKind => true,
+                Class::Skip(_) => false,
+            }
         {
             for item in items {
                 self.unit(item, MAX_DEPTH);
@@ -233,7 +248,7 @@ impl Reader<'_> {
                 format!("cannot parse {what}, skipped (svcgen does not use this kind): {message}"),
                 None,
             );
-            return;
+            return self.skip(kind, unit);
         }
         self.push(
             Severity::Error,
@@ -251,12 +266,27 @@ impl Reader<'_> {
         self.push(
             Severity::Error,
             at,
-            "this is an unrendered Helm (Go) template, not a manifest: `{{ … }}` must be \
-             rendered first, e.g. `helm template RELEASE CHART > rendered.yaml` (or \
-             `helm template RELEASE CHART | svcgen validate -f -`), then give svcgen the result"
+            "unrendered Helm (Go) template: `{{ … }}` is template syntax, not YAML; render the \
+             chart first, e.g. `helm template RELEASE CHART | svcgen validate -f -`"
                 .into(),
             None,
         );
+    }
+
+    /// Records an object of a kind svcgen does not use.
+    fn skip(&mut self, kind: &str, unit: &Unit) {
+        let name = match (&unit.namespace, &unit.name) {
+            (Some(ns), Some(n)) => Some(format!("{ns}/{n}")),
+            (None, Some(n)) => Some(n.clone()),
+            _ => None,
+        };
+        let location = self.location(unit.pos);
+        self.out.skipped.push(Skipped {
+            kind: Some(kind.to_string()),
+            api_version: unit.api_version.as_ref().map(|t| t.value.clone()),
+            name,
+            location,
+        });
     }
 
     /// One object candidate.
@@ -272,25 +302,11 @@ impl Reader<'_> {
                     self.push(
                         Severity::Warning,
                         kind_text.pos,
-                        format!(
-                            "kind: Unsupported value: {kind:?}: did you mean {meant}? \
-                             (svcgen does not know {kind:?} and skipped this object)"
-                        ),
+                        format!("unknown kind {kind:?}: did you mean {meant:?}? (skipped)"),
                         Some("kind".into()),
                     );
                 }
-                let name = match (&unit.namespace, &unit.name) {
-                    (Some(ns), Some(n)) => Some(format!("{ns}/{n}")),
-                    (None, Some(n)) => Some(n.clone()),
-                    _ => None,
-                };
-                self.out.skipped.push(Skipped {
-                    kind: Some(kind.to_string()),
-                    api_version: unit.api_version.as_ref().map(|t| t.value.clone()),
-                    name,
-                    location: self.location(unit.pos),
-                });
-                return;
+                return self.skip(kind, unit);
             }
             Class::NoKind if self.input.from_directory && unit.shape != Shape::Scalar => {
                 self.out.skipped.push(Skipped {
@@ -312,7 +328,7 @@ impl Reader<'_> {
             let place = if path.is_empty() {
                 String::new()
             } else {
-                format!(" (under {path})")
+                format!(" (under {})", elide(path))
             };
             return self.push(
                 Severity::Error,
@@ -406,6 +422,19 @@ impl Reader<'_> {
     }
 }
 
+/// A long field path with its middle left out: `spec.a.b … y.z`.
+fn elide(path: &str) -> String {
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.len() <= 6 {
+        return path.to_string();
+    }
+    format!(
+        "{} … {}",
+        parts[..3].join("."),
+        parts[parts.len() - 2..].join(".")
+    )
+}
+
 /// Moves positions read from a unit's own text to the input's.
 fn shift(node: &mut Node, lines: u32, first_line_columns: u32) {
     if node.pos.line == 1 {
@@ -424,10 +453,16 @@ fn shift(node: &mut Node, lines: u32, first_line_columns: u32) {
     }
 }
 
-fn budget_breach(e: &serde_saphyr::Error) -> Option<&BudgetBreach> {
-    match e.without_snippet() {
-        serde_saphyr::Error::Budget { breach, .. } => Some(breach),
-        _ => None,
+/// The budget breach behind an error, if that is what it is (possibly
+/// wrapped with a snippet or the alias that led to it).
+fn budget_breach(mut e: &serde_saphyr::Error) -> Option<&BudgetBreach> {
+    use serde_saphyr::Error;
+    loop {
+        match e {
+            Error::Budget { breach, .. } => return Some(breach),
+            Error::WithSnippet { error, .. } | Error::AliasError { error, .. } => e = error,
+            _ => return None,
+        }
     }
 }
 
