@@ -323,7 +323,10 @@ impl Reader<'_> {
         if let Some(at) = unit.template_value {
             return self.template(at);
         }
-        if let Some((at, path)) = &unit.too_deep {
+        // (A List read whole is held to the budget's depth, two more levels.)
+        if max_depth == MAX_DEPTH
+            && let Some((at, path)) = &unit.too_deep
+        {
             let depth = max_depth;
             let place = if path.is_empty() {
                 String::new()
@@ -384,13 +387,11 @@ impl Reader<'_> {
         let result = serde_saphyr::from_str_with_options::<Node>(source, options);
         match &*report.borrow() {
             Some(used) => self.allowance.spend(used),
-            // No report: charge what could have been used, so that no
-            // input can go round the budget.
+            // No report (the parse stopped on an error of its own): charge
+            // what the text could hold without aliases.
             None => {
-                self.allowance = Allowance {
-                    events: 0,
-                    ..self.allowance.clone()
-                }
+                self.allowance.events = self.allowance.events.saturating_sub(body.len());
+                self.allowance.nodes = self.allowance.nodes.saturating_sub(body.len());
             }
         }
         match result {
@@ -491,6 +492,11 @@ fn breach_message(breach: &BudgetBreach, what: &str, max_depth: usize) -> String
 fn first_line(s: &str) -> String {
     let line = s.lines().next().unwrap_or(s).trim();
     let line = line.strip_prefix("error: ").unwrap_or(line);
+    // Advice to serde-saphyr's user, not ours.
+    let line = line
+        .split(", set DuplicateKeyPolicy")
+        .next()
+        .unwrap_or(line);
     match line
         .strip_prefix("line ")
         .and_then(|rest| rest.split_once(": "))
