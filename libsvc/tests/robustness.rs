@@ -649,3 +649,25 @@ fn ten_thousand_skipped_objects_make_one_summary_line() {
     assert_eq!(loaded.skipped.len(), 10_000);
     assert_eq!(loaded.skipped[9_999].location.line, 49_997);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+    /// The scan, the per-document reading (Lists item by item, templates,
+    /// missing colons, odd whitespace) and the rendering of what they say
+    /// never panic, whatever the text.
+    #[test]
+    fn documents_lists_and_templates_never_panic(text in "(apiVersion: v1\n|kind: (List|Service|ConfigMap|Pod)\n|items:\n|- |  |\u{3000}|\t|name web\n|metadata:\n|  name: x\n|\\{\\{ x \\}\\}|\"\\{\\{ y \\}\\}\"|: |\n|---\n|\\.\\.\\.\n|[\\[\\]{}&*!|>:#%-]|a|é){0,60}") {
+        let inputs = [Input::new("p.yaml", text.as_str()).in_directory()];
+        let loaded = load(&inputs, &Overrides::default());
+        let snippets = libsvc::diag::Snippets::new(&inputs);
+        for d in &loaded.diagnostics {
+            let _ = snippets.render(d);
+        }
+        for s in &loaded.skipped {
+            let _ = snippets.render(&s.note());
+        }
+        let again = load(&[Input::new("p.yaml", text.as_str())], &Overrides::default());
+        let _ = again.diagnostics.len();
+    }
+}
