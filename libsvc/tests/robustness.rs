@@ -444,6 +444,17 @@ fn a_missing_colon_is_reported_on_its_own_line() {
         ),
         "{d:#?}"
     );
+    // A line of a mapping without its colon, followed by another key.
+    let d = diagnostics_of(
+        "in.yaml",
+        "apiVersion: v1\nkind Service\nmetadata:\n  name: x\n",
+    );
+    assert_eq!(
+        d,
+        [
+            "in.yaml:2:5: error: cannot parse YAML/JSON: missing \":\" after \"kind\"? (a line of a mapping must be \"key: value\")"
+        ]
+    );
     // A `:` after a line that is not plain words keeps the parser's position.
     let d = diagnostics_of("in.yaml", "a:\n  b: [1,\n  c: 2]\n");
     assert!(!d.is_empty() && !d[0].contains("missing \":\""), "{d:#?}");

@@ -516,7 +516,48 @@ fn explain(text: &str, e: &SyntaxError) -> (Pos, String) {
     {
         return fix;
     }
+    // `kind Service` in a mapping: the parser stops at the line's start.
+    if e.simple_key {
+        let start = text[..e.offset].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        if let Some((pos, word)) = plain_words(&text[start..end], e.pos.line) {
+            return (
+                pos,
+                format!(
+                    "missing \":\" after {word:?}? (a line of a mapping must be \"key: value\")"
+                ),
+            );
+        }
+    }
     (e.pos, e.message.clone())
+}
+
+/// If `line` holds plain words only (maybe after `- `), where a `:` after
+/// its first word would go, and that word.
+fn plain_words(line: &str, number: u32) -> Option<(Pos, &str)> {
+    let line = line.trim_end_matches('\r');
+    let indent = line.len() - line.trim_start().len();
+    let mut body = line.trim_start();
+    let mut dash = 0;
+    if let Some(rest) = body.strip_prefix("- ") {
+        dash = line.len() - indent - rest.trim_start().len();
+        body = rest.trim_start();
+    }
+    if body.is_empty()
+        || body.contains([':', '#', '{', '[', '"', '\'', '|', '>'])
+        || body.starts_with(['-', '&', '*', '!', '?', '%', '@', '`'])
+    {
+        return None;
+    }
+    let word = body.split_whitespace().next()?;
+    let column = (line[..indent].chars().count() + dash + word.chars().count() + 1) as u32;
+    Some((
+        Pos {
+            line: number,
+            column,
+        },
+        word,
+    ))
 }
 
 fn missing_colon(text: &str, e: &SyntaxError) -> Option<(Pos, String)> {
@@ -541,23 +582,9 @@ fn missing_colon(text: &str, e: &SyntaxError) -> Option<(Pos, String)> {
             break l;
         }
     };
-    let indent = prev.len() - prev.trim_start().len();
-    let mut body = prev.trim_start();
-    let mut dash = 0;
-    if let Some(rest) = body.strip_prefix("- ") {
-        dash = prev.len() - indent - rest.trim_start().len();
-        body = rest.trim_start();
-    }
-    if body.is_empty()
-        || body.contains([':', '#', '{', '[', '"', '\'', '|', '>'])
-        || body.starts_with(['-', '&', '*', '!', '?', '%', '@', '`'])
-    {
-        return None;
-    }
-    let word = body.split_whitespace().next()?;
-    let column = (prev[..indent].chars().count() + dash + word.chars().count() + 1) as u32;
+    let (at, word) = plain_words(prev, line)?;
     Some((
-        Pos { line, column },
+        at,
         format!(
             "missing \":\" after {word:?}? (the parser read this line and the next as one text, \
              then found a mapping value at line {}, column {}, where none is allowed)",

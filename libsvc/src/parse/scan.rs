@@ -47,6 +47,8 @@ pub struct SyntaxError {
     /// A `:` where no mapping value may start (often a missing colon on
     /// the line before).
     pub mapping_value: bool,
+    /// A line of a mapping without `:` (a missing colon on this line).
+    pub simple_key: bool,
 }
 
 /// The shape of a unit's root node.
@@ -249,6 +251,7 @@ pub fn scan(text: &str) -> Vec<Doc> {
                     offset: offset(text, *e.marker()).min(text.len()),
                     message: e.kind().to_string(),
                     mapping_value: matches!(e.kind(), ErrorKind::MappingValueNotAllowed),
+                    simple_key: matches!(e.kind(), ErrorKind::SimpleKeyExpected),
                 });
                 s.doc.broken_item = s.item.take();
                 s.end_doc();
