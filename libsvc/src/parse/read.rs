@@ -371,14 +371,14 @@ impl Reader<'_> {
         // mid-line, and only its first line's columns move.
         let (owned, column_shift);
         let source = if unit.block {
-            owned = format!("{}{body}", " ".repeat(unit.pos.column as usize - 1));
+            owned = format!("{}{body}", " ".repeat(unit.pos.column.saturating_sub(1) as usize));
             column_shift = 0;
             owned.as_str()
         } else {
-            column_shift = unit.pos.column - 1;
+            column_shift = unit.pos.column.saturating_sub(1);
             body
         };
-        let line_shift = unit.pos.line - 1;
+        let line_shift = unit.pos.line.saturating_sub(1);
         let report: Rc<RefCell<Option<BudgetReport>>> = Rc::default();
         let sink = report.clone();
         let mut options = serde_saphyr::Options::default();
@@ -571,11 +571,11 @@ fn missing_colon(text: &str, e: &SyntaxError) -> Option<(Pos, String)> {
     let mut end = line_start;
     let mut line = e.pos.line;
     let prev = loop {
-        if end == 0 || e.pos.line - line > 64 {
+        if end == 0 || e.pos.line.saturating_sub(line) > 64 {
             return None;
         }
         let start = text[..end - 1].rfind('\n').map_or(0, |i| i + 1);
-        line -= 1;
+        line = line.saturating_sub(1);
         let l = text[start..end - 1].trim_end_matches('\r');
         end = start;
         if !l.trim().is_empty() && !l.trim_start().starts_with('#') {
