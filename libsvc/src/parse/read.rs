@@ -371,7 +371,10 @@ impl Reader<'_> {
         // mid-line, and only its first line's columns move.
         let (owned, column_shift);
         let source = if unit.block {
-            owned = format!("{}{body}", " ".repeat(unit.pos.column.saturating_sub(1) as usize));
+            owned = format!(
+                "{}{body}",
+                " ".repeat(unit.pos.column.saturating_sub(1) as usize)
+            );
             column_shift = 0;
             owned.as_str()
         } else {
