@@ -520,9 +520,11 @@ fn a_document_without_kind_is_skipped_in_a_directory_and_an_error_when_named() {
     }
 }
 
-/// kubectl's strict field validation (`kubectl apply --validate=strict`
-/// reports `unknown field "spec.ports[0].targetport"`): the same words, as
-/// warnings, with a suggestion when a known field is one or two letters off.
+/// kube-apiserver's strict field validation (`kubectl apply
+/// --validate=strict`; sigs.k8s.io/json decode.go `decodeState.object`
+/// saves `unknown field "spec.ports[0].targetport"` for a key no field
+/// matches case-sensitively): the same words, as warnings, with a suggestion
+/// when a known field is a case change or one or two letters off.
 #[test]
 fn unknown_fields_are_warnings_with_their_path_and_position() {
     let text = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  lables: {a: b}\nspec:\n  clusterIP: 10.96.0.9\n  selector: {app: web}\n  ports:\n  - port: 80\n    targetport: 8080\n    nodeport: 30080\n  sessionAffinityConfig:\n    clientIP:\n      timeout: 10\nstatus:\n  loadBalancer:\n    ingress:\n    - ip: 1.2.3.4\n      ipmode: VIP\n";

@@ -1,7 +1,10 @@
 //! The fields of the kinds svcgen reads, as the Kubernetes v1.37 API defines
-//! them, to warn about the ones that do not exist — as kubectl's strict
-//! field validation does (`unknown field "spec.ports[0].targetport"`) — and
-//! the kinds themselves, to suggest one for a misspelt `kind`.
+//! them, to warn about the ones that do not exist — as kube-apiserver's
+//! strict field validation does (KEP 2885; the words come from
+//! `sigs.k8s.io/json`'s strict decoding, `decodeState.object` saving
+//! `unknown field "spec.ports[0].targetport"` for a key no struct field
+//! matches, case-sensitively) — and the kinds themselves, to suggest one for
+//! a misspelt `kind`.
 //!
 //! Field names are taken from the API types (`k8s.io/api` core/v1,
 //! discovery/v1, networking/v1, apps/v1 `types.go`; `k8s.io/apimachinery`
