@@ -17,6 +17,11 @@ pub struct InputArgs {
     /// Recurse into directories given with -f.
     #[arg(short = 'R', long)]
     pub recursive: bool,
+    /// Also print one note per object skipped (kinds svcgen does not use,
+    /// and documents without kind found in a directory); by default one
+    /// line sums them up.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
     /// The node's name (overrides a Node / KubeProxyConfiguration in the input).
     #[arg(long, value_name = "NAME")]
     pub node_name: Option<String>,
@@ -185,10 +190,14 @@ impl InputArgs {
                 collect_dir(path, self.recursive, &mut files, &mut errors);
                 files.sort();
                 for p in files {
-                    read_file(&p, &mut inputs, &mut errors);
+                    // Found, not named: a document without kind there
+                    // (kustomization.yaml, a chart's values.yaml) is skipped.
+                    if let Some(input) = read_file(&p, &mut errors) {
+                        inputs.push(input.in_directory());
+                    }
                 }
             } else {
-                read_file(path, &mut inputs, &mut errors);
+                inputs.extend(read_file(path, &mut errors));
             }
         }
         if errors.is_empty() {
@@ -206,13 +215,13 @@ fn push(inputs: &mut Vec<Input>, errors: &mut Vec<Diagnostic>, name: &str, bytes
     }
 }
 
-fn read_file(path: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<Diagnostic>) {
+fn read_file(path: &Path, errors: &mut Vec<Diagnostic>) -> Option<Input> {
     let name = path.display().to_string();
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
             errors.push(usage(format!("{name}: cannot open: {e}")));
-            return;
+            return None;
         }
     };
     let mut buf = Vec::new();
@@ -222,8 +231,13 @@ fn read_file(path: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<Diagnostic>)
         .take(libsvc::parse::MAX_INPUT_BYTES as u64 + 1)
         .read_to_end(&mut buf)
     {
-        Ok(_) => push(inputs, errors, &name, buf),
-        Err(e) => errors.push(usage(format!("{name}: cannot read: {e}"))),
+        Ok(_) => Input::from_bytes(name, buf)
+            .map_err(|d| errors.push(*d))
+            .ok(),
+        Err(e) => {
+            errors.push(usage(format!("{name}: cannot read: {e}")));
+            None
+        }
     }
 }
 

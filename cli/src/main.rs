@@ -110,11 +110,12 @@ fn validate(input: &InputArgs, format: OutputFormat) -> ExitCode {
     let errors: Vec<&libsvc::Diagnostic> = loaded.errors().collect();
     match format {
         OutputFormat::Text => {
-            for d in &loaded.diagnostics {
+            let snippets = libsvc::diag::Snippets::new(&inputs);
+            for d in output::with_notes(&loaded, input.verbose) {
                 if d.is_error() {
-                    output::emit(&format!("{}\n", d.render(&inputs)));
+                    output::emit(&format!("{}\n", snippets.render(&d)));
                 } else {
-                    eprintln!("{}", d.render(&inputs));
+                    eprintln!("{}", snippets.render(&d));
                 }
             }
             if errors.is_empty() {

@@ -1,8 +1,9 @@
 //! Printing diagnostics and models as JSON or YAML.
 
 use crate::OutputFormat;
-use libsvc::Diagnostic;
+use libsvc::{Diagnostic, Loaded};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// One diagnostic as `validate -o json` prints it.
 #[derive(Serialize)]
@@ -29,6 +30,18 @@ pub fn print_diagnostics(diags: &[&Diagnostic], format: OutputFormat) {
         })
         .collect();
     print_value(&out, format);
+}
+
+/// The diagnostics of a load to print as text: with `verbose`, one note per
+/// skipped object first (the summary line stays last among them).
+pub fn with_notes(loaded: &Loaded, verbose: bool) -> Vec<Cow<'_, Diagnostic>> {
+    let notes = verbose
+        .then(|| loaded.skipped.iter().map(|s| Cow::Owned(s.note())))
+        .into_iter()
+        .flatten();
+    notes
+        .chain(loaded.diagnostics.iter().map(Cow::Borrowed))
+        .collect()
 }
 
 /// Writes to stdout. A closed pipe (`svcgen … | head`) ends the program

@@ -42,15 +42,17 @@ pub fn load(args: &InputArgs) -> Result<(Vec<Input>, Loaded), ExitCode> {
 fn load_for_output(args: &InputArgs, strict: bool) -> Result<(Vec<Input>, Loaded), ExitCode> {
     let (inputs, loaded) = load(args)?;
     let fatal = loaded.has_parse_errors() || (strict && loaded.errors().next().is_some());
-    for d in &loaded.diagnostics {
-        if d.severity == libsvc::Severity::Info {
+    let snippets = libsvc::diag::Snippets::new(&inputs);
+    for d in crate::output::with_notes(&loaded, args.verbose) {
+        // Notes (skipped kinds) only with -v.
+        if d.severity == libsvc::Severity::Info && !args.verbose {
             continue;
         }
-        let mut shown = d.clone();
+        let mut shown = d.into_owned();
         if !fatal && shown.is_error() {
             shown.severity = libsvc::Severity::Warning;
         }
-        eprintln!("{}", shown.render(&inputs));
+        eprintln!("{}", snippets.render(&shown));
     }
     if fatal {
         return Err(ExitCode::from(EXIT_INVALID));
@@ -143,8 +145,9 @@ pub fn render(args: &RenderArgs) -> ExitCode {
     };
     match libsvc::render::render(&loaded, args.mode.lib(), &options) {
         Ok(rendered) => {
+            let snippets = libsvc::diag::Snippets::new(&inputs);
             for d in &rendered.diagnostics {
-                eprintln!("{}", d.render(&inputs));
+                eprintln!("{}", snippets.render(d));
             }
             match args.output {
                 OutputFormat::Text => emit(&rendered.text),

@@ -523,3 +523,62 @@ fn microservices_demo_end_to_end() {
     assert!(!stdout(&eps).contains("<none>"), "{}", stdout(&eps));
     insta::assert_snapshot!("microservices_demo_endpoints", stdout(&eps));
 }
+
+/// Objects of kinds svcgen does not use: one summary line; each with -v. A
+/// document without kind found in a directory is skipped, named it is an
+/// error.
+#[test]
+fn skipped_objects_are_summed_up_and_listed_with_verbose() {
+    let dir = tempdir("skipped");
+    std::fs::write(
+        dir.join("app.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP: 10.96.0.5\n  ports:\n  - port: 80\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("kustomization.yaml"), "resources:\n- app.yaml\n").unwrap();
+    let d = dir.to_str().unwrap();
+    let o = svcgen(&["validate", "-f", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert_eq!(
+        stderr(&o),
+        "info: skipped 2 objects svcgen does not use: 1 ConfigMap, 1 without kind; -v lists them\n1 Service(s) valid\n"
+    );
+    let o = svcgen(&["validate", "-v", "-f", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let app = dir.join("app.yaml");
+    let kust = dir.join("kustomization.yaml");
+    assert_eq!(
+        stderr(&o),
+        format!(
+            "{}:1:1: info: skipped ConfigMap conf (v1): svcgen does not use this kind\n  |\n1 | apiVersion: v1\n  | ^\n\
+             {}:1:1: info: skipped a document without kind: not a Kubernetes object (found in a directory; named with -f it would be an error)\n  |\n1 | resources:\n  | ^\n\
+             info: skipped 2 objects svcgen does not use: 1 ConfigMap, 1 without kind; -v lists them\n1 Service(s) valid\n",
+            app.display(),
+            kust.display()
+        )
+    );
+    // render prints the notes only with -v.
+    let o = svcgen(&["render", "--mode", "env", "-f", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    let o = svcgen(&["render", "--mode", "env", "-v", "-f", d]);
+    assert!(
+        stderr(&o).contains("info: skipped ConfigMap conf (v1)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("info: skipped 2 objects"),
+        "{}",
+        stderr(&o)
+    );
+    // Named explicitly, a file without kind is an error.
+    let o = svcgen(&["validate", "-f", kust.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("error: kind: Required value"),
+        "{}",
+        stdout(&o)
+    );
+}

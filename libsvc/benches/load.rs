@@ -23,5 +23,35 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// 10,000 objects of kinds svcgen does not use (skipped: one summary line),
+/// and 10,000 warnings rendered with their source lines — both linear.
+fn skipped(c: &mut Criterion) {
+    let mut g = c.benchmark_group("diagnostics");
+    g.sample_size(10);
+    let others: String = (0..10_000)
+        .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm{i}\ndata:\n  a: \"1\"\n"))
+        .collect();
+    let overrides = common::overrides();
+    g.bench_function("load 10000 skipped objects", |b| {
+        b.iter(|| load(&[Input::new("others.yaml", others.as_str())], &overrides))
+    });
+    let typos: String = (0..10_000)
+        .map(|i| format!("---\napiVersion: v1\nkind: Service\nmetadata:\n  name: s{i}\nspec:\n  ports:\n  - port: 80\n    targetport: 8080\n"))
+        .collect();
+    let inputs = [Input::new("typos.yaml", typos)];
+    let loaded = load(&inputs, &overrides);
+    g.bench_function("render 10000 warnings", |b| {
+        b.iter(|| {
+            let snippets = libsvc::diag::Snippets::new(&inputs);
+            loaded
+                .diagnostics
+                .iter()
+                .map(|d| snippets.render(d).len())
+                .sum::<usize>()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, skipped);
 criterion_main!(benches);

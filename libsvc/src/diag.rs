@@ -2,6 +2,8 @@
 
 use crate::parse::Input;
 use serde::Serialize;
+use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -81,28 +83,82 @@ impl Diagnostic {
     }
 
     /// The diagnostic followed by the source line and a caret under the
-    /// column, rustc-style, when the input is among `inputs`.
+    /// column, rustc-style, when the input is among `inputs`. To render
+    /// many diagnostics, use one [`Snippets`]: this looks the line up anew.
     pub fn render(&self, inputs: &[Input]) -> String {
-        let mut out = self.to_string();
-        let Some(loc) = &self.location else {
+        Snippets::new(inputs).render(self)
+    }
+}
+
+/// How much of a source line a rendered diagnostic shows, in characters.
+const SHOWN: usize = 200;
+
+/// Renders diagnostics with their source lines. Each input's lines are
+/// indexed once, on first use, so that rendering any number of diagnostics
+/// costs time in proportion to the input and the output, not their product.
+pub struct Snippets<'a> {
+    inputs: HashMap<&'a str, (&'a str, OnceCell<Vec<usize>>)>,
+}
+
+impl<'a> Snippets<'a> {
+    /// A renderer over these inputs.
+    pub fn new(inputs: &'a [Input]) -> Self {
+        let mut by_name = HashMap::new();
+        for i in inputs {
+            // Two inputs of one name: the first, as a lookup in order finds.
+            by_name
+                .entry(&*i.name)
+                .or_insert((i.text.as_str(), OnceCell::new()));
+        }
+        Snippets { inputs: by_name }
+    }
+
+    /// The text of line `line` (1-based) of input `file`, without its line
+    /// break.
+    fn line(&self, file: &str, line: u32) -> Option<&'a str> {
+        let (text, starts) = self.inputs.get(file)?;
+        let starts = starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let start = *starts.get(line.checked_sub(1)? as usize)?;
+        let end = starts
+            .get(line as usize)
+            .map_or(text.len(), |next| next - 1);
+        if start > text.len() || start > end {
+            return None;
+        }
+        Some(text[start..end].trim_end_matches('\r'))
+    }
+
+    /// The diagnostic followed by the source line and a caret under the
+    /// column, rustc-style, when its input is known.
+    pub fn render(&self, d: &Diagnostic) -> String {
+        let mut out = d.to_string();
+        let Some(loc) = &d.location else {
             return out;
         };
-        let Some(input) = inputs.iter().find(|i| *i.name == *loc.file) else {
-            return out;
-        };
-        let Some(line) = input.text.lines().nth(loc.line.saturating_sub(1) as usize) else {
+        let Some(line) = self.line(&loc.file, loc.line) else {
             return out;
         };
         let gutter = loc.line.to_string();
         let pad = " ".repeat(gutter.len());
-        // The caret goes under the column (counted in characters); tabs are
-        // kept so that it lines up in a terminal.
-        let lead: String = line
+        // At most the first 200 characters are shown (a minified JSON line
+        // can be megabytes), with the caret under the column (counted in
+        // characters) when it is among them; tabs are kept so that it lines
+        // up in a terminal.
+        let shown: String = line.chars().take(SHOWN).collect();
+        let column = loc.column.saturating_sub(1) as usize;
+        if column > SHOWN {
+            out.push_str(&format!("\n{pad} |\n{gutter} | {shown}…"));
+            return out;
+        }
+        let lead: String = shown
             .chars()
-            .take(loc.column.saturating_sub(1) as usize)
+            .take(column)
             .map(|c| if c == '\t' { '\t' } else { ' ' })
             .collect();
-        let shown: String = line.chars().take(200).collect();
         out.push_str(&format!("\n{pad} |\n{gutter} | {shown}\n{pad} | {lead}^"));
         out
     }

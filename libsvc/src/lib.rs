@@ -68,6 +68,9 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
     /// Some input could not be read (syntax, types, encoding).
     pub parse_failed: bool,
+    /// The objects not read because svcgen does not use their kind (one
+    /// summary line of them is among the diagnostics; `note()` gives each).
+    pub skipped: Vec<parse::Skipped>,
 }
 
 impl Loaded {
@@ -108,5 +111,6 @@ pub fn load(inputs: &[Input], overrides: &Overrides) -> Loaded {
         table,
         diagnostics,
         parse_failed,
+        skipped: parsed.skipped,
     }
 }

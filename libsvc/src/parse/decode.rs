@@ -1,7 +1,7 @@
 //! Node trees → typed objects, with a field path and position for every value.
 
 use super::node::{Node, Pos, Value};
-use super::{Input, Origin, Parsed};
+use super::{Origin, Parsed, Skipped};
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::model::*;
 use std::collections::BTreeMap;
@@ -9,83 +9,29 @@ use std::sync::Arc;
 
 mod workloads;
 
-/// serde-saphyr's limits, sized for real clusters (tens of thousands of
-/// objects in one stream) while keeping alias bombs and deep nesting out.
-fn budget() -> serde_saphyr::Budget {
-    let mut b = serde_saphyr::Budget::default();
-    b.max_documents = 1_000_000;
-    b.max_nodes = 50_000_000;
-    b.max_events = 100_000_000;
-    // Kubernetes objects nest about a dozen levels; each level costs stack
-    // in the deserializer, so deeper input is refused rather than risked.
-    b.max_depth = 32;
-    b.max_aliases = 10_000;
-    b.max_recorded_anchor_events = 100_000;
-    b.max_recorded_anchor_bytes = 16 * 1024 * 1024;
-    b
+/// The apiVersions svcgen reads a kind in; `None` for a kind it does not
+/// use. Documents of these kinds are read in full, under the budgets
+/// (`read.rs`); all others are skipped unread.
+pub(super) fn api_versions(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "Service" | "Endpoints" | "Pod" | "Node" => &["v1"],
+        "EndpointSlice" => &["discovery.k8s.io/v1"],
+        "ServiceCIDR" => &["networking.k8s.io/v1", "networking.k8s.io/v1beta1"],
+        "KubeProxyConfiguration" => &["kubeproxy.config.k8s.io/v1alpha1"],
+        // Workloads, which become Pods.
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => &["apps/v1"],
+        "ReplicationController" => &["v1"],
+        _ => return None,
+    })
 }
 
-pub(super) fn parse_input(input: &Input, out: &mut Parsed) {
-    if input.text.len() > super::MAX_INPUT_BYTES {
-        out.diagnostics.push(Diagnostic::new(
-            Severity::Error,
-            format!(
-                "input is {} bytes; svcgen reads at most {} MiB per input",
-                input.text.len(),
-                super::MAX_INPUT_BYTES / (1024 * 1024)
-            ),
-            Some(Location {
-                file: input.name.clone(),
-                line: 1,
-                column: 1,
-            }),
-        ));
-        return;
-    }
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget());
-    let docs: Vec<Option<Node>> =
-        match serde_saphyr::from_multiple_with_options(&input.text, options) {
-            Ok(docs) => docs,
-            Err(e) => {
-                let (line, column) = e.location().map_or((1, 1), |l| {
-                    (l.line().max(1) as u32, l.column().max(1) as u32)
-                });
-                out.diagnostics.push(Diagnostic::new(
-                    Severity::Error,
-                    format!("cannot parse YAML/JSON: {}", first_line(&e.to_string())),
-                    Some(Location {
-                        file: input.name.clone(),
-                        line,
-                        column,
-                    }),
-                ));
-                return;
-            }
-        };
-    for doc in docs.into_iter().flatten() {
-        if matches!(doc.value, Value::Null) {
-            continue;
-        }
-        decode_document(&input.name, &doc, out);
-    }
+/// Is this a list of objects (`kind: List`, or `ServiceList` … in v1)?
+pub(super) fn is_list(kind: &str, api_version: Option<&str>) -> bool {
+    kind == "List" || (kind.ends_with("List") && api_version == Some("v1"))
 }
 
-/// serde-saphyr's messages may carry a rendered snippet after the first line
-/// and repeat the position we already report; keep just what went wrong.
-fn first_line(s: &str) -> String {
-    let line = s.lines().next().unwrap_or(s).trim();
-    let line = line.strip_prefix("error: ").unwrap_or(line);
-    match line
-        .strip_prefix("line ")
-        .and_then(|rest| rest.split_once(": "))
-    {
-        Some((pos, what)) if pos.contains("column") => what.to_string(),
-        _ => line.to_string(),
-    }
-}
-
-fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
+/// Decodes one object (or a List of them) read in full.
+pub(super) fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
     let mut d = Decoder::new(file, doc.pos);
     let Some(kind) = d.string(Some(doc), "", "kind") else {
         if !matches!(doc.value, Value::Map(_)) {
@@ -114,7 +60,7 @@ fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
         out.diagnostics.append(&mut d.diags);
         return;
     };
-    if kind == "List" || (kind.ends_with("List") && api_version == "v1") {
+    if is_list(&kind, Some(&api_version)) {
         let items = d.child(Some(doc), "", "items");
         out.diagnostics.append(&mut d.diags);
         if let Some((items, path)) = items {
@@ -133,22 +79,14 @@ fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
         }
         return;
     }
-    let expected: &[&str] = match kind.as_str() {
-        "Service" | "Endpoints" | "Pod" | "Node" => &["v1"],
-        "EndpointSlice" => &["discovery.k8s.io/v1"],
-        "ServiceCIDR" => &["networking.k8s.io/v1", "networking.k8s.io/v1beta1"],
-        "KubeProxyConfiguration" => &["kubeproxy.config.k8s.io/v1alpha1"],
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => &["apps/v1"],
-        "ReplicationController" => &["v1"],
-        _ => {
-            let loc = d.origin().location();
-            out.diagnostics.push(Diagnostic::new(
-                Severity::Info,
-                format!("skipped {kind} ({api_version}): svcgen does not use this kind"),
-                Some(loc),
-            ));
-            return;
-        }
+    let Some(expected) = api_versions(&kind) else {
+        out.skipped.push(Skipped {
+            name: name_of(doc),
+            kind: Some(kind),
+            api_version: Some(api_version),
+            location: d.origin().location(),
+        });
+        return;
     };
     if !expected.contains(&api_version.as_str()) {
         let loc = d.origin().location();
@@ -162,6 +100,7 @@ fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
         ));
         return;
     }
+    super::fields::check(&kind, doc, file, &mut out.diagnostics);
     let objects = &mut out.objects;
     match kind.as_str() {
         "Service" => {
@@ -194,12 +133,29 @@ fn decode_document(file: &Arc<str>, doc: &Node, out: &mut Parsed) {
                 objects.workloads.push(o)
             }
         }
-        _ => {
+        "KubeProxyConfiguration" => {
             let o = d.proxy_config(doc);
             objects.proxy_configs.push(o)
         }
+        // api_versions() lists only the kinds above.
+        _ => out.skipped.push(Skipped {
+            name: name_of(doc),
+            kind: Some(kind),
+            api_version: Some(api_version),
+            location: d.origin().location(),
+        }),
     }
     out.diagnostics.append(&mut d.diags);
+}
+
+/// `namespace/name` (or `name`) of an object, for notes.
+pub(super) fn name_of(doc: &Node) -> Option<String> {
+    let meta = doc.get("metadata")?;
+    let name = meta.get("name")?.as_str()?;
+    Some(match meta.get("namespace").and_then(Node::as_str) {
+        Some(ns) => format!("{ns}/{name}"),
+        None => name.to_string(),
+    })
 }
 
 fn join(path: &str, key: &str) -> String {

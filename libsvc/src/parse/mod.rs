@@ -5,7 +5,10 @@
 //! at the line and column it is about ([`Origin::locate`]).
 
 mod decode;
+mod fields;
 pub mod node;
+mod read;
+mod scan;
 
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::model::Objects;
@@ -24,6 +27,10 @@ pub struct Input {
     pub name: Arc<str>,
     /// Its text.
     pub text: String,
+    /// It was found in a directory rather than named: a document without
+    /// `kind` there (`kustomization.yaml`, a chart's `values.yaml`) is
+    /// skipped with a note instead of being an error.
+    pub from_directory: bool,
 }
 
 impl Input {
@@ -32,7 +39,14 @@ impl Input {
         Input {
             name: name.into(),
             text: text.into(),
+            from_directory: false,
         }
+    }
+
+    /// The same input, marked as found in a directory.
+    pub fn in_directory(mut self) -> Self {
+        self.from_directory = true;
+        self
     }
 
     /// An input from bytes, which must be UTF-8 (or UTF-8 with a BOM).
@@ -59,7 +73,11 @@ impl Input {
                 if text.starts_with('\u{feff}') {
                     text.remove(0);
                 }
-                Ok(Input { name, text })
+                Ok(Input {
+                    name,
+                    text,
+                    from_directory: false,
+                })
             }
             Err(e) => {
                 let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
@@ -133,15 +151,92 @@ impl Origin {
 pub struct Parsed {
     /// The objects, by kind, in input order.
     pub objects: Objects,
-    /// Errors (unreadable input, wrong types), and notes on skipped kinds.
+    /// Errors (unreadable input, wrong types), warnings (unknown fields,
+    /// skipped documents that cannot be parsed), and one summary of the
+    /// skipped objects.
     pub diagnostics: Vec<Diagnostic>,
+    /// The objects of kinds svcgen does not use, in input order.
+    pub skipped: Vec<Skipped>,
+}
+
+/// An object svcgen did not read because it does not use its kind (or it
+/// has none and was found in a directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Its kind; `None` when it has none.
+    pub kind: Option<String>,
+    /// Its apiVersion, if written.
+    pub api_version: Option<String>,
+    /// `namespace/name`, or `name`, if written.
+    pub name: Option<String>,
+    /// Where it starts.
+    pub location: Location,
+}
+
+impl Skipped {
+    /// The per-object note (`svcgen -v` prints these).
+    pub fn note(&self) -> Diagnostic {
+        let what = match (&self.kind, &self.name) {
+            (Some(k), Some(n)) => format!("{k} {n}"),
+            (Some(k), None) => k.clone(),
+            (None, Some(n)) => format!("{n} (no kind)"),
+            (None, None) => "a document without kind".into(),
+        };
+        let version = self
+            .api_version
+            .as_ref()
+            .map(|v| format!(" ({v})"))
+            .unwrap_or_default();
+        let why = if self.kind.is_some() {
+            "svcgen does not use this kind"
+        } else {
+            "not a Kubernetes object (found in a directory; named with -f it would be an error)"
+        };
+        Diagnostic::new(
+            Severity::Info,
+            format!("skipped {what}{version}: {why}"),
+            Some(self.location.clone()),
+        )
+    }
+}
+
+/// One line for all skipped objects: `skipped 31 objects: 12
+/// CustomResourceDefinition, 9 ConfigMap, …` (most frequent first).
+pub fn skipped_summary(skipped: &[Skipped]) -> Option<Diagnostic> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in skipped {
+        *counts
+            .entry(s.kind.as_deref().unwrap_or("without kind"))
+            .or_default() += 1;
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let objects = if skipped.len() == 1 {
+        "object"
+    } else {
+        "objects"
+    };
+    Some(Diagnostic::new(
+        Severity::Info,
+        format!(
+            "skipped {} {objects} svcgen does not use: {}; -v lists them",
+            skipped.len(),
+            parts.join(", ")
+        ),
+        None,
+    ))
 }
 
 /// Reads every input. Never panics; what cannot be read becomes a diagnostic.
 pub fn parse(inputs: &[Input]) -> Parsed {
     let mut parsed = Parsed::default();
     for input in inputs {
-        decode::parse_input(input, &mut parsed);
+        read::parse_input(input, &mut parsed);
     }
+    parsed.diagnostics.extend(skipped_summary(&parsed.skipped));
     parsed
 }
