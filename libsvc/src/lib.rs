@@ -36,6 +36,7 @@
 
 pub mod config;
 pub mod diag;
+pub mod dump;
 pub mod dns;
 pub mod env;
 pub mod model;
