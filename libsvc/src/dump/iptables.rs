@@ -363,7 +363,8 @@ fn rule_options(
         let Some(t) = toks.get(i) else { break };
         let arg = toks.get(i + 1);
         let argtext = arg.map(|a| a.text.as_str()).unwrap_or_default();
-        let mut bad = |what: &str| err(t.col, format!("bad {what} {argtext:?} after {}", t.text));
+        let acol = arg.map(|a| a.col).unwrap_or(t.col);
+        let mut bad = |what: &str| err(acol, format!("bad {what} {argtext:?} after {}", t.text));
         match t.text.as_str() {
             "-s" | "--source" | "--src" | "-d" | "--destination" | "--dst" => {
                 let side = if t.text.starts_with("-s") || t.text.starts_with("--s") {
@@ -804,6 +805,6 @@ mod tests {
                 (l.line, l.column)
             })
             .collect();
-        assert_eq!(at, vec![(3, 4), (4, 11)]);
+        assert_eq!(at, vec![(3, 4), (4, 13)]);
     }
 }
