@@ -164,9 +164,9 @@ pub fn render(args: &RenderArgs) -> ExitCode {
 pub struct TraceArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Which proxy mode's rules to follow.
-    #[arg(long, value_enum)]
-    pub mode: Mode,
+    /// Which proxy mode's rules to follow (not with --rules).
+    #[arg(long, value_enum, required_unless_present = "rules")]
+    pub mode: Option<Mode>,
     /// Source address of the packet.
     #[arg(long, value_name = "IP")]
     pub src: std::net::IpAddr,
@@ -188,10 +188,19 @@ pub struct TraceArgs {
     /// Treat validation problems as errors.
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub dump: crate::dump::DumpArgs,
 }
 
 /// `svcgen trace`.
 pub fn trace(args: &TraceArgs) -> ExitCode {
+    if !args.dump.rules.is_empty() {
+        return crate::dump::trace(args);
+    }
+    let Some(mode) = args.mode else {
+        eprintln!("svcgen: trace needs --mode (or --rules)");
+        return ExitCode::from(EXIT_USAGE);
+    };
     let Ok((_inputs, mut loaded)) = load_for_output(&args.input, args.strict) else {
         return ExitCode::from(EXIT_INVALID);
     };
@@ -211,7 +220,7 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
         port: args.port,
         protocol,
     };
-    match libsvc::trace::trace(&loaded, args.mode.lib(), &packet) {
+    match libsvc::trace::trace(&loaded, mode.lib(), &packet) {
         Ok(result) => {
             match args.output {
                 OutputFormat::Text => emit(&libsvc::trace::report(&packet, &result)),

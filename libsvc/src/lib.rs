@@ -36,8 +36,8 @@
 
 pub mod config;
 pub mod diag;
-pub mod dump;
 pub mod dns;
+pub mod dump;
 pub mod env;
 pub mod model;
 pub mod parse;

@@ -49,7 +49,10 @@ fn iptables_dump() {
                     return Err(format!("dump does not parse: {diags:?}"));
                 }
                 let ip = |k: &str| -> Result<std::net::IpAddr, String> {
-                    f[k].as_str().unwrap_or("").parse().map_err(|e| format!("{e}"))
+                    f[k].as_str()
+                        .unwrap_or("")
+                        .parse()
+                        .map_err(|e| format!("{e}"))
                 };
                 let packet = Packet {
                     src: ip("sourceIP")?,

@@ -97,8 +97,24 @@ pub fn builtin(table: &str, chain: &str) -> Option<(Hook, i32, ChainType)> {
 /// Targets that never decide a packet's fate (they log, count, set
 /// conntrack options or tweak headers) and fall through to the next rule.
 const NON_TERMINAL: &[&str] = &[
-    "LOG", "NFLOG", "ULOG", "TRACE", "CT", "NOTRACK", "TCPMSS", "CHECKSUM", "CLASSIFY", "AUDIT",
-    "DSCP", "TOS", "TTL", "HL", "IDLETIMER", "LED", "SECMARK", "CONNSECMARK",
+    "LOG",
+    "NFLOG",
+    "ULOG",
+    "TRACE",
+    "CT",
+    "NOTRACK",
+    "TCPMSS",
+    "CHECKSUM",
+    "CLASSIFY",
+    "AUDIT",
+    "DSCP",
+    "TOS",
+    "TTL",
+    "HL",
+    "IDLETIMER",
+    "LED",
+    "SECMARK",
+    "CONNSECMARK",
 ];
 
 /// Reads `iptables-save` text. `family` is IPv4 unless the text shows IPv6
@@ -118,7 +134,11 @@ pub fn parse(file: &str, text: &str) -> Parsed {
         }
         if let Some(name) = trimmed.strip_prefix('*') {
             if cur.is_some() {
-                d.error(line_no, 1, "table started before COMMIT of the previous one");
+                d.error(
+                    line_no,
+                    1,
+                    "table started before COMMIT of the previous one",
+                );
             }
             cur = Some(Table {
                 origin: Origin::Iptables,
@@ -131,7 +151,11 @@ pub fn parse(file: &str, text: &str) -> Parsed {
             continue;
         }
         let Some(t) = cur.as_mut() else {
-            d.error(line_no, lead + 1, "line outside a table (expected `*table`)");
+            d.error(
+                line_no,
+                lead + 1,
+                "line outside a table (expected `*table`)",
+            );
             continue;
         };
         if trimmed == "COMMIT" {
@@ -177,7 +201,11 @@ pub fn parse(file: &str, text: &str) -> Parsed {
             _ => toks,
         };
         let (Some(op), Some(chain)) = (toks.first(), toks.get(1)) else {
-            d.error(line_no, lead + 1, "expected -A CHAIN, -I CHAIN, :CHAIN or COMMIT");
+            d.error(
+                line_no,
+                lead + 1,
+                "expected -A CHAIN, -I CHAIN, :CHAIN or COMMIT",
+            );
             continue;
         };
         let insert = match op.text.as_str() {
@@ -187,7 +215,10 @@ pub fn parse(file: &str, text: &str) -> Parsed {
                 d.error(
                     line_no,
                     lead + op.col,
-                    format!("unknown command {:?}: expected -A, -I, :CHAIN or COMMIT", op.text),
+                    format!(
+                        "unknown command {:?}: expected -A, -I, :CHAIN or COMMIT",
+                        op.text
+                    ),
                 );
                 continue;
             }
@@ -712,11 +743,17 @@ fn target(
                 }
             }
             n if NON_TERMINAL.contains(&n) => Stmt::Nop(join(toks)),
-            n if n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') => {
+            n if n
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') =>
+            {
                 opaque()
             }
             _ => {
-                err(t.col, format!("target {name} is neither a chain of this table nor a known target"));
+                err(
+                    t.col,
+                    format!("target {name} is neither a chain of this table nor a known target"),
+                );
                 opaque()
             }
         }
@@ -788,15 +825,34 @@ mod tests {
             vec![Match::Comment("kubernetes service portals".into())]
         );
         let svc = t.chain("KUBE-SVC-X").unwrap();
-        assert_eq!(svc.rules[0].stmts, vec![Stmt::SetMark { value: 0x4000, mask: 0x4000 }]);
-        assert!(matches!(svc.rules[0].matches[0], Match::Addr { negated: true, side: Side::Src, .. }));
-        assert_eq!(svc.rules[1].matches, vec![Match::Opaque("-m owner --uid-owner 0".into())]);
+        assert_eq!(
+            svc.rules[0].stmts,
+            vec![Stmt::SetMark {
+                value: 0x4000,
+                mask: 0x4000
+            }]
+        );
+        assert!(matches!(
+            svc.rules[0].matches[0],
+            Match::Addr {
+                negated: true,
+                side: Side::Src,
+                ..
+            }
+        ));
+        assert_eq!(
+            svc.rules[1].matches,
+            vec![Match::Opaque("-m owner --uid-owner 0".into())]
+        );
         assert_eq!(svc.rules[1].pos, Pos { line: 7, column: 1 });
     }
 
     #[test]
     fn errors_point_at_line_and_column() {
-        let p = parse("d", "*filter\n:INPUT ACCEPT [0:0]\n-A NOPE -j ACCEPT\n-A INPUT -s 1.2.3 -j ACCEPT\nCOMMIT\n");
+        let p = parse(
+            "d",
+            "*filter\n:INPUT ACCEPT [0:0]\n-A NOPE -j ACCEPT\n-A INPUT -s 1.2.3 -j ACCEPT\nCOMMIT\n",
+        );
         let at: Vec<(u32, u32)> = p
             .diagnostics
             .iter()

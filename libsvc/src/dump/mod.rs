@@ -169,7 +169,10 @@ mod tests {
         assert_eq!(detect("table ip kube-proxy {\n"), Some(Format::Nft));
         assert_eq!(detect("add table ip kube-proxy\n"), Some(Format::Nft));
         assert_eq!(detect("{\"nftables\": []}"), Some(Format::NftJson));
-        assert_eq!(detect("create KUBE-CLUSTER-IP hash:ip,port family inet\n"), Some(Format::Ipset));
+        assert_eq!(
+            detect("create KUBE-CLUSTER-IP hash:ip,port family inet\n"),
+            Some(Format::Ipset)
+        );
         assert_eq!(detect("-A -t 10.0.0.1:80 -s rr\n"), Some(Format::Ipvsadm));
         assert_eq!(detect("hello"), None);
     }

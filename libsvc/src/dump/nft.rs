@@ -78,7 +78,10 @@ fn tokens(text: &str) -> Vec<Tok> {
                 continue;
             }
             let mut s = String::new();
-            while i < chars.len() && !chars[i].is_whitespace() && !matches!(chars[i], '{' | '}' | ';' | ',' | '"') {
+            while i < chars.len()
+                && !chars[i].is_whitespace()
+                && !matches!(chars[i], '{' | '}' | ';' | ',' | '"')
+            {
                 s.push(chars[i]);
                 i += 1;
             }
@@ -272,12 +275,24 @@ impl Reader<'_> {
                             self.tables[ti].chains[ci].rules.clear();
                         }
                     } else if w(0) == "delete" || w(0) == "destroy" {
-                        self.err(&t, format!("{} is not applied by svcgen; dump the ruleset after it", w(0)));
+                        self.err(
+                            &t,
+                            format!(
+                                "{} is not applied by svcgen; dump the ruleset after it",
+                                w(0)
+                            ),
+                        );
                     }
                     i = self.line_end(i);
                 }
                 _ => {
-                    self.err(&t, format!("expected `table`, `add`, `insert` or `flush`, found {:?}", t.text));
+                    self.err(
+                        &t,
+                        format!(
+                            "expected `table`, `add`, `insert` or `flush`, found {:?}",
+                            t.text
+                        ),
+                    );
                     i = self.line_end(i) + 1;
                 }
             }
@@ -315,8 +330,15 @@ impl Reader<'_> {
             }
             match t.text.as_str() {
                 "chain" => {
-                    let name = self.toks.get(i + 1).map(|t| t.text.clone()).unwrap_or_default();
-                    let pos = Pos { line: t.line, column: t.col };
+                    let name = self
+                        .toks
+                        .get(i + 1)
+                        .map(|t| t.text.clone())
+                        .unwrap_or_default();
+                    let pos = Pos {
+                        line: t.line,
+                        column: t.col,
+                    };
                     let ci = self.chain_idx(ti, &name, pos);
                     i += 2;
                     if self.toks.get(i).is_some_and(|t| t.is("{")) {
@@ -324,7 +346,11 @@ impl Reader<'_> {
                     }
                 }
                 "set" | "map" => {
-                    let name = self.toks.get(i + 1).map(|t| t.text.clone()).unwrap_or_default();
+                    let name = self
+                        .toks
+                        .get(i + 1)
+                        .map(|t| t.text.clone())
+                        .unwrap_or_default();
                     let si = self.set_idx(ti, &name);
                     i += 2;
                     if self.toks.get(i).is_some_and(|t| t.is("{")) {
@@ -333,7 +359,10 @@ impl Reader<'_> {
                 }
                 _ => {
                     // comment, flags, flowtables, counters…: not on a packet's path
-                    if matches!(t.text.as_str(), "flowtable" | "counter" | "quota" | "ct" | "limit" | "secmark" | "synproxy") {
+                    if matches!(
+                        t.text.as_str(),
+                        "flowtable" | "counter" | "quota" | "ct" | "limit" | "secmark" | "synproxy"
+                    ) {
                         i = self.skip_block(i);
                     } else {
                         i = self.line_end(i) + 1;
@@ -377,7 +406,13 @@ impl Reader<'_> {
 
     fn base_spec(&mut self, ti: usize, ci: usize, i: usize, end: usize) {
         let words: Vec<&str> = self.toks[i..end].iter().map(|t| t.text.as_str()).collect();
-        let get = |k: &str| words.iter().position(|w| *w == k).and_then(|p| words.get(p + 1)).copied();
+        let get = |k: &str| {
+            words
+                .iter()
+                .position(|w| *w == k)
+                .and_then(|p| words.get(p + 1))
+                .copied()
+        };
         let kind = match get("type") {
             Some("nat") => ChainType::Nat,
             Some("route") => ChainType::Route,
@@ -483,7 +518,12 @@ impl Reader<'_> {
     /// `add|create|insert table|chain|set|map|rule|element …` from `i` to `end`.
     fn command(&mut self, i: usize, end: usize) {
         let toks = self.toks;
-        let w = |k: usize| toks.get(i + k).filter(|_| i + k < end).map(|t| t.text.clone()).unwrap_or_default();
+        let w = |k: usize| {
+            toks.get(i + k)
+                .filter(|_| i + k < end)
+                .map(|t| t.text.clone())
+                .unwrap_or_default()
+        };
         let what = w(1);
         let Some(fam) = family(&w(2)) else {
             let t = toks[i].clone();
@@ -491,7 +531,10 @@ impl Reader<'_> {
             return;
         };
         let ti = self.table_idx(fam, &w(3));
-        let pos = Pos { line: toks[i].line, column: toks[i].col };
+        let pos = Pos {
+            line: toks[i].line,
+            column: toks[i].col,
+        };
         match what.as_str() {
             "table" => {}
             "chain" => {
@@ -526,7 +569,9 @@ impl Reader<'_> {
                 let ci = self.chain_idx(ti, &name, pos);
                 let mut k = i + 5;
                 // `add rule … CHAIN handle N` / `position N`
-                while k + 1 < end && matches!(toks[k].text.as_str(), "handle" | "position" | "index") {
+                while k + 1 < end
+                    && matches!(toks[k].text.as_str(), "handle" | "position" | "index")
+                {
                     k += 2;
                 }
                 let mut rule = self.rule(ti, k, end);
@@ -546,6 +591,8 @@ impl Reader<'_> {
                     self.tables[ti].sets[si].elements.extend(elems);
                 }
             }
+            // stateful objects: counted, never deciding a packet's fate
+            "counter" | "quota" | "limit" | "ct" | "secmark" | "synproxy" | "flowtable" => {}
             _ => {
                 let t = toks[i].clone();
                 self.err(&t, format!("`{} {what}` is not read", w(0)));
@@ -555,7 +602,11 @@ impl Reader<'_> {
 
     /// A rule from its tokens.
     fn rule(&mut self, _ti: usize, from: usize, to: usize) -> Rule {
-        let toks: Vec<Tok> = self.toks[from..to].iter().filter(|t| !t.is("\n")).cloned().collect();
+        let toks: Vec<Tok> = self.toks[from..to]
+            .iter()
+            .filter(|t| !t.is("\n"))
+            .cloned()
+            .collect();
         let text = render(&toks);
         let mut rule = Rule {
             pos: Pos {
@@ -710,9 +761,35 @@ fn nat_to(s: &str) -> Option<NatTo> {
 
 /// Words that start an expression svcgen reads.
 const STARTS: &[&str] = &[
-    "ip", "ip6", "meta", "tcp", "udp", "sctp", "th", "iifname", "oifname", "ct", "fib", "mark",
-    "numgen", "dnat", "snat", "masquerade", "accept", "drop", "reject", "return", "continue",
-    "jump", "goto", "counter", "log", "comment", "update", "add", "l4proto",
+    "ip",
+    "ip6",
+    "meta",
+    "tcp",
+    "udp",
+    "sctp",
+    "th",
+    "iifname",
+    "oifname",
+    "ct",
+    "fib",
+    "mark",
+    "numgen",
+    "dnat",
+    "snat",
+    "masquerade",
+    "accept",
+    "drop",
+    "reject",
+    "return",
+    "continue",
+    "jump",
+    "goto",
+    "counter",
+    "log",
+    "comment",
+    "update",
+    "add",
+    "l4proto",
 ];
 
 /// A key expression at `i`: `ip daddr`, `meta l4proto`, `th dport`, …
@@ -850,7 +927,12 @@ fn op(t: &[Tok], i: usize) -> (bool, usize) {
 /// One expression at `i`, added to `rule`; the next index, or None when
 /// it is not one svcgen reads.
 fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
-    let w = |k: usize| t.get(k).filter(|x| !x.quoted).map(|x| x.text.as_str()).unwrap_or_default();
+    let w = |k: usize| {
+        t.get(k)
+            .filter(|x| !x.quoted)
+            .map(|x| x.text.as_str())
+            .unwrap_or_default()
+    };
     let verdict = |v: Verdict, rule: &mut Rule| rule.stmts.push(Stmt::Verdict(v));
     match w(i) {
         "accept" => verdict(Verdict::Accept, rule),
@@ -865,16 +947,24 @@ fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
         }
         "jump" | "goto" => {
             let c = t.get(i + 1)?.text.clone();
-            verdict(if w(i) == "jump" { Verdict::Jump(c) } else { Verdict::Goto(c) }, rule);
+            verdict(
+                if w(i) == "jump" {
+                    Verdict::Jump(c)
+                } else {
+                    Verdict::Goto(c)
+                },
+                rule,
+            );
             return Some(i + 2);
         }
         "comment" => {
-            rule.matches.push(Match::Comment(t.get(i + 1)?.text.clone()));
+            rule.matches
+                .push(Match::Comment(t.get(i + 1)?.text.clone()));
             return Some(i + 2);
         }
         "counter" => {
             let mut j = i + 1;
-            while matches!(w(j), "packets" | "bytes") {
+            while matches!(w(j), "packets" | "bytes" | "name") {
                 j += 2;
             }
             rule.stmts.push(Stmt::Nop(render(&t[i..j.min(t.len())])));
@@ -882,7 +972,10 @@ fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
         }
         "log" => {
             let mut j = i + 1;
-            while matches!(w(j), "prefix" | "level" | "group" | "snaplen" | "queue-threshold" | "flags") {
+            while matches!(
+                w(j),
+                "prefix" | "level" | "group" | "snaplen" | "queue-threshold" | "flags"
+            ) {
                 j += 2;
             }
             rule.stmts.push(Stmt::Nop(render(&t[i..j.min(t.len())])));
@@ -936,7 +1029,11 @@ fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
             while matches!(w(next), "fully-random" | "random" | "persistent" | ",") {
                 next += 1;
             }
-            rule.stmts.push(if w(i) == "dnat" { Stmt::Dnat(to) } else { Stmt::Snat(to) });
+            rule.stmts.push(if w(i) == "dnat" {
+                Stmt::Dnat(to)
+            } else {
+                Stmt::Snat(to)
+            });
             return Some(next);
         }
         "numgen" => {
@@ -979,7 +1076,10 @@ fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
                     return Some(k + 2);
                 }
                 let v = parse_num(w(k))?;
-                rule.stmts.push(Stmt::SetMark { value: v, mask: u32::MAX });
+                rule.stmts.push(Stmt::SetMark {
+                    value: v,
+                    mask: u32::MAX,
+                });
                 return Some(k + 1);
             }
             // mark [and M] [op] V
@@ -1000,16 +1100,26 @@ fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
         "ct" if matches!(w(i + 1), "state" | "status") => {
             let (negated, j) = op(t, i + 2);
             let (set, next) = rhs(t, j)?;
-            let states = words(&set)?.into_iter().map(|s| s.to_ascii_uppercase()).collect();
+            let states = words(&set)?
+                .into_iter()
+                .map(|s| s.to_ascii_uppercase())
+                .collect();
             rule.matches.push(Match::CtState { negated, states });
             return Some(next);
         }
         "fib" if matches!(w(i + 1), "saddr" | "daddr") && w(i + 2) == "type" => {
             let (negated, j) = op(t, i + 3);
             let (set, next) = rhs(t, j)?;
-            let types = words(&set)?.into_iter().map(|s| s.to_ascii_uppercase()).collect();
+            let types = words(&set)?
+                .into_iter()
+                .map(|s| s.to_ascii_uppercase())
+                .collect();
             rule.matches.push(Match::AddrType {
-                side: if w(i + 1) == "saddr" { Side::Src } else { Side::Dst },
+                side: if w(i + 1) == "saddr" {
+                    Side::Src
+                } else {
+                    Side::Dst
+                },
                 negated,
                 types,
             });
@@ -1032,7 +1142,11 @@ fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
             }
             if w(j) == "vmap" {
                 let (map, next) = rhs(t, j + 1)?;
-                rule.stmts.push(Stmt::Vmap { key: keys, modulus: None, map });
+                rule.stmts.push(Stmt::Vmap {
+                    key: keys,
+                    modulus: None,
+                    map,
+                });
                 return Some(next);
             }
             let (negated, j) = op(t, j);
@@ -1048,12 +1162,20 @@ fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
             }
             let m = match (keys.as_slice(), &set) {
                 ([Key::Saddr | Key::Daddr], _) => Match::Addr {
-                    side: if keys[0] == Key::Saddr { Side::Src } else { Side::Dst },
+                    side: if keys[0] == Key::Saddr {
+                        Side::Src
+                    } else {
+                        Side::Dst
+                    },
                     negated,
                     set: addr_set(set)?,
                 },
                 ([Key::Dport | Key::Sport], _) => Match::Port {
-                    side: if keys[0] == Key::Sport { Side::Src } else { Side::Dst },
+                    side: if keys[0] == Key::Sport {
+                        Side::Src
+                    } else {
+                        Side::Dst
+                    },
                     negated,
                     set: port_set(set)?,
                 },
@@ -1066,7 +1188,11 @@ fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
                     negated,
                     names: words(&set)?,
                 },
-                _ => Match::Lookup { negated, key: keys, set },
+                _ => Match::Lookup {
+                    negated,
+                    key: keys,
+                    set,
+                },
             };
             rule.matches.push(m);
             return Some(next);
@@ -1115,22 +1241,47 @@ pub fn parse_json(file: &str, text: &str) -> Parsed {
             }
             "set" | "map" => {
                 let ty = |t: &serde_json::Value| match t {
-                    serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(" . "),
+                    serde_json::Value::Array(a) => a
+                        .iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" . "),
                     other => other.as_str().unwrap_or_default().to_string(),
                 };
                 let mut kind_text = ty(&o["type"]);
                 if kind == "map" {
                     kind_text.push_str(&format!(" : {}", ty(&o["map"])));
                 }
-                lines.push_str(&format!("add {kind} {fam} {table} {} {{ type {kind_text} ; }}\n", s("name")));
-                let elems: Vec<String> = o["elem"].as_array().into_iter().flatten().map(json_elem).collect();
+                lines.push_str(&format!(
+                    "add {kind} {fam} {table} {} {{ type {kind_text} ; }}\n",
+                    s("name")
+                ));
+                let elems: Vec<String> = o["elem"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(json_elem)
+                    .collect();
                 if !elems.is_empty() {
-                    lines.push_str(&format!("add element {fam} {table} {} {{ {} }}\n", s("name"), elems.join(", ")));
+                    lines.push_str(&format!(
+                        "add element {fam} {table} {} {{ {} }}\n",
+                        s("name"),
+                        elems.join(", ")
+                    ));
                 }
             }
             "rule" => {
-                let exprs: Vec<String> = o["expr"].as_array().into_iter().flatten().map(json_expr).collect();
-                lines.push_str(&format!("add rule {fam} {table} {} {}\n", s("chain"), exprs.join(" ")));
+                let exprs: Vec<String> = o["expr"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(json_expr)
+                    .collect();
+                lines.push_str(&format!(
+                    "add rule {fam} {table} {} {}\n",
+                    s("chain"),
+                    exprs.join(" ")
+                ));
             }
             _ => {}
         }
@@ -1157,9 +1308,15 @@ fn json_val(v: &serde_json::Value) -> String {
         J::Bool(b) => b.to_string(),
         J::Array(a) => a.iter().map(json_val).collect::<Vec<_>>().join(" . "),
         J::Object(m) => {
-            let Some((k, x)) = m.iter().next() else { return String::new() };
+            let Some((k, x)) = m.iter().next() else {
+                return String::new();
+            };
             match k.as_str() {
-                "payload" => format!("{} {}", x["protocol"].as_str().unwrap_or("th"), x["field"].as_str().unwrap_or_default()),
+                "payload" => format!(
+                    "{} {}",
+                    x["protocol"].as_str().unwrap_or("th"),
+                    x["field"].as_str().unwrap_or_default()
+                ),
                 "meta" => match x["key"].as_str().unwrap_or_default() {
                     "iifname" | "oifname" => x["key"].as_str().unwrap_or_default().to_string(),
                     "mark" => "mark".into(),
@@ -1168,11 +1325,27 @@ fn json_val(v: &serde_json::Value) -> String {
                 "ct" => format!("ct {}", x["key"].as_str().unwrap_or_default()),
                 "fib" => format!(
                     "fib {} type",
-                    x["flags"].as_array().into_iter().flatten().chain(x["flags"].as_str().map(|_| &x["flags"])).filter_map(|f| f.as_str()).collect::<Vec<_>>().join(" . ")
+                    x["flags"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .chain(x["flags"].as_str().map(|_| &x["flags"]))
+                        .filter_map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" . ")
                 ),
-                "concat" => x.as_array().into_iter().flatten().map(json_val).collect::<Vec<_>>().join(" . "),
+                "concat" => x
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(json_val)
+                    .collect::<Vec<_>>()
+                    .join(" . "),
                 "set" => match x {
-                    J::Array(a) => format!("{{ {} }}", a.iter().map(json_elem).collect::<Vec<_>>().join(", ")),
+                    J::Array(a) => format!(
+                        "{{ {} }}",
+                        a.iter().map(json_elem).collect::<Vec<_>>().join(", ")
+                    ),
                     other => format!("{{ {} }}", json_val(other)),
                 },
                 "prefix" => format!("{}/{}", json_val(&x["addr"]), x["len"]),
@@ -1180,12 +1353,21 @@ fn json_val(v: &serde_json::Value) -> String {
                 "&" => format!("{} and {}", json_val(&x[0]), json_val(&x[1])),
                 "|" => format!("{} or {}", json_val(&x[0]), json_val(&x[1])),
                 "^" => format!("{} xor {}", json_val(&x[0]), json_val(&x[1])),
-                "numgen" => format!("numgen {} mod {}", x["mode"].as_str().unwrap_or("random"), x["mod"]),
+                "numgen" => format!(
+                    "numgen {} mod {}",
+                    x["mode"].as_str().unwrap_or("random"),
+                    x["mod"]
+                ),
                 "map" => format!("{} map {}", json_val(&x["key"]), json_val(&x["data"])),
                 "elem" => json_val(&x["val"]),
                 "accept" | "drop" | "return" | "continue" => k.clone(),
                 "jump" | "goto" => format!("{k} {}", x["target"].as_str().unwrap_or_default()),
-                _ => format!("json:{}", serde_json::to_string(v).unwrap_or_default().replace(' ', "")),
+                _ => format!(
+                    "json:{}",
+                    serde_json::to_string(v)
+                        .unwrap_or_default()
+                        .replace(' ', "")
+                ),
             }
         }
         J::Null => String::new(),
@@ -1195,7 +1377,9 @@ fn json_val(v: &serde_json::Value) -> String {
 /// A set or map element as nft text.
 fn json_elem(e: &serde_json::Value) -> String {
     match e {
-        serde_json::Value::Array(kv) if kv.len() == 2 => format!("{} : {}", json_val(&kv[0]), json_val(&kv[1])),
+        serde_json::Value::Array(kv) if kv.len() == 2 => {
+            format!("{} : {}", json_val(&kv[0]), json_val(&kv[1]))
+        }
         other => json_val(other),
     }
 }
@@ -1217,11 +1401,12 @@ fn json_expr(e: &serde_json::Value) -> String {
             let left = json_val(&x["left"]);
             let o = x["op"].as_str().unwrap_or("==");
             let right = json_val(&x["right"]);
-            let right = if right.starts_with('@') || right.starts_with('{') || !x["right"].is_array() {
-                right
-            } else {
-                right.replace(" . ", ",")
-            };
+            let right =
+                if right.starts_with('@') || right.starts_with('{') || !x["right"].is_array() {
+                    right
+                } else {
+                    right.replace(" . ", ",")
+                };
             // `mark and M != 0` comes as left `&`
             format!("{left} {}{right}", op(o))
         }
@@ -1233,11 +1418,20 @@ fn json_expr(e: &serde_json::Value) -> String {
         "log" => "log".into(),
         "comment" => format!("comment \"{}\"", x.as_str().unwrap_or_default()),
         "masquerade" => {
-            let fr = serde_json::to_string(&x["flags"]).unwrap_or_default().contains("fully-random");
-            if fr { "masquerade fully-random".into() } else { "masquerade".into() }
+            let fr = serde_json::to_string(&x["flags"])
+                .unwrap_or_default()
+                .contains("fully-random");
+            if fr {
+                "masquerade fully-random".into()
+            } else {
+                "masquerade".into()
+            }
         }
         "dnat" | "snat" => {
-            let fam = x["family"].as_str().map(|f| format!("{f} ")).unwrap_or_default();
+            let fam = x["family"]
+                .as_str()
+                .map(|f| format!("{f} "))
+                .unwrap_or_default();
             match (&x["addr"], &x["port"]) {
                 (serde_json::Value::Object(m), _) if m.contains_key("map") => {
                     format!("{k} {fam}addr . port to {}", json_val(&x["addr"]))
@@ -1245,7 +1439,11 @@ fn json_expr(e: &serde_json::Value) -> String {
                 (a, serde_json::Value::Null) => format!("{k} to {}", json_val(a)),
                 (a, p) => {
                     let a = json_val(a);
-                    if a.contains(':') { format!("{k} to [{a}]:{p}") } else { format!("{k} to {a}:{p}") }
+                    if a.contains(':') {
+                        format!("{k} to [{a}]:{p}")
+                    } else {
+                        format!("{k} to {a}:{p}")
+                    }
                 }
             }
         }
@@ -1256,7 +1454,12 @@ fn json_expr(e: &serde_json::Value) -> String {
             x["set"].as_str().unwrap_or_default(),
             json_val(&x["elem"])
         ),
-        _ => format!("json:{}", serde_json::to_string(e).unwrap_or_default().replace(' ', "")),
+        _ => format!(
+            "json:{}",
+            serde_json::to_string(e)
+                .unwrap_or_default()
+                .replace(' ', "")
+        ),
     }
 }
 
@@ -1302,11 +1505,27 @@ mod tests {
         let pre = t.chain("nat-prerouting").unwrap();
         assert_eq!(pre.base.as_ref().unwrap().priority, -100);
         let svc = t.chain("services").unwrap();
-        assert_eq!(svc.rules[2].matches, vec![Match::Opaque("meta skuid 0".into())]);
+        assert_eq!(
+            svc.rules[2].matches,
+            vec![Match::Opaque("meta skuid 0".into())]
+        );
         assert_eq!(svc.rules[2].stmts, vec![Stmt::Verdict(Verdict::Drop)]);
-        assert!(matches!(svc.rules[1].matches[0], Match::AddrType { side: Side::Dst, .. }));
+        assert!(matches!(
+            svc.rules[1].matches[0],
+            Match::AddrType {
+                side: Side::Dst,
+                ..
+            }
+        ));
         let x = t.chain("service-X").unwrap();
-        assert!(matches!(x.rules[1].stmts[0], Stmt::DnatMap { modulus: 2, .. }));
-        assert!(!x.rules.iter().any(|r| r.matches.iter().any(|m| matches!(m, Match::Opaque(_)))));
+        assert!(matches!(
+            x.rules[1].stmts[0],
+            Stmt::DnatMap { modulus: 2, .. }
+        ));
+        assert!(
+            !x.rules
+                .iter()
+                .any(|r| r.matches.iter().any(|m| matches!(m, Match::Opaque(_))))
+        );
     }
 }

@@ -84,7 +84,11 @@ pub fn parse_ipset(file: &str, text: &str) -> Parsed {
 /// Splits `a,tcp:80,b` into `dims` parts (`,` separates dimensions).
 fn split_elem(elem: &str, dims: usize) -> Vec<&str> {
     let parts: Vec<&str> = elem.split(',').collect();
-    if parts.len() == dims { parts } else { vec![elem] }
+    if parts.len() == dims {
+        parts
+    } else {
+        vec![elem]
+    }
 }
 
 fn sockaddr(s: &str) -> Option<SocketAddr> {
@@ -115,7 +119,11 @@ pub fn parse_ipvsadm(file: &str, text: &str) -> Parsed {
         } else if let Some(a) = get(&["--sctp-service"]) {
             ("sctp", a)
         } else {
-            d.error(ln, 1, "expected -t, -u or --sctp-service ADDRESS:PORT (fwmark services are not read)");
+            d.error(
+                ln,
+                1,
+                "expected -t, -u or --sctp-service ADDRESS:PORT (fwmark services are not read)",
+            );
             continue;
         };
         let col = line.find(addr).unwrap_or(0) as u32 + 1;
@@ -130,14 +138,19 @@ pub fn parse_ipvsadm(file: &str, text: &str) -> Parsed {
                 scheduler: get(&["-s", "--scheduler"]).unwrap_or("wlc").into(),
                 persistent: get(&["-p", "--persistent"]).and_then(|p| p.parse().ok()),
                 reals: Vec::new(),
-                pos: Pos { line: ln, column: 1 },
+                pos: Pos {
+                    line: ln,
+                    column: 1,
+                },
             }),
             "-a" | "--add-server" => {
                 let Some(real) = get(&["-r", "--real-server"]).and_then(sockaddr) else {
                     d.error(ln, 1, "expected -r ADDRESS:PORT");
                     continue;
                 };
-                let weight = get(&["-w", "--weight"]).and_then(|x| x.parse().ok()).unwrap_or(1);
+                let weight = get(&["-w", "--weight"])
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or(1);
                 match out
                     .iter_mut()
                     .find(|v| v.addr == addr && v.protocol == proto)
@@ -146,7 +159,11 @@ pub fn parse_ipvsadm(file: &str, text: &str) -> Parsed {
                     None => d.error(ln, col, "real server for a virtual server not yet added"),
                 }
             }
-            other => d.error(ln, 1, format!("unknown command {other:?}: expected -A or -a")),
+            other => d.error(
+                ln,
+                1,
+                format!("unknown command {other:?}: expected -A or -a"),
+            ),
         }
     }
     Parsed {
@@ -171,7 +188,10 @@ mod tests {
             p.ipsets[0].elements[0].key[1],
             Value::Name("tcp:443".into())
         );
-        assert_eq!(p.ipsets[1].elements[0].key, vec![Value::Name("30080".into())]);
+        assert_eq!(
+            p.ipsets[1].elements[0].key,
+            vec![Value::Name("30080".into())]
+        );
         assert_eq!(p.diagnostics.len(), 1);
     }
 
@@ -182,7 +202,10 @@ mod tests {
             "-A -t 10.96.0.1:443 -s rr\n-a -t 10.96.0.1:443 -r 192.168.0.10:6443 -m -w 1\n-A -u [fd00::a]:53 -s rr -p 10800\n",
         );
         assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
-        assert_eq!(p.ipvs[0].reals, vec![("192.168.0.10:6443".parse().unwrap(), 1)]);
+        assert_eq!(
+            p.ipvs[0].reals,
+            vec![("192.168.0.10:6443".parse().unwrap(), 1)]
+        );
         assert_eq!(p.ipvs[1].persistent, Some(10800));
     }
 }

@@ -131,7 +131,10 @@ fn proto_matches(p: Protocol, name: &str) -> bool {
 }
 
 fn iface_matches(pattern: &str, name: &str) -> bool {
-    match pattern.strip_suffix('+').or_else(|| pattern.strip_suffix('*')) {
+    match pattern
+        .strip_suffix('+')
+        .or_else(|| pattern.strip_suffix('*'))
+    {
         Some(prefix) => name.starts_with(prefix),
         None => pattern == name,
     }
@@ -158,7 +161,8 @@ impl<'a> Run<'a> {
             return *v;
         }
         if self.assumptions.len() >= MAX_UNKNOWN {
-            self.notes.push(format!("{what}: taken not to match (too many unknowns)"));
+            self.notes
+                .push(format!("{what}: taken not to match (too many unknowns)"));
             return false;
         }
         let yes = self.choose(vec![1.0, 1.0]) == 1;
@@ -193,14 +197,22 @@ impl<'a> Run<'a> {
         let p = self.packet;
         match (k, v) {
             (Key::Saddr | Key::Daddr, Value::Addr(a)) => {
-                let side = if k == Key::Saddr { Side::Src } else { Side::Dst };
+                let side = if k == Key::Saddr {
+                    Side::Src
+                } else {
+                    Side::Dst
+                };
                 tri(a.contains(&self.addr_in(side)))
             }
             (Key::Dport, Value::Num(a, b)) => tri(*a <= self.port as u32 && self.port as u32 <= *b),
             (Key::L4proto, Value::Proto(n)) => tri(proto_matches(p.protocol, n)),
             (Key::L4proto, Value::Num(a, _)) => tri(proto_matches(p.protocol, &a.to_string())),
             (Key::Iifname | Key::Oifname, Value::Name(n)) => {
-                let known = if k == Key::Iifname { &self.iif } else { &self.oif };
+                let known = if k == Key::Iifname {
+                    &self.iif
+                } else {
+                    &self.oif
+                };
                 match known {
                     Some(Some(i)) => tri(iface_matches(n, i)),
                     Some(None) => Tri::No,
@@ -313,7 +325,11 @@ impl<'a> Run<'a> {
                         tri(items.iter().any(|i| i.contains(&ip)) != *negated)
                     }
                     SetRef::Named(n) => {
-                        let key = [if *side == Side::Src { Key::Saddr } else { Key::Daddr }];
+                        let key = [if *side == Side::Src {
+                            Key::Saddr
+                        } else {
+                            Key::Daddr
+                        }];
                         let set = SetRef::Named(n.clone());
                         match self.lookup(table, &key, &set, &m_text(m)) {
                             Ok(e) => tri(e.is_some() != *negated),
@@ -391,12 +407,10 @@ impl<'a> Run<'a> {
                 }
                 tri(any != *negated)
             }
-            Match::Lookup { negated, key, set } => {
-                match self.lookup(table, key, set, &m_text(m)) {
-                    Ok(e) => tri(e.is_some() != *negated),
-                    Err(u) => Tri::Unknown(u),
-                }
-            }
+            Match::Lookup { negated, key, set } => match self.lookup(table, key, set, &m_text(m)) {
+                Ok(e) => tri(e.is_some() != *negated),
+                Err(u) => Tri::Unknown(u),
+            },
             Match::Random(prob) => tri(self.choose(vec![*prob, 1.0 - prob]) == 0),
             Match::Nth { every, .. } => {
                 let p = 1.0 / *every as f64;
@@ -516,11 +530,7 @@ impl<'a> Run<'a> {
                         self.mark = (self.mark & !mask) ^ value;
                         Flow::Next
                     }
-                    Stmt::Vmap {
-                        key,
-                        modulus,
-                        map,
-                    } => {
+                    Stmt::Vmap { key, modulus, map } => {
                         let found = if let Some(n) = modulus {
                             let n = (*n).max(1);
                             let k = self.choose(vec![1.0 / n as f64; n as usize]) as u32;
@@ -816,7 +826,10 @@ pub fn trace(dump: &Dump, opts: &Options, packet: &Packet) -> DumpTrace {
         result,
         branches: it
             .map(|(w, result)| Branch {
-                conditions: w.into_iter().map(|(c, _)| format!("{c}: matches")).collect(),
+                conditions: w
+                    .into_iter()
+                    .map(|(c, _)| format!("{c}: matches"))
+                    .collect(),
                 result,
             })
             .collect(),
