@@ -42,12 +42,12 @@ fn tokens(line: &str) -> Result<Vec<Tok>, u32> {
             while let Some((_, c)) = chars.next() {
                 match c {
                     '\\' => {
-                        if let Some(&(_, n)) = chars.peek() {
-                            if n == '"' || n == '\\' {
-                                text.push(n);
-                                chars.next();
-                                continue;
-                            }
+                        if let Some(&(_, n)) = chars.peek()
+                            && (n == '"' || n == '\\')
+                        {
+                            text.push(n);
+                            chars.next();
+                            continue;
                         }
                         text.push('\\');
                     }
@@ -225,11 +225,27 @@ pub fn parse(file: &str, text: &str) -> Parsed {
         };
         let mut rest = &toks[2..];
         let mut insert = insert;
-        if insert.is_some() {
-            if let Some(k) = rest.first().and_then(|t| t.text.parse::<usize>().ok()) {
-                insert = Some(k.saturating_sub(1));
-                rest = &rest[1..];
-            }
+        if insert.is_some()
+            && let Some(k) = rest.first().and_then(|t| t.text.parse::<usize>().ok())
+        {
+            insert = Some(k.saturating_sub(1));
+            rest = &rest[1..];
+        }
+        // built-in chains exist without a declaration (iptables-restore --noflush input)
+        if t.chain(&chain.text).is_none()
+            && let Some((hook, priority, kind)) = builtin(&t.name, &chain.text)
+        {
+            t.chains.push(Chain {
+                name: chain.text.clone(),
+                base: Some(Base {
+                    kind,
+                    hook,
+                    priority,
+                    policy_accept: true,
+                }),
+                rules: Vec::new(),
+                pos: pos(chain.col),
+            });
         }
         let chains: Vec<String> = t.chains.iter().map(|c| c.name.clone()).collect();
         let Some(ci) = chains.iter().position(|c| *c == chain.text) else {

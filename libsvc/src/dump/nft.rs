@@ -900,7 +900,7 @@ fn statements(t: &[Tok], rule: &mut Rule) {
             Some(next) if next > i => i = next,
             _ => {
                 let mut j = i + 1;
-                while j < t.len() && !(STARTS.contains(&t[j].text.as_str()) && !t[j].quoted) {
+                while j < t.len() && (t[j].quoted || !STARTS.contains(&t[j].text.as_str())) {
                     j += 1;
                 }
                 let text = render(&t[i..j]);
@@ -1005,8 +1005,14 @@ fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
             if matches!(w(j), "ip" | "ip6") {
                 j += 1;
             }
-            if w(j) == "addr" && w(j + 1) == "." && w(j + 2) == "port" && w(j + 3) == "to" {
-                // `dnat ip addr . port to numgen random mod N map { k : a . p, … }`
+            // `dnat ip addr . port to numgen …` (nft -f), `dnat ip to numgen …` (nft list)
+            let to_at = if w(j) == "addr" && w(j + 1) == "." && w(j + 2) == "port" {
+                j + 3
+            } else {
+                j
+            };
+            if w(to_at) == "to" && w(to_at + 1) == "numgen" {
+                let j = to_at - 3;
                 if w(j + 4) == "numgen" && w(j + 5) == "random" && w(j + 6) == "mod" {
                     let n = parse_num(w(j + 7))?;
                     if w(j + 8) != "map" {
@@ -1152,13 +1158,13 @@ fn expr(t: &[Tok], i: usize, rule: &mut Rule) -> Option<usize> {
             let (negated, j) = op(t, j);
             let (set, next) = rhs(t, j)?;
             // `tcp dport` implies the protocol
-            if let ("tcp" | "udp" | "sctp", Key::Dport | Key::Sport) = (w(i), keys[0]) {
-                if keys.len() == 1 {
-                    rule.matches.push(Match::Proto {
-                        negated: false,
-                        protos: vec![w(i).to_string()],
-                    });
-                }
+            if let ("tcp" | "udp" | "sctp", Key::Dport | Key::Sport) = (w(i), keys[0])
+                && keys.len() == 1
+            {
+                rule.matches.push(Match::Proto {
+                    negated: false,
+                    protos: vec![w(i).to_string()],
+                });
             }
             let m = match (keys.as_slice(), &set) {
                 ([Key::Saddr | Key::Daddr], _) => Match::Addr {

@@ -42,7 +42,8 @@ pub struct Options {
 /// A world where some opaque matches are taken to match.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Branch {
-    /// What is assumed: `unknown match … in filter/OUTPUT (line 12): matches`.
+    /// What is assumed true: `unknown match -m owner … in filter/OUTPUT (line 12) matches`,
+    /// `the packet arrives on docker0 …`.
     pub conditions: Vec<String>,
     /// The trace in that world.
     #[serde(flatten)]
@@ -364,11 +365,20 @@ impl<'a> Run<'a> {
                 match known {
                     Some(Some(i)) => tri(names.iter().any(|n| iface_matches(n, i)) != *negated),
                     Some(None) => tri(*negated),
-                    None => Tri::Unknown(format!(
-                        "{} interface ({})",
-                        if *input { "input" } else { "output" },
-                        m_text(m)
-                    )),
+                    // one fact per interface name, so that `-i X` and
+                    // `! -i X` of later rules agree with the first assumption
+                    None => {
+                        let mut any = false;
+                        for n in names {
+                            let fact = format!(
+                                "the packet {} {n} (unknown: give --{}-iface)",
+                                if *input { "arrives on" } else { "leaves by" },
+                                if *input { "in" } else { "out" }
+                            );
+                            any |= self.unknown(fact);
+                        }
+                        tri(any != *negated)
+                    }
                 }
             }
             Match::Mark {
@@ -443,7 +453,7 @@ impl<'a> Run<'a> {
                 Tri::Yes => {}
                 Tri::No => return false,
                 Tri::Unknown(what) => {
-                    let cond = format!("{what} {}", Self::where_(table, chain, rule));
+                    let cond = format!("{what} {} matches", Self::where_(table, chain, rule));
                     if !self.unknown(cond) {
                         return false;
                     }
@@ -557,7 +567,10 @@ impl<'a> Run<'a> {
                             }
                             Ok(_) => Flow::Next,
                             Err(u) => {
-                                let cond = format!("{u} {}", Self::where_(table, chain, rule));
+                                let cond = format!(
+                                    "{u} {}: the lookup ends the packet's walk",
+                                    Self::where_(table, chain, rule)
+                                );
                                 if self.unknown(cond) {
                                     Flow::End(Fate::Unknown(u))
                                 } else {
@@ -826,10 +839,7 @@ pub fn trace(dump: &Dump, opts: &Options, packet: &Packet) -> DumpTrace {
         result,
         branches: it
             .map(|(w, result)| Branch {
-                conditions: w
-                    .into_iter()
-                    .map(|(c, _)| format!("{c}: matches"))
-                    .collect(),
+                conditions: w.into_iter().map(|(c, _)| c).collect(),
                 result,
             })
             .collect(),
