@@ -97,6 +97,8 @@ struct Run<'a> {
     dnat: bool,
     masq: bool,
     accepted: bool,
+    /// IPVS picked a real server.
+    ipvs_hit: bool,
     iif: Option<Option<String>>,
     oif: Option<Option<String>>,
     path: Vec<Step>,
@@ -630,8 +632,28 @@ impl<'a> Run<'a> {
             .filter(|(_, _, b)| b.hook == hook)
             .collect();
         bases.sort_by_key(|(_, _, b)| b.priority);
+        // IPVS takes new connections to a virtual server at LOCAL_IN
+        // (`ip_vs_remote_request4`, NF_IP_PRI_NAT_SRC - 1) and LOCAL_OUT
+        // (`ip_vs_local_request4`, NF_IP_PRI_NAT_DST + 2).
+        let ipvs_at = match hook {
+            Hook::Input if nat => Some(99),
+            Hook::Output if nat => Some(-98),
+            _ => None,
+        };
+        let mut ipvs_done = dump.ipvs.is_empty() || ipvs_at.is_none();
         let mut nat_bound = false;
-        for (t, c, b) in bases {
+        for b in bases.into_iter().map(Some).chain(std::iter::once(None)) {
+            if !ipvs_done && b.is_none_or(|(_, _, b)| b.priority > ipvs_at.unwrap_or(0)) {
+                ipvs_done = true;
+                if let Some(fate) = self.ipvs() {
+                    return Some(fate);
+                }
+                if hook == Hook::Input && self.ipvs_hit {
+                    // sent on from here: LOCAL_OUT, then POSTROUTING
+                    return None;
+                }
+            }
+            let Some((t, c, b)) = b else { break };
             if b.kind == ChainType::Nat && (!nat || nat_bound) {
                 continue;
             }
@@ -651,6 +673,52 @@ impl<'a> Run<'a> {
                 }
             }
         }
+        None
+    }
+
+    /// The IPVS virtual server of the packet, if any: a real server by
+    /// weight (each a fork with its share); none left is a drop.
+    fn ipvs(&mut self) -> Option<Fate> {
+        let proto = self.packet.protocol.lower();
+        let vs = self.dump.ipvs.iter().find(|v| {
+            v.protocol == proto && v.addr.ip() == self.dst && v.addr.port() == self.port
+        })?;
+        let reals: Vec<&(std::net::SocketAddr, u32)> =
+            vs.reals.iter().filter(|(_, w)| *w > 0).collect();
+        self.path.push(Step {
+            table: "ipvs".into(),
+            chain: format!("{} {}", proto.to_uppercase(), vs.addr),
+            rule: format!("-s {}", vs.scheduler),
+        });
+        if reals.is_empty() {
+            return Some(Fate::Dropped);
+        }
+        let total: u32 = reals.iter().map(|(_, w)| w).sum();
+        let k = self.choose(
+            reals
+                .iter()
+                .map(|(_, w)| *w as f64 / total as f64)
+                .collect(),
+        );
+        let (to, w) = reals[k];
+        self.path.push(Step {
+            table: "ipvs".into(),
+            chain: format!("{} {}", proto.to_uppercase(), vs.addr),
+            rule: format!("-r {to} -m -w {w}"),
+        });
+        if let Some(p) = vs.persistent {
+            let note = format!(
+                "IPVS persistence {p}s: a client seen within it goes back to its real server"
+            );
+            if !self.notes.contains(&note) {
+                self.notes.push(note);
+            }
+        }
+        self.apply_dnat(&NatTo {
+            addr: Some(to.ip()),
+            port: Some(to.port()),
+        });
+        self.ipvs_hit = true;
         None
     }
 
@@ -688,7 +756,21 @@ impl<'a> Run<'a> {
                 return f;
             }
             if self.is_local(&self.dst) {
-                return self.hook(Hook::Input, true).unwrap_or(Fate::Passed);
+                if let Some(f) = self.hook(Hook::Input, true) {
+                    return f;
+                }
+                if !self.ipvs_hit {
+                    return Fate::Passed;
+                }
+                // IPVS sends the connection on to the real server
+                self.iif = Some(None);
+                self.oif = self.opts.out_iface.clone().map(Some);
+                for (h, nat) in [(Hook::Output, false), (Hook::Postrouting, true)] {
+                    if let Some(f) = self.hook(h, nat) {
+                        return f;
+                    }
+                }
+                return Fate::Passed;
             }
             self.oif = self.opts.out_iface.clone().map(Some);
             for h in [Hook::Forward, Hook::Postrouting] {
@@ -764,6 +846,7 @@ pub fn trace(dump: &Dump, opts: &Options, packet: &Packet) -> DumpTrace {
             dnat: false,
             masq: false,
             accepted: false,
+            ipvs_hit: false,
             iif: None,
             oif: None,
             path: Vec::new(),
