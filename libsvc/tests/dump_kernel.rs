@@ -124,6 +124,32 @@ fn opts() -> trace::Options {
     }
 }
 
+/// Every chain of `want` whose name starts with `prefix` holds, in `got`'s
+/// table of the same name and family, the same rules (canonical form).
+fn same_chains(
+    want: &[libsvc::dump::model::Table],
+    got: &[libsvc::dump::model::Table],
+    prefix: &str,
+) {
+    let mut n = 0;
+    for wt in want {
+        let gt = got
+            .iter()
+            .find(|t| t.name == wt.name && t.family == wt.family)
+            .unwrap_or_else(|| panic!("table {} missing from the dump", wt.name));
+        for wc in wt.chains.iter().filter(|c| c.name.starts_with(prefix)) {
+            let gc = gt
+                .chain(&wc.name)
+                .unwrap_or_else(|| panic!("chain {} missing", wc.name));
+            let a: Vec<String> = wc.rules.iter().map(|r| r.canonical()).collect();
+            let b: Vec<String> = gc.rules.iter().map(|r| r.canonical()).collect();
+            assert_eq!(a, b, "{} {}", wt.name, wc.name);
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+}
+
 fn read(name: &str, text: &str) -> libsvc::dump::model::Dump {
     let (d, diags) = dump::load(&[Input::new(name, text)]);
     assert!(diags.is_empty(), "{name}: {diags:#?}\n{text}");
@@ -157,6 +183,12 @@ fn iptables_dump_of_a_mixed_node_traces_like_the_model() {
         Input::new("ipset", sets),
     ]);
     assert!(diags.is_empty(), "{diags:#?}\n{saved}");
+    // model to model: kube-proxy's chains in the dump are the render's
+    for rs in libsvc::proxy::iptables::rulesets(&l) {
+        if rs.family == libsvc::config::IpFamily::IPv4 {
+            same_chains(&dump::iptables::from_kube(&rs).tables, &d.tables, "KUBE-");
+        }
+    }
     let mut results = Vec::new();
     for p in service_packets(&l) {
         let model = libsvc::trace::trace(&l, Mode::Iptables, &p).unwrap();
@@ -237,10 +269,13 @@ fn nft_dumps_of_a_mixed_node_trace_like_the_model() {
     let listed = ns.exec("nft", &["list", "ruleset"], "").unwrap();
     let json = ns.exec("nft", &["-j", "list", "ruleset"], "").unwrap();
     let mut results = Vec::new();
+    let rendered = dump::parse("render", &text).tables;
     for (name, d) in [
         ("nft list ruleset", read("list", &listed)),
         ("nft -j list ruleset", read("json", &json)),
     ] {
+        // model to model: the kube-proxy tables in the dump are the render's
+        same_chains(&rendered, &d.tables, "");
         for p in service_packets(&l) {
             let model = libsvc::trace::trace(&l, Mode::Nftables, &p).unwrap();
             let t = trace::trace(&d, &opts(), &p);

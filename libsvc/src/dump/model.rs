@@ -430,6 +430,74 @@ pub struct Rule {
     pub stmts: Vec<Stmt>,
 }
 
+impl Rule {
+    /// The rule in a canonical form, for comparing a dump with a render
+    /// model to model: matches in a fixed order (iptables-save and nft
+    /// list reorder options), probabilities to the precision the kernel
+    /// keeps (a 32-bit fraction), statements in order.
+    pub fn canonical(&self) -> String {
+        let mut ms: Vec<String> = self
+            .matches
+            .iter()
+            .map(|m| match m {
+                Match::Random(p) => format!("Random({p:.6})"),
+                // a set's elements have no order (nft list sorts them)
+                Match::Addr { side, negated, set } => {
+                    format!("Addr({side:?}, {negated}, {})", sorted(set))
+                }
+                Match::Port { side, negated, set } => {
+                    format!("Port({side:?}, {negated}, {})", sorted(set))
+                }
+                Match::Lookup { negated, key, set } => {
+                    format!("Lookup({key:?}, {negated}, {})", sorted(set))
+                }
+                Match::Proto { negated, protos }
+                | Match::CtState {
+                    negated,
+                    states: protos,
+                } => {
+                    let mut p = protos.clone();
+                    p.sort();
+                    format!(
+                        "{}({negated}, {p:?})",
+                        if matches!(m, Match::Proto { .. }) {
+                            "Proto"
+                        } else {
+                            "CtState"
+                        }
+                    )
+                }
+                other => format!("{other:?}"),
+            })
+            .collect();
+        ms.sort();
+        let ss: Vec<String> = self
+            .stmts
+            .iter()
+            .map(|s| match s {
+                Stmt::Nop(t) => format!(
+                    "Nop({})",
+                    t.split_whitespace().collect::<Vec<_>>().join(" ")
+                ),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        format!("{} => {}", ms.join(" "), ss.join("; "))
+    }
+}
+
+/// A set reference with its inline elements in a fixed order.
+fn sorted<T: std::fmt::Debug>(set: &SetRef<T>) -> String {
+    match set {
+        SetRef::Named(n) => format!("@{n}"),
+        SetRef::List(l) => {
+            let mut v: Vec<String> = l.iter().map(|x| format!("{x:?}")).collect();
+            v.sort();
+            format!("{{{}}}", v.join(", "))
+        }
+    }
+}
+
 /// A chain.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Chain {

@@ -1277,12 +1277,16 @@ pub fn parse_json(file: &str, text: &str) -> Parsed {
                 }
             }
             "rule" => {
-                let exprs: Vec<String> = o["expr"]
+                let mut exprs: Vec<String> = o["expr"]
                     .as_array()
                     .into_iter()
                     .flatten()
                     .map(json_expr)
                     .collect();
+                // a rule's comment is a property of the rule object in JSON
+                if let Some(c) = o["comment"].as_str() {
+                    exprs.push(format!("comment \"{}\"", c.replace('"', "")));
+                }
                 lines.push_str(&format!(
                     "add rule {fam} {table} {} {}\n",
                     s("chain"),
