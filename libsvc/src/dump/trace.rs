@@ -343,7 +343,7 @@ impl<'a> Run<'a> {
             }
             Match::Port { side, negated, set } => {
                 if *side == Side::Src {
-                    return Tri::Unknown(format!("source port match {}", m_text(m)));
+                    return Tri::Unknown(format!("the source port ({})", m_text(m)));
                 }
                 match set {
                     SetRef::List(r) => {
@@ -791,10 +791,21 @@ fn table_label(t: &Table) -> String {
     }
 }
 
+fn set_name<T>(s: &SetRef<T>) -> String {
+    match s {
+        SetRef::Named(n) => format!("@{n}"),
+        SetRef::List(_) => "{…}".to_string(),
+    }
+}
+
+/// A short description of a match, for what a branch assumes.
 fn m_text(m: &Match) -> String {
     match m {
         Match::Opaque(t) => t.clone(),
-        other => serde_json::to_string(other).unwrap_or_default(),
+        Match::Addr { side, set, .. } => format!("{side:?} address in {}", set_name(set)),
+        Match::Port { side, set, .. } => format!("{side:?} port in {}", set_name(set)),
+        Match::Lookup { key, set, .. } => format!("{key:?} in {}", set_name(set)),
+        other => format!("{other:?}"),
     }
 }
 
@@ -983,4 +994,115 @@ pub fn report(packet: &Packet, t: &DumpTrace) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Input;
+
+    fn run(dumps: &[&str], src: &str, dst: &str, port: u16) -> DumpTrace {
+        let inputs: Vec<Input> = dumps
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Input::new(format!("d{i}"), *t))
+            .collect();
+        let (d, diags) = crate::dump::load(&inputs);
+        assert!(diags.is_empty(), "{diags:#?}");
+        let opts = Options {
+            local: vec!["192.168.0.2".parse().unwrap()],
+            ..Default::default()
+        };
+        let p = Packet {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            port,
+            protocol: Protocol::TCP,
+        };
+        trace(&d, &opts, &p)
+    }
+
+    /// A base chain's DROP policy ends the walk, and the path says so.
+    #[test]
+    fn a_drop_policy_drops() {
+        let t = run(
+            &["*filter\n:FORWARD DROP [0:0]\n-A FORWARD -d 10.0.0.0/8 -j ACCEPT\nCOMMIT\n"],
+            "203.0.113.1",
+            "172.16.0.1",
+            80,
+        );
+        assert_eq!(t.result.outcome, "DROP");
+        assert_eq!(t.result.path.last().unwrap().rule, "policy DROP");
+        let t = run(
+            &["*filter\n:FORWARD DROP [0:0]\n-A FORWARD -d 10.0.0.0/8 -j ACCEPT\nCOMMIT\n"],
+            "203.0.113.1",
+            "10.1.2.3",
+            80,
+        );
+        assert_eq!(t.result.outcome, "ACCEPT");
+    }
+
+    /// iptables' nat PREROUTING (priority -100) binds first; nft's NAT
+    /// chain at a later priority is then not consulted (`nf_nat_inet_fn`).
+    #[test]
+    fn the_first_nat_binding_wins_across_tables() {
+        let ipt = "*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -d 10.96.0.1/32 -p tcp -m tcp --dport 80 -j DNAT --to-destination 10.244.1.1:8080\nCOMMIT\n";
+        let nft = "table ip other {\n\tchain pre {\n\t\ttype nat hook prerouting priority dstnat + 10; policy accept;\n\t\tip daddr 10.96.0.1 dnat to 10.244.9.9:9\n\t}\n}\n";
+        let t = run(&[nft, ipt], "10.244.2.2", "10.96.0.1", 80);
+        assert_eq!(t.result.outcome, "10.244.1.1:8080");
+        assert!(t.result.path.iter().all(|s| s.table == "nat"));
+    }
+
+    /// An interface is one fact for the whole walk: Docker's `-i docker0
+    /// RETURN` and `! -i docker0 … DNAT` give two worlds, not four.
+    #[test]
+    fn an_unknown_interface_is_one_branch() {
+        let docker = "*nat\n:DOCKER - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n-A DOCKER -i docker0 -j RETURN\n-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80\nCOMMIT\n";
+        let t = run(&[docker], "203.0.113.9", "192.168.0.2", 8080);
+        assert_eq!(t.result.outcome, "172.17.0.2:80");
+        assert_eq!(t.branches.len(), 1, "{t:#?}");
+        assert_eq!(t.branches[0].result.outcome, "");
+        assert!(t.branches[0].conditions[0].starts_with("the packet arrives on docker0"));
+    }
+
+    /// A set that is not in the dumps is not guessed: a branch.
+    #[test]
+    fn a_missing_ipset_is_a_branch() {
+        let t = run(
+            &[
+                "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m set --match-set blocked src -j DROP\nCOMMIT\n",
+            ],
+            "10.0.0.1",
+            "10.0.0.2",
+            80,
+        );
+        assert_eq!(t.result.outcome, "");
+        assert_eq!(t.branches[0].result.outcome, "DROP");
+        assert!(t.branches[0].conditions[0].contains("set blocked is not in the dump"));
+        // with the set, no branch
+        let t = run(
+            &[
+                "*filter\n:FORWARD ACCEPT [0:0]\n-A FORWARD -m set --match-set blocked src -j DROP\nCOMMIT\n",
+                "create blocked hash:net family inet\nadd blocked 10.0.0.0/24\n",
+            ],
+            "10.0.0.1",
+            "10.0.0.2",
+            80,
+        );
+        assert_eq!(t.result.outcome, "DROP");
+        assert!(t.branches.is_empty());
+    }
+
+    /// nft: numgen splits with equal shares; a goto's chain ending returns
+    /// to the caller's caller.
+    #[test]
+    fn nft_numgen_and_goto() {
+        let nft = "table inet t {\n\tchain pre {\n\t\ttype nat hook prerouting priority -100; policy accept;\n\t\tjump svc\n\t\tip daddr 10.96.0.5 dnat to 10.9.9.9:1\n\t}\n\tchain svc {\n\t\tip daddr 10.96.0.5 goto pick\n\t\tip daddr 10.96.0.5 dnat to 10.8.8.8:1\n\t}\n\tchain pick {\n\t\ttcp dport 443 numgen random mod 2 vmap { 0 : goto a, 1 : goto b }\n\t}\n\tchain a {\n\t\tmeta l4proto tcp dnat to 10.0.0.1:443\n\t}\n\tchain b {\n\t\tmeta l4proto tcp dnat to 10.0.0.2:443\n\t}\n}\n";
+        let t = run(&[nft], "10.244.0.1", "10.96.0.5", 443);
+        assert_eq!(t.result.outcome, "10.0.0.1:443, 10.0.0.2:443");
+        assert!((t.result.endpoints[0].probability - 0.5).abs() < 1e-9);
+        // port 80: `pick` matches nothing, the goto returns to `pre`
+        let t = run(&[nft], "10.244.0.1", "10.96.0.5", 80);
+        assert_eq!(t.result.outcome, "10.9.9.9:1");
+    }
 }
