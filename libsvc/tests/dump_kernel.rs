@@ -316,3 +316,63 @@ fn nft_dumps_of_a_mixed_node_trace_like_the_model() {
     }
     common::report("dump-kernel-nft", &results, &[]);
 }
+
+/// Real traffic agrees with the dump's trace: in a namespace holding
+/// svcgen's iptables rules for the examples, the node connects to
+/// redis-master's ClusterIP; the connection lands on the endpoint address
+/// the trace of the namespace's `iptables-save` names.
+#[test]
+fn real_traffic_lands_where_the_dump_trace_says() {
+    if !kernel_tests_enabled() || !have("iptables-restore") || !have("python3") {
+        return;
+    }
+    let ns = Netns::new("dump-traffic").expect("ip netns add");
+    let ip = |args: &[&str]| ns.exec("ip", args, "").unwrap();
+    ip(&["link", "set", "lo", "up"]);
+    // the node's address, and a default route (the ClusterIP is routed
+    // before OUTPUT's DNAT rewrites it)
+    ip(&["addr", "add", &format!("{NODE_IP}/32"), "dev", "lo"]);
+    ip(&["route", "add", "default", "dev", "lo"]);
+    // redis-master's one endpoint lives on this node
+    ip(&["addr", "add", "10.244.1.2/32", "dev", "lo"]);
+    let l = loaded();
+    for rs in libsvc::proxy::iptables::rulesets(&l) {
+        if rs.family == libsvc::config::IpFamily::IPv4 {
+            let text = libsvc::proxy::iptables::render::restore_text(&rs, true);
+            ns.exec("iptables-restore", &["--noflush"], &text).unwrap();
+        }
+    }
+    let saved = ns.exec("iptables-save", &[], "").unwrap();
+    let d = read("iptables-save", &saved);
+    let p = packet(NODE_IP, "10.0.0.11", 6379);
+    let t = trace::trace(&d, &opts(), &p);
+    assert_eq!(
+        t.result.outcome,
+        "10.244.1.2:6379",
+        "{}",
+        trace::report(&p, &t)
+    );
+
+    // a server on every address; it prints the address the connection reached
+    let server = std::process::Command::new("ip")
+        .args(["netns", "exec", ns.name(), "python3", "-c",
+            "import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',6379))\ns.listen(1)\ns.settimeout(10)\nc,a=s.accept()\nh,p=c.getsockname()\nprint(f'{h}:{p}')"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let client = ns.exec(
+        "python3",
+        &[
+            "-c",
+            "import socket\nsocket.create_connection(('10.0.0.11',6379),timeout=5)",
+        ],
+        "",
+    );
+    let out = server.wait_with_output().unwrap();
+    client.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "10.244.1.2:6379"
+    );
+}
