@@ -146,6 +146,19 @@ fn same_chains(
             assert_eq!(a, b, "{} {}", wt.name, wc.name);
             n += 1;
         }
+        // sets and maps: the same elements (in any order) and timeout
+        for ws in &wt.sets {
+            let gs = gt
+                .set(&ws.name)
+                .unwrap_or_else(|| panic!("set {} missing", ws.name));
+            let sorted = |s: &libsvc::dump::model::Set| {
+                let mut v: Vec<String> = s.elements.iter().map(|e| format!("{e:?}")).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(sorted(ws), sorted(gs), "{} set {}", wt.name, ws.name);
+            assert_eq!(ws.timeout, gs.timeout, "{} set {}", wt.name, ws.name);
+        }
     }
     assert!(n > 0);
 }

@@ -580,6 +580,7 @@ fn module(
     let (mut every, mut packet) = (None, 0u32);
     let mut recent_name = "DEFAULT".to_string();
     let mut recent_check = None;
+    let mut recent_seconds = None;
     while i < opts.len() {
         let mut negated = false;
         if opts[i].text == "!" {
@@ -684,7 +685,17 @@ fn module(
                 used = 1;
             }
             ("recent", "--rsource" | "--reap") => used = 1,
-            ("recent", "--seconds" | "--hitcount" | "--mask") => {}
+            ("recent", "--seconds") => match a.parse() {
+                Ok(n) => recent_seconds = Some(n),
+                Err(_) => ok = false,
+            },
+            // iptables-save writes the default mask; another one changes what is tested
+            ("recent", "--mask")
+                if matches!(
+                    a,
+                    "255.255.255.255" | "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+                ) => {}
+            // --rdest, --hitcount, --rttl change what is tested: opaque
             ("nfacct", "--nfacct-name") => out.push(Match::Comment(format!("nfacct {a}"))),
             _ => ok = false,
         }
@@ -702,7 +713,10 @@ fn module(
     }
     if name == "recent" {
         match recent_check {
-            Some(true) => out.push(Match::RecentCheck(recent_name)),
+            Some(true) => out.push(Match::RecentCheck {
+                name: recent_name,
+                seconds: recent_seconds,
+            }),
             Some(false) => out.push(Match::RecentSet(recent_name)),
             None => ok = false,
         }

@@ -258,6 +258,10 @@ pub struct Set {
     /// An ipset's key dimensions (`hash:ip,port` → `ip`, `port`); empty for nft.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dims: Vec<String>,
+    /// nft `timeout` in seconds (kube-proxy's affinity sets: the
+    /// sessionAffinity timeout); `nft list` writes `3h` for `10800s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u64>,
 }
 
 /// A NAT target.
@@ -362,7 +366,12 @@ pub enum Match {
         packet: u32,
     },
     /// `-m recent --rcheck/--update` (needs earlier connections; a first one never matches).
-    RecentCheck(String),
+    RecentCheck {
+        /// The list (`--name`).
+        name: String,
+        /// `--seconds` (the affinity timeout).
+        seconds: Option<u32>,
+    },
     /// `-m recent --set` (always matches; records the source).
     RecentSet(String),
     /// `-m comment --comment TEXT`, nft `comment`.

@@ -212,6 +212,7 @@ impl Reader<'_> {
             kind: String::new(),
             elements: Vec::new(),
             dims: Vec::new(),
+            timeout: None,
         });
         t.sets.len() - 1
     }
@@ -462,6 +463,20 @@ impl Reader<'_> {
                         .collect::<Vec<_>>()
                         .join(" ");
                 }
+                "timeout" => {
+                    let t = self
+                        .toks
+                        .get(i + 1)
+                        .map(|t| t.text.clone())
+                        .unwrap_or_default();
+                    match duration(&t) {
+                        Some(secs) => self.tables[ti].sets[si].timeout = Some(secs),
+                        None => {
+                            let at = self.toks[i].clone();
+                            self.err(&at, format!("bad timeout {t:?}"));
+                        }
+                    }
+                }
                 "elements" => {
                     if let Some(open) = (i..end).find(|&k| self.toks[k].is("{")) {
                         let close = self.matching(open);
@@ -638,6 +653,40 @@ fn render(toks: &[Tok]) -> String {
         }
     }
     s
+}
+
+/// An nft time: `10800s`, `3h`, `1d2h30m`, `500ms` (whole seconds kept).
+fn duration(s: &str) -> Option<u64> {
+    let mut total_ms: u64 = 0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        let unit_ms = match c {
+            'd' => 86_400_000,
+            'h' => 3_600_000,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                1
+            }
+            'm' => 60_000,
+            's' => 1000,
+            _ => return None,
+        };
+        total_ms = total_ms.checked_add(n.checked_mul(unit_ms)?)?;
+        any = true;
+    }
+    if !num.is_empty() {
+        total_ms = total_ms.checked_add(num.parse::<u64>().ok()?.checked_mul(1000)?)?;
+        any = true;
+    }
+    any.then_some(total_ms / 1000)
 }
 
 fn parse_num(s: &str) -> Option<u32> {
@@ -1258,6 +1307,9 @@ pub fn parse_json(file: &str, text: &str) -> Parsed {
                 if kind == "map" {
                     kind_text.push_str(&format!(" : {}", ty(&o["map"])));
                 }
+                if let Some(t) = o["timeout"].as_u64() {
+                    kind_text.push_str(&format!(" ; timeout {t}s"));
+                }
                 lines.push_str(&format!(
                     "add {kind} {fam} {table} {} {{ type {kind_text} ; }}\n",
                     s("name")
@@ -1476,6 +1528,21 @@ fn json_expr(e: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_timeouts() {
+        assert_eq!(duration("10800s"), Some(10800));
+        assert_eq!(duration("3h"), Some(10800));
+        assert_eq!(duration("1d2h30m5s"), Some(95405));
+        assert_eq!(duration("1500ms"), Some(1));
+        assert_eq!(duration("x"), None);
+        let p = parse(
+            "d",
+            "add table ip t\nadd set ip t a { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }\n",
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        assert_eq!(p.tables[0].sets[0].timeout, Some(10800));
+    }
 
     #[test]
     fn reads_list_ruleset() {

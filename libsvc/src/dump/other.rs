@@ -45,6 +45,7 @@ pub fn parse_ipset(file: &str, text: &str) -> Parsed {
                     kind: kind.into(),
                     elements: Vec::new(),
                     dims,
+                    timeout: None,
                 });
             }
             (Some("add"), Some(name), Some(elem)) => {

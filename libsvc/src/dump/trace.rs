@@ -290,6 +290,7 @@ impl<'a> Run<'a> {
             kind: String::new(),
             elements: Vec::new(),
             dims: Vec::new(),
+            timeout: None,
         };
         let s = named.unwrap_or(&empty);
         let mut unknown = None;
@@ -428,7 +429,7 @@ impl<'a> Run<'a> {
                 let p = 1.0 / *every as f64;
                 tri(self.choose(vec![p, 1.0 - p]) == 0)
             }
-            Match::RecentCheck(name) => {
+            Match::RecentCheck { name, .. } => {
                 let note = format!(
                     "-m recent --name {name} (session affinity): taken as a first connection, which no list holds"
                 );
