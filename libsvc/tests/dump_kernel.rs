@@ -144,6 +144,7 @@ fn same_chains(
             let a: Vec<String> = wc.rules.iter().map(|r| r.canonical()).collect();
             let b: Vec<String> = gc.rules.iter().map(|r| r.canonical()).collect();
             assert_eq!(a, b, "{} {}", wt.name, wc.name);
+            assert_eq!(wc.base, gc.base, "{} {}", wt.name, wc.name);
             n += 1;
         }
         // sets and maps: the same elements (in any order) and timeout
