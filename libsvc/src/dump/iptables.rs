@@ -481,7 +481,7 @@ fn rule_options(
                     end
                 };
                 let end = end.max((i + 2).min(toks.len()));
-                module(argtext, &toks[i..end], rule, six, &mut err);
+                module(argtext, &toks[i..end], rule);
                 loaded.push(argtext.to_string());
                 i = end;
             }
@@ -532,7 +532,7 @@ fn rule_options(
                         pos: rule.pos,
                         text: String::new(),
                     };
-                    module(m, &group, &mut tmp, six, &mut err);
+                    module(m, &group, &mut tmp);
                     if !tmp.matches.iter().any(|x| matches!(x, Match::Opaque(_))) {
                         rule.matches.extend(tmp.matches);
                         read = true;
@@ -563,13 +563,7 @@ fn join(toks: &[Tok]) -> String {
 }
 
 /// One `-m NAME opts…` group (`toks[0]` is `-m`).
-fn module(
-    name: &str,
-    toks: &[Tok],
-    rule: &mut Rule,
-    six: &mut bool,
-    err: &mut impl FnMut(u32, String),
-) {
+fn module(name: &str, toks: &[Tok], rule: &mut Rule) {
     let opaque = |rule: &mut Rule| rule.matches.push(Match::Opaque(join(toks)));
     let mut out: Vec<Match> = Vec::new();
     let opts = toks.get(2..).unwrap_or_default();
@@ -725,8 +719,6 @@ fn module(
     if ok && (!out.is_empty() || matches!(name, "tcp" | "udp" | "sctp" | "udplite")) {
         rule.matches.extend(out);
     } else {
-        let _ = &six;
-        let _ = &err;
         opaque(rule);
     }
 }
