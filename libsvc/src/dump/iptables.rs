@@ -12,6 +12,7 @@ use super::model::*;
 use super::{Diags, Parsed};
 use crate::proxy::iptables::model::Ruleset as KubeRuleset;
 use ipnet::IpNet;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// A token and its 1-based column.
@@ -125,6 +126,8 @@ pub fn parse(file: &str, text: &str) -> Parsed {
     let mut d = Diags::new(file);
     let mut tables: Vec<Table> = Vec::new();
     let mut cur: Option<Table> = None;
+    // the current table's chains by name
+    let mut index: HashMap<String, usize> = HashMap::new();
     let mut six = false;
     // per part: (the header says IPv6, an IPv6 address was seen); each table's part
     let mut parts: Vec<(bool, bool)> = vec![(false, false)];
@@ -161,6 +164,7 @@ pub fn parse(file: &str, text: &str) -> Parsed {
                 );
             }
             part_of.push(parts.len() - 1);
+            index.clear();
             cur = Some(Table {
                 origin: Origin::Iptables,
                 family: Family::Ip,
@@ -204,10 +208,11 @@ pub fn parse(file: &str, text: &str) -> Parsed {
                 priority,
                 policy_accept: policy != "DROP",
             });
-            if t.chain(&name).is_some() {
+            if index.contains_key(&name) {
                 d.error(line_no, 2, format!("chain {name} declared twice"));
                 continue;
             }
+            index.insert(name.clone(), t.chains.len());
             t.chains.push(Chain {
                 name,
                 base,
@@ -253,9 +258,10 @@ pub fn parse(file: &str, text: &str) -> Parsed {
             rest = &rest[1..];
         }
         // built-in chains exist without a declaration (iptables-restore --noflush input)
-        if t.chain(&chain.text).is_none()
+        if !index.contains_key(&chain.text)
             && let Some((hook, priority, kind)) = builtin(&t.name, &chain.text)
         {
+            index.insert(chain.text.clone(), t.chains.len());
             t.chains.push(Chain {
                 name: chain.text.clone(),
                 base: Some(Base {
@@ -268,8 +274,7 @@ pub fn parse(file: &str, text: &str) -> Parsed {
                 pos: pos(chain.col),
             });
         }
-        let chains: Vec<String> = t.chains.iter().map(|c| c.name.clone()).collect();
-        let Some(ci) = chains.iter().position(|c| *c == chain.text) else {
+        let Some(&ci) = index.get(&chain.text) else {
             d.error(
                 line_no,
                 lead + chain.col,
@@ -286,7 +291,7 @@ pub fn parse(file: &str, text: &str) -> Parsed {
             matches: Vec::new(),
             stmts: Vec::new(),
         };
-        rule_options(rest, &chains, &mut rule, &mut six, |col, msg| {
+        rule_options(rest, &index, &mut rule, &mut six, |col, msg| {
             d.error(line_no, lead + col, msg)
         });
         let rules = &mut t.chains[ci].rules;
@@ -416,7 +421,7 @@ fn general(t: &str) -> bool {
 /// Reads a rule's options into matches and statements.
 fn rule_options(
     toks: &[Tok],
-    chains: &[String],
+    chains: &HashMap<String, usize>,
     rule: &mut Rule,
     six: &mut bool,
     mut err: impl FnMut(u32, String),
@@ -727,7 +732,7 @@ fn module(name: &str, toks: &[Tok], rule: &mut Rule) {
 fn target(
     goto: bool,
     toks: &[Tok],
-    chains: &[String],
+    chains: &HashMap<String, usize>,
     rule: &mut Rule,
     err: &mut impl FnMut(u32, String),
 ) {
@@ -745,7 +750,7 @@ fn target(
     };
     let flag = |k: &str| opts.iter().any(|o| o.text == k);
     let opaque = || Stmt::Opaque(format!("{} {}", if goto { "-g" } else { "-j" }, join(toks)));
-    let stmt = if chains.iter().any(|c| c == name) {
+    let stmt = if chains.contains_key(name) {
         Stmt::Verdict(if goto {
             Verdict::Goto(name.into())
         } else {
