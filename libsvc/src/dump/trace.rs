@@ -532,7 +532,8 @@ impl<'a> Run<'a> {
                                 self.apply_dnat(&to);
                                 Flow::Accept
                             }
-                            _ => Flow::End(Fate::Dropped), // no element: nft drops
+                            // no element: the lookup breaks the rule (NFT_BREAK), the next rule runs
+                            _ => Flow::Next,
                         }
                     }
                     Stmt::Snat(_) | Stmt::Masquerade { .. } => {
