@@ -897,6 +897,26 @@ mod tests {
         assert_eq!(svc.rules[1].pos, Pos { line: 7, column: 1 });
     }
 
+    /// What iptables-nft-save and `iptables-save -c` add around the rules.
+    #[test]
+    fn reads_warnings_and_counters() {
+        let p = parse(
+            "d",
+            "# Warning: iptables-legacy tables present, use iptables-legacy-save to see them\n*filter\n:INPUT ACCEPT [10:600]\n:FORWARD DROP [0:0]\n[5:300] -A INPUT -i lo -j ACCEPT\nCOMMIT\n# Completed on Sun Dec  6 03:00:00 2026\n",
+        );
+        assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+        let t = &p.tables[0];
+        assert!(
+            !t.chain("FORWARD")
+                .unwrap()
+                .base
+                .as_ref()
+                .unwrap()
+                .policy_accept
+        );
+        assert_eq!(t.chain("INPUT").unwrap().rules[0].text, "-i lo -j ACCEPT");
+    }
+
     #[test]
     fn both_families_in_one_file() {
         let p = parse(
