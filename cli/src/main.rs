@@ -5,6 +5,7 @@
 
 #[cfg(target_os = "linux")]
 mod agent;
+mod dump;
 mod inputs;
 mod output;
 mod render;
@@ -56,7 +57,7 @@ enum Command {
     Render(render::RenderArgs),
     /// Follow a new connection through the rules of a proxy mode.
     #[command(
-        after_help = "Examples:\n  svcgen trace -f examples/hello-world.yaml --mode iptables --src 10.244.1.5 --dst 10.96.0.50 --port 80\n  svcgen trace -f examples/ --mode nftables --src 203.0.113.9 --dst 192.168.0.2 --port 30080 -o json"
+        after_help = "Examples:\n  svcgen trace -f examples/hello-world.yaml --mode iptables --src 10.244.1.5 --dst 10.96.0.50 --port 80\n  svcgen trace -f examples/ --mode nftables --src 203.0.113.9 --dst 192.168.0.2 --port 30080 -o json\n  svcgen trace --rules node-3.iptables-save --rules node-3.ipset --local 192.168.0.3 --src 10.244.1.5 --dst 10.96.0.20 --port 80\n\nWith --rules, the packet walks a node's dumped rules (iptables-save, ip6tables-save,\nnft list ruleset, nft -j list ruleset, ipset save, ipvsadm-save -n) as the kernel would;\nsee docs/dumps.md."
     )]
     Trace(render::TraceArgs),
     /// Answer a DNS query the way the cluster DNS would.

@@ -190,9 +190,9 @@ impl TraceMode {
 pub struct TraceArgs {
     #[command(flatten)]
     pub input: InputArgs,
-    /// Which proxy mode's rules to follow.
-    #[arg(long, value_enum)]
-    pub mode: TraceMode,
+    /// Which proxy mode's rules to follow (not with --rules).
+    #[arg(long, value_enum, required_unless_present = "rules")]
+    pub mode: Option<TraceMode>,
     /// Source address of the packet.
     #[arg(long, value_name = "IP")]
     pub src: std::net::IpAddr,
@@ -206,8 +206,9 @@ pub struct TraceArgs {
     #[arg(long, value_name = "tcp|udp|sctp", default_value = "tcp")]
     pub proto: String,
     /// The interface the packet comes in on (for the BridgeInterface and
-    /// InterfaceNamePrefix local-traffic detectors); none: from the node itself.
-    #[arg(long, value_name = "NAME")]
+    /// InterfaceNamePrefix local-traffic detectors; with --rules, for -i /
+    /// iifname matches, which branch when it is not given).
+    #[arg(long = "in-iface", visible_alias = "in-interface", value_name = "IF")]
     pub in_interface: Option<String>,
     /// ipvs: the scheduler (overrides ipvs.scheduler).
     #[arg(long, value_name = "SCHED")]
@@ -218,10 +219,19 @@ pub struct TraceArgs {
     /// Treat validation problems as errors.
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub dump: crate::dump::DumpArgs,
 }
 
 /// `svcgen trace`.
 pub fn trace(args: &TraceArgs) -> ExitCode {
+    if !args.dump.rules.is_empty() {
+        return crate::dump::trace(args);
+    }
+    let Some(mode) = args.mode else {
+        eprintln!("svcgen: trace needs --mode (or --rules)");
+        return ExitCode::from(EXIT_USAGE);
+    };
     let Ok((_inputs, mut loaded)) = load_for_output(&args.input, args.strict) else {
         return ExitCode::from(EXIT_INVALID);
     };
@@ -242,7 +252,7 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
         port: args.port,
         protocol,
     };
-    match libsvc::trace::trace(&loaded, args.mode.lib(), &packet) {
+    match libsvc::trace::trace(&loaded, mode.lib(), &packet) {
         Ok(result) => {
             match args.output {
                 OutputFormat::Text => emit(&libsvc::trace::report(&packet, &result)),

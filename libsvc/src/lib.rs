@@ -37,6 +37,7 @@
 pub mod config;
 pub mod diag;
 pub mod dns;
+pub mod dump;
 pub mod env;
 pub mod model;
 pub mod parse;
