@@ -82,7 +82,7 @@ impl fmt::Display for Ruleset {
     }
 }
 
-fn write_table_head(f: &mut fmt::Formatter<'_>, t: &Table) -> fmt::Result {
+pub(crate) fn write_table_head(f: &mut impl Write, t: &Table) -> fmt::Result {
     write!(f, "add table {} {}", t.family.keyword(), t.name)?;
     if let Some(c) = &t.comment {
         write!(f, " {{ comment {} ; }}", quote(c))?;
@@ -90,7 +90,7 @@ fn write_table_head(f: &mut fmt::Formatter<'_>, t: &Table) -> fmt::Result {
     writeln!(f)
 }
 
-fn write_chain(f: &mut fmt::Formatter<'_>, t: &Table, c: &Chain) -> fmt::Result {
+pub(crate) fn write_chain(f: &mut impl Write, t: &Table, c: &Chain) -> fmt::Result {
     write!(f, "add chain {} {} {}", t.family.keyword(), t.name, c.name)?;
     if c.base.is_some() || c.comment.is_some() {
         f.write_str(" {")?;
@@ -120,7 +120,7 @@ fn write_chain(f: &mut fmt::Formatter<'_>, t: &Table, c: &Chain) -> fmt::Result 
     writeln!(f)
 }
 
-fn write_set(f: &mut fmt::Formatter<'_>, t: &Table, s: &Set) -> fmt::Result {
+pub(crate) fn write_set(f: &mut impl Write, t: &Table, s: &Set) -> fmt::Result {
     write!(
         f,
         "add set {} {} {} {{ type {} ;",
@@ -149,7 +149,7 @@ fn write_set(f: &mut fmt::Formatter<'_>, t: &Table, s: &Set) -> fmt::Result {
     writeln!(f, " }}")
 }
 
-fn write_map(f: &mut fmt::Formatter<'_>, t: &Table, m: &Map) -> fmt::Result {
+pub(crate) fn write_map(f: &mut impl Write, t: &Table, m: &Map) -> fmt::Result {
     write!(
         f,
         "add map {} {} {} {{ type {} : verdict ;",
@@ -164,7 +164,7 @@ fn write_map(f: &mut fmt::Formatter<'_>, t: &Table, m: &Map) -> fmt::Result {
     writeln!(f, " }}")
 }
 
-fn write_element(f: &mut fmt::Formatter<'_>, t: &Table, name: &str, e: &Element) -> fmt::Result {
+pub(crate) fn write_element(f: &mut impl Write, t: &Table, name: &str, e: &Element) -> fmt::Result {
     write!(
         f,
         "add element {} {} {} {{ {}",
