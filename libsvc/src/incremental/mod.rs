@@ -181,7 +181,7 @@ pub fn changed_services(old: &crate::ServiceTable, new: &crate::ServiceTable) ->
                     j += 1;
                 }
                 std::cmp::Ordering::Equal => {
-                    if x != y {
+                    if x != y && !same_but_origin(x, y) {
                         out.push(x.key());
                     }
                     i += 1;
@@ -200,6 +200,18 @@ pub fn changed_services(old: &crate::ServiceTable, new: &crate::ServiceTable) ->
         }
     }
     out
+}
+
+/// Equal but for where they were read from (file names, positions).
+fn same_but_origin(x: &crate::table::ServiceInfo, y: &crate::table::ServiceInfo) -> bool {
+    let mut y = y.clone();
+    y.origin = x.origin.clone();
+    if y.slices.len() == x.slices.len() {
+        for (a, b) in x.slices.iter().zip(y.slices.iter_mut()) {
+            b.origin = a.origin.clone();
+        }
+    }
+    *x == y
 }
 
 /// One change to the inputs.
