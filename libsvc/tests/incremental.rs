@@ -119,7 +119,13 @@ fn inputs(slots: &[Option<Svc>]) -> Vec<Input> {
     v
 }
 
-const MODES: [Mode; 5] = [Mode::Iptables, Mode::Nftables, Mode::Ipvs, Mode::Env, Mode::Dns];
+const MODES: [Mode; 5] = [
+    Mode::Iptables,
+    Mode::Nftables,
+    Mode::Ipvs,
+    Mode::Env,
+    Mode::Dns,
+];
 
 fn state(slots: &[Option<Svc>]) -> State {
     State::new(inputs(slots), overrides(), &MODES, RenderOptions::default()).expect("builds")
@@ -142,10 +148,16 @@ fn changes(old: &[Option<Svc>], new: &[Option<Svc>]) -> Vec<Change> {
 /// Each mode's delta applied to the old model equals the new model.
 fn check_models(old: &Outputs, new: &Outputs, d: &Deltas) -> Result<(), TestCaseError> {
     use incremental::{iptables, ipvs, nftables};
-    let (o, n) = (old.nftables.as_ref().unwrap(), new.nftables.as_ref().unwrap());
+    let (o, n) = (
+        old.nftables.as_ref().unwrap(),
+        new.nftables.as_ref().unwrap(),
+    );
     let applied = nftables::apply(o, d.nftables.as_ref().unwrap());
     prop_assert_eq!(nftables::normalize(&applied), nftables::normalize(n));
-    let (o, n) = (old.iptables.as_ref().unwrap(), new.iptables.as_ref().unwrap());
+    let (o, n) = (
+        old.iptables.as_ref().unwrap(),
+        new.iptables.as_ref().unwrap(),
+    );
     let applied = iptables::apply(o, d.iptables.as_ref().unwrap());
     prop_assert_eq!(iptables::normalize(&applied), iptables::normalize(n));
     let (o, n) = (old.ipvs.as_ref().unwrap(), new.ipvs.as_ref().unwrap());
@@ -265,7 +277,9 @@ fn nft_canonical(ns: &Netns) -> Result<String, String> {
     let mut items: Vec<(String, String)> = Vec::new();
     for item in v["nftables"].as_array().cloned().unwrap_or_default() {
         let mut item = item;
-        let Some(obj) = item.as_object_mut() else { continue };
+        let Some(obj) = item.as_object_mut() else {
+            continue;
+        };
         if obj.contains_key("metainfo") {
             continue;
         }
@@ -277,7 +291,11 @@ fn nft_canonical(ns: &Netns) -> Result<String, String> {
                 }
             }
         }
-        let (kind, body) = obj.iter().next().map(|(k, b)| (k.clone(), b.clone())).unwrap();
+        let (kind, body) = obj
+            .iter()
+            .next()
+            .map(|(k, b)| (k.clone(), b.clone()))
+            .unwrap();
         // Rules keep their order within a chain (stable sort by chain).
         let group = match kind.as_str() {
             "rule" => format!("rule {}", body["chain"]),
@@ -318,10 +336,16 @@ fn ipt_canonical(ns: &Netns) -> Result<String, String> {
 fn kernel_case(old: &[Option<Svc>], new: &[Option<Svc>]) -> Result<(), String> {
     let mut st = state(old);
     let old_nft = st.outputs().nftables.clone().unwrap().to_string();
-    let old_ipt = libsvc::proxy::iptables::render::restore_text(&st.outputs().iptables.clone().unwrap()[0], false);
+    let old_ipt = libsvc::proxy::iptables::render::restore_text(
+        &st.outputs().iptables.clone().unwrap()[0],
+        false,
+    );
     let update = st.apply(changes(old, new)).map_err(|e| e.to_string())?;
     let new_nft = st.outputs().nftables.clone().unwrap().to_string();
-    let new_ipt = libsvc::proxy::iptables::render::restore_text(&st.outputs().iptables.clone().unwrap()[0], false);
+    let new_ipt = libsvc::proxy::iptables::render::restore_text(
+        &st.outputs().iptables.clone().unwrap()[0],
+        false,
+    );
 
     let a = Netns::new("incr")?;
     a.exec("nft", &["-f", "-"], &old_nft)?;
@@ -337,8 +361,12 @@ fn kernel_case(old: &[Option<Svc>], new: &[Option<Svc>]) -> Result<(), String> {
     if have("iptables-restore") {
         let a = Netns::new("incr")?;
         a.exec("iptables-restore", &["--noflush"], &old_ipt)?;
-        a.exec("iptables-restore", &["--noflush"], &update.deltas.text(Mode::Iptables))
-            .map_err(|e| format!("{e}\ndelta:\n{}", update.deltas.text(Mode::Iptables)))?;
+        a.exec(
+            "iptables-restore",
+            &["--noflush"],
+            &update.deltas.text(Mode::Iptables),
+        )
+        .map_err(|e| format!("{e}\ndelta:\n{}", update.deltas.text(Mode::Iptables)))?;
         let b = Netns::new("incr")?;
         b.exec("iptables-restore", &["--noflush"], &new_ipt)?;
         let (la, lb) = (ipt_canonical(&a)?, ipt_canonical(&b)?);

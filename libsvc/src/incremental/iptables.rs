@@ -97,10 +97,22 @@ pub fn diff(old: &[Ruleset], new: &[Ruleset]) -> Delta {
     };
     let mut families = Vec::new();
     let mut all: Vec<IpFamily> = new.iter().map(|r| r.family).collect();
-    all.extend(old.iter().map(|r| r.family).filter(|f| !new.iter().any(|r| r.family == *f)));
+    all.extend(
+        old.iter()
+            .map(|r| r.family)
+            .filter(|f| !new.iter().any(|r| r.family == *f)),
+    );
     for family in all {
-        let o = old.iter().find(|r| r.family == family).cloned().unwrap_or_else(|| empty(family));
-        let n = new.iter().find(|r| r.family == family).cloned().unwrap_or_else(|| empty(family));
+        let o = old
+            .iter()
+            .find(|r| r.family == family)
+            .cloned()
+            .unwrap_or_else(|| empty(family));
+        let n = new
+            .iter()
+            .find(|r| r.family == family)
+            .cloned()
+            .unwrap_or_else(|| empty(family));
         let fd = diff_family(&o, &n);
         if !fd.tables.is_empty() || fd.jumps_changed {
             families.push(fd);
@@ -115,7 +127,12 @@ pub fn diff(old: &[Ruleset], new: &[Ruleset]) -> Delta {
 fn diff_family(o: &Ruleset, n: &Ruleset) -> FamilyDelta {
     let mut tables = Vec::new();
     let mut names: Vec<TableName> = n.tables.iter().map(|t| t.name).collect();
-    names.extend(o.tables.iter().map(|t| t.name).filter(|t| n.table(*t).is_none()));
+    names.extend(
+        o.tables
+            .iter()
+            .map(|t| t.name)
+            .filter(|t| n.table(*t).is_none()),
+    );
     for name in names {
         let old_chains: HashMap<&str, &Vec<Rule>> = o
             .table(name)

@@ -95,7 +95,11 @@ impl Delta {
     pub fn counts(&self) -> (usize, usize) {
         let mut c = (0, 0);
         for f in &self.families {
-            c.0 += f.added.iter().map(|v| 1 + v.real_servers.len()).sum::<usize>()
+            c.0 += f
+                .added
+                .iter()
+                .map(|v| 1 + v.real_servers.len())
+                .sum::<usize>()
                 + f.real_added.len()
                 + f.real_edited.len()
                 + f.entries_added.len();
@@ -157,8 +161,10 @@ fn diff_family(o: &FamilyRuleset, n: &FamilyRuleset) -> FamilyDelta {
         addresses_added: Vec::new(),
         addresses_removed: Vec::new(),
     };
-    let old_vs: BTreeMap<VsKey, &VirtualServer> = o.virtual_servers.iter().map(|v| (key(v), v)).collect();
-    let new_vs: BTreeMap<VsKey, &VirtualServer> = n.virtual_servers.iter().map(|v| (key(v), v)).collect();
+    let old_vs: BTreeMap<VsKey, &VirtualServer> =
+        o.virtual_servers.iter().map(|v| (key(v), v)).collect();
+    let new_vs: BTreeMap<VsKey, &VirtualServer> =
+        n.virtual_servers.iter().map(|v| (key(v), v)).collect();
     for (k, v) in &new_vs {
         let Some(ov) = old_vs.get(k) else {
             d.added.push((*v).clone());
@@ -167,8 +173,10 @@ fn diff_family(o: &FamilyRuleset, n: &FamilyRuleset) -> FamilyDelta {
         if header(ov) != header(v) {
             d.edited.push(header(v));
         }
-        let old_rs: BTreeMap<SocketAddr, &RealServer> = ov.real_servers.iter().map(|r| (r.addr(), r)).collect();
-        let new_rs: BTreeMap<SocketAddr, &RealServer> = v.real_servers.iter().map(|r| (r.addr(), r)).collect();
+        let old_rs: BTreeMap<SocketAddr, &RealServer> =
+            ov.real_servers.iter().map(|r| (r.addr(), r)).collect();
+        let new_rs: BTreeMap<SocketAddr, &RealServer> =
+            v.real_servers.iter().map(|r| (r.addr(), r)).collect();
         for (a, r) in &new_rs {
             match old_rs.get(a) {
                 None => d.real_added.push((*k, (*r).clone())),
@@ -180,7 +188,11 @@ fn diff_family(o: &FamilyRuleset, n: &FamilyRuleset) -> FamilyDelta {
             d.real_removed.push((*k, *a));
         }
     }
-    d.deleted = old_vs.keys().filter(|k| !new_vs.contains_key(k)).copied().collect();
+    d.deleted = old_vs
+        .keys()
+        .filter(|k| !new_vs.contains_key(k))
+        .copied()
+        .collect();
     for s in &n.ipsets {
         let old_entries: BTreeSet<&SetEntry> = match o.ipsets.iter().find(|os| os.name == s.name) {
             Some(os) => os.entries.iter().collect(),
@@ -256,16 +268,32 @@ fn write_family(f: &mut impl Write, d: &FamilyDelta) -> fmt::Result {
         for v in &d.edited {
             let line = v.to_string();
             // `-A …` of the header line is `-E …` for a server that stays.
-            writeln!(f, "-E{}", line.trim_end().strip_prefix("-A").unwrap_or(&line))?;
+            writeln!(
+                f,
+                "-E{}",
+                line.trim_end().strip_prefix("-A").unwrap_or(&line)
+            )?;
         }
         for v in &d.added {
             write!(f, "{v}")?;
         }
         for ((p, a), r) in &d.real_added {
-            writeln!(f, "-a {} {a} -r {} -m -w {}", service_flag(*p), r.addr(), r.weight)?;
+            writeln!(
+                f,
+                "-a {} {a} -r {} -m -w {}",
+                service_flag(*p),
+                r.addr(),
+                r.weight
+            )?;
         }
         for ((p, a), r) in &d.real_edited {
-            writeln!(f, "-e {} {a} -r {} -m -w {}", service_flag(*p), r.addr(), r.weight)?;
+            writeln!(
+                f,
+                "-e {} {a} -r {} -m -w {}",
+                service_flag(*p),
+                r.addr(),
+                r.weight
+            )?;
         }
     }
     if !(d.sets_created.is_empty()
@@ -307,10 +335,18 @@ fn write_family(f: &mut impl Write, d: &FamilyDelta) -> fmt::Result {
     if !(d.addresses_added.is_empty() && d.addresses_removed.is_empty()) {
         writeln!(f, "# ---- {fam} addresses: ip -batch")?;
         for ip in &d.addresses_removed {
-            writeln!(f, "addr del {ip}/{} dev kube-ipvs0", if ip.is_ipv4() { 32 } else { 128 })?;
+            writeln!(
+                f,
+                "addr del {ip}/{} dev kube-ipvs0",
+                if ip.is_ipv4() { 32 } else { 128 }
+            )?;
         }
         for ip in &d.addresses_added {
-            writeln!(f, "addr add {ip}/{} dev kube-ipvs0", if ip.is_ipv4() { 32 } else { 128 })?;
+            writeln!(
+                f,
+                "addr add {ip}/{} dev kube-ipvs0",
+                if ip.is_ipv4() { 32 } else { 128 }
+            )?;
         }
     }
     Ok(())
@@ -361,8 +397,11 @@ pub fn apply(old: &IpvsRuleset, delta: &Delta) -> IpvsRuleset {
         fr.ipsets.retain(|s| !d.sets_destroyed.contains(&s.name));
         fr.ipsets.extend(d.sets_created.iter().cloned());
         for s in &mut fr.ipsets {
-            s.entries
-                .retain(|e| !d.entries_removed.iter().any(|(n, r)| *n == s.name && r == e));
+            s.entries.retain(|e| {
+                !d.entries_removed
+                    .iter()
+                    .any(|(n, r)| *n == s.name && r == e)
+            });
             s.entries.extend(
                 d.entries_added
                     .iter()
@@ -373,7 +412,8 @@ pub fn apply(old: &IpvsRuleset, delta: &Delta) -> IpvsRuleset {
         if let Some(t) = &d.iptables {
             fr.tables = t.clone();
         }
-        fr.bound_addresses.retain(|a| !d.addresses_removed.contains(a));
+        fr.bound_addresses
+            .retain(|a| !d.addresses_removed.contains(a));
         fr.bound_addresses.extend(d.addresses_added.iter().copied());
     }
     rs

@@ -11,10 +11,10 @@
 //! the same transaction (`add table`, `delete table`, then everything), as
 //! kube-proxy does when it must start over.
 
-use crate::proxy::nftables::model::{Chain, Counter, Element, Family, KeyPart, Map, Rule, Ruleset, Set, Table};
-use crate::proxy::nftables::render::{
-    rule_text, write_chain, write_element, write_map, write_set,
+use crate::proxy::nftables::model::{
+    Chain, Counter, Element, Family, KeyPart, Map, Rule, Ruleset, Set, Table,
 };
+use crate::proxy::nftables::render::{rule_text, write_chain, write_element, write_map, write_set};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::{self, Write};
@@ -288,10 +288,16 @@ fn diff_table(o: &Table, n: &Table) -> Option<PartialDelta> {
 }
 
 fn names(t: &Table) -> impl Iterator<Item = (ObjectKind, &str)> {
-    let chains = t.chains.iter().map(|c| (ObjectKind::Chain, c.name.as_str()));
+    let chains = t
+        .chains
+        .iter()
+        .map(|c| (ObjectKind::Chain, c.name.as_str()));
     let maps = t.maps.iter().map(|m| (ObjectKind::Map, m.name.as_str()));
     let sets = t.sets.iter().map(|s| (ObjectKind::Set, s.name.as_str()));
-    let counters = t.counters.iter().map(|c| (ObjectKind::Counter, c.name.as_str()));
+    let counters = t
+        .counters
+        .iter()
+        .map(|c| (ObjectKind::Counter, c.name.as_str()));
     chains.chain(maps).chain(sets).chain(counters)
 }
 
@@ -301,8 +307,10 @@ fn diff_elements(name: &str, old: &[Element], new: &[Element], p: &mut PartialDe
     if old == new {
         return;
     }
-    let old_by_key: BTreeMap<&[KeyPart], &Element> = old.iter().map(|e| (e.key.as_slice(), e)).collect();
-    let new_by_key: BTreeMap<&[KeyPart], &Element> = new.iter().map(|e| (e.key.as_slice(), e)).collect();
+    let old_by_key: BTreeMap<&[KeyPart], &Element> =
+        old.iter().map(|e| (e.key.as_slice(), e)).collect();
+    let new_by_key: BTreeMap<&[KeyPart], &Element> =
+        new.iter().map(|e| (e.key.as_slice(), e)).collect();
     for e in old {
         if new_by_key.get(e.key.as_slice()) != Some(&e) {
             p.removed_elements.push((name.to_string(), e.key.clone()));
@@ -422,7 +430,8 @@ pub fn apply(old: &Ruleset, delta: &Delta) -> Ruleset {
                 rs.tables.push(t.clone());
             }
             TableDelta::Delete { family, name } => {
-                rs.tables.retain(|o| !(o.family == *family && &o.name == name));
+                rs.tables
+                    .retain(|o| !(o.family == *family && &o.name == name));
             }
             TableDelta::Partial(p) => {
                 if let Some(t) = rs
@@ -460,19 +469,33 @@ fn apply_partial(t: &mut Table, p: &PartialDelta) {
     for s in &mut t.sets {
         s.elements
             .retain(|e| !removed.contains(&(s.name.as_str(), e.key.as_slice())));
-        s.elements
-            .extend(added.get(s.name.as_str()).into_iter().flatten().map(|e| (*e).clone()));
+        s.elements.extend(
+            added
+                .get(s.name.as_str())
+                .into_iter()
+                .flatten()
+                .map(|e| (*e).clone()),
+        );
     }
     for m in &mut t.maps {
         m.elements
             .retain(|e| !removed.contains(&(m.name.as_str(), e.key.as_slice())));
-        m.elements
-            .extend(added.get(m.name.as_str()).into_iter().flatten().map(|e| (*e).clone()));
+        m.elements.extend(
+            added
+                .get(m.name.as_str())
+                .into_iter()
+                .flatten()
+                .map(|e| (*e).clone()),
+        );
     }
-    let gone: HashSet<(ObjectKind, &str)> = p.deleted.iter().map(|(k, n)| (*k, n.as_str())).collect();
-    t.chains.retain(|c| !gone.contains(&(ObjectKind::Chain, c.name.as_str())));
-    t.maps.retain(|m| !gone.contains(&(ObjectKind::Map, m.name.as_str())));
-    t.sets.retain(|s| !gone.contains(&(ObjectKind::Set, s.name.as_str())));
+    let gone: HashSet<(ObjectKind, &str)> =
+        p.deleted.iter().map(|(k, n)| (*k, n.as_str())).collect();
+    t.chains
+        .retain(|c| !gone.contains(&(ObjectKind::Chain, c.name.as_str())));
+    t.maps
+        .retain(|m| !gone.contains(&(ObjectKind::Map, m.name.as_str())));
+    t.sets
+        .retain(|s| !gone.contains(&(ObjectKind::Set, s.name.as_str())));
     t.counters
         .retain(|c| !gone.contains(&(ObjectKind::Counter, c.name.as_str())));
 }
@@ -482,7 +505,8 @@ fn apply_partial(t: &mut Table, p: &PartialDelta) {
 /// kernel cannot tell apart normalise to the same value.
 pub fn normalize(rs: &Ruleset) -> Ruleset {
     let mut rs = rs.clone();
-    rs.tables.sort_by(|a, b| (a.family, &a.name).cmp(&(b.family, &b.name)));
+    rs.tables
+        .sort_by(|a, b| (a.family, &a.name).cmp(&(b.family, &b.name)));
     for t in &mut rs.tables {
         t.chains.sort_by(|a, b| a.name.cmp(&b.name));
         t.sets.sort_by(|a, b| a.name.cmp(&b.name));
