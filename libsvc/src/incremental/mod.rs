@@ -287,28 +287,60 @@ impl State {
     /// Applies a change set: re-reads the inputs it names, reloads, and
     /// yields the deltas. On an error the state is unchanged.
     pub fn apply(&mut self, changes: Vec<Change>) -> Result<Update, RenderError> {
-        let mut inputs = self.inputs.clone();
+        // Changed in place (a copy of every input would cost more than the
+        // change), with what it takes to undo them on an error.
+        let mut undo: Vec<Undo> = Vec::new();
         for c in changes {
             match c {
                 Change::Put(input) => {
                     let parsed = crate::parse::parse(std::slice::from_ref(&input));
-                    match inputs.iter_mut().find(|(i, _)| i.name == input.name) {
-                        Some(slot) => *slot = (input, parsed),
-                        None => inputs.push((input, parsed)),
+                    match self.inputs.iter().position(|(i, _)| i.name == input.name) {
+                        Some(at) => {
+                            let old = std::mem::replace(&mut self.inputs[at], (input, parsed));
+                            undo.push(Undo::Replaced(at, old));
+                        }
+                        None => {
+                            self.inputs.push((input, parsed));
+                            undo.push(Undo::Pushed);
+                        }
                     }
                 }
-                Change::Remove(name) => inputs.retain(|(i, _)| i.name != name),
+                Change::Remove(name) => {
+                    if let Some(at) = self.inputs.iter().position(|(i, _)| i.name == name) {
+                        undo.push(Undo::Removed(at, self.inputs.remove(at)));
+                    }
+                }
             }
         }
-        let loaded = crate::load_parsed(merge(&inputs), &self.overrides);
-        let outputs = Outputs::build(&loaded, &self.modes, &self.options)?;
+        let loaded = crate::load_parsed(merge(&self.inputs), &self.overrides);
+        let outputs = match Outputs::build(&loaded, &self.modes, &self.options) {
+            Ok(o) => o,
+            Err(e) => {
+                for u in undo.into_iter().rev() {
+                    match u {
+                        Undo::Replaced(at, old) => self.inputs[at] = old,
+                        Undo::Pushed => {
+                            self.inputs.pop();
+                        }
+                        Undo::Removed(at, old) => self.inputs.insert(at, old),
+                    }
+                }
+                return Err(e);
+            }
+        };
         let mut deltas = Deltas::between(&self.outputs, &outputs);
         deltas.services = changed_services(&self.loaded.table, &loaded.table);
-        self.inputs = inputs;
         self.loaded = loaded;
         self.outputs = outputs;
         Ok(Update { deltas })
     }
+}
+
+/// How to take back one change of a change set.
+enum Undo {
+    Replaced(usize, (Input, Parsed)),
+    Pushed,
+    Removed(usize, (Input, Parsed)),
 }
 
 /// The inputs' objects and diagnostics as one read of all of them would
