@@ -43,7 +43,7 @@ pub fn service_yaml(i: usize, endpoints: usize, shape: Shape) -> String {
     let mut y = String::new();
     let (ns, name) = (format!("ns{}", i % 10), format!("svc{i}"));
     let ip = format!("172.30.{}.{}", i / 250, i % 250 + 1);
-    let ports = if i % shape.node_port_every == 0 {
+    let ports = if i.is_multiple_of(shape.node_port_every) {
         format!(
             "\n  type: NodePort\n  ports: [{{name: http, port: 80, nodePort: {}}}]",
             30000 + i / shape.node_port_every
