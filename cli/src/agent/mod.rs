@@ -193,12 +193,12 @@ pub struct Manifests {
 
 impl RuleSource for Manifests {
     fn desired(&mut self) -> Result<Desired, Vec<String>> {
-        let mut overrides = self.input.overrides().map_err(|d| vec![d.message])?;
+        let overrides = self.input.overrides().map_err(|d| vec![d.message])?;
         let inputs = self
             .input
             .read()
             .map_err(|ds| ds.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-        let loaded = libsvc::load(&inputs, &overrides);
+        let mut loaded = libsvc::load(&inputs, &overrides);
         let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
         if !errors.is_empty() {
             return Err(errors);
@@ -225,13 +225,10 @@ impl RuleSource for Manifests {
         let options = libsvc::render::RenderOptions::default();
         let mut out = Desired::default();
         for f in families {
-            let family_loaded = if loaded.settings.ip_family == Some(f) {
-                loaded.clone()
-            } else {
-                overrides.ip_family = Some(f);
-                libsvc::load(&inputs, &overrides)
-            };
-            let rendered = libsvc::render::render(&family_loaded, self.mode, &options)
+            // The family is a render setting only (`Settings::families`):
+            // one load serves every family.
+            loaded.settings.ip_family = Some(f);
+            let rendered = libsvc::render::render(&loaded, self.mode, &options)
                 .map_err(|e| vec![e.to_string()])?;
             let family = match f {
                 libsvc::config::IpFamily::IPv4 => Family::V4,
