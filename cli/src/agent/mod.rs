@@ -22,6 +22,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -423,10 +424,27 @@ impl Agent {
                 ("dry_run", &self.dry_run),
             ],
         );
+        // SIGTERM / SIGINT only raise a flag: a sync under way (and the
+        // tool it runs) finishes, so nothing is left half-applied; the loop
+        // then stops.
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop)) {
+                log(
+                    "warn",
+                    "cannot handle signal",
+                    &[("signal", &sig), ("error", &e)],
+                );
+            }
+        }
         let mut next_full = Instant::now();
         let mut retry: Option<(Instant, u32)> = None;
         let mut last_desired: Option<Desired> = None;
         loop {
+            if stop.load(Ordering::Relaxed) {
+                log("info", "agent stopping", &[("reason", &"signal")]);
+                return ExitCode::SUCCESS;
+            }
             let changed = watcher.changed();
             let now = Instant::now();
             let full_due = now >= next_full;
