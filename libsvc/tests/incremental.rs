@@ -27,6 +27,8 @@ struct Svc {
     external_ip: bool,
     /// (ready, local)
     endpoints: Vec<(bool, bool)>,
+    /// The file does not parse (its objects are not read; the others are).
+    broken: bool,
 }
 
 fn svc() -> impl Strategy<Value = Svc> {
@@ -36,8 +38,9 @@ fn svc() -> impl Strategy<Value = Svc> {
         prop_oneof![Just("TCP"), Just("UDP")],
         any::<(bool, bool, bool)>(),
         prop::collection::vec(any::<(bool, bool)>(), 0..4),
+        prop::bool::weighted(0.05),
     )
-        .prop_map(|(type_, port, proto, f, endpoints)| Svc {
+        .prop_map(|(type_, port, proto, f, endpoints, broken)| Svc {
             type_,
             port,
             proto,
@@ -45,11 +48,18 @@ fn svc() -> impl Strategy<Value = Svc> {
             affinity: f.1,
             external_ip: f.2,
             endpoints,
+            broken,
         })
 }
 
 /// Slot `i`'s file: the Service and its EndpointSlice.
 fn file(i: usize, s: &Svc) -> Input {
+    if s.broken {
+        return Input::new(
+            format!("svc{i}.yaml"),
+            "kind: Service\nmetadata: {name: [\n",
+        );
+    }
     let mut d = format!(
         "apiVersion: v1\nkind: Service\nmetadata: {{name: svc{i}, namespace: ns{}}}\nspec:\n  type: {}\n  clusterIP: 10.96.0.{}\n  ports:\n  - {{name: p, port: {}, protocol: {}{}}}\n",
         i % 3,
@@ -196,6 +206,10 @@ proptest! {
         let fresh = state(&new);
         prop_assert_eq!(st.outputs(), fresh.outputs());
         prop_assert_eq!(&st.loaded().table, &fresh.loaded().table);
+        // Objects and diagnostics follow input order; a new input comes last.
+        let same_order = State::new(st.inputs().cloned().collect(), overrides(), &MODES, RenderOptions::default()).expect("builds");
+        prop_assert_eq!(&st.loaded().objects, &same_order.loaded().objects);
+        prop_assert_eq!(&st.loaded().diagnostics, &same_order.loaded().diagnostics);
         check_models(&before, st.outputs(), &update.deltas)?;
         prop_assert_eq!(update.deltas.is_empty(), &before == st.outputs());
     }
@@ -234,6 +248,7 @@ fn fixed() -> (Vec<Option<Svc>>, Vec<Option<Svc>>) {
         affinity: false,
         external_ip: false,
         endpoints: vec![(true, true), (true, false)],
+        broken: false,
     };
     let old = vec![
         Some(base.clone()),

@@ -11,9 +11,11 @@
 //! (`libsvc/tests/incremental.rs`) shows `apply(old, diff(old, new)) == new`.
 //!
 //! What is kept: each input's parsed objects, so a change re-reads only its
-//! own files. Validation, resolution and the model build then run over the
-//! whole snapshot (allocation and slice mirroring look across Services),
-//! and the delta is taken per chain, map, set element and virtual server.
+//! own files, and the snapshot's objects, into which a change is spliced.
+//! Validation, resolution and the model build then run over the whole
+//! snapshot (allocation, slice mirroring and kube-apiserver's cross-object
+//! checks look across Services), and the delta is taken per chain, map, set
+//! element and virtual server.
 
 pub mod iptables;
 pub mod ipvs;
@@ -22,6 +24,7 @@ pub mod nftables;
 
 use crate::dns::record::Record;
 use crate::env::EnvVar;
+use crate::model::Objects;
 use crate::parse::{Input, Parsed};
 use crate::render::{Mode, RenderError, RenderOptions};
 use crate::{Loaded, Overrides};
@@ -217,7 +220,7 @@ fn same_but_origin(x: &crate::table::ServiceInfo, y: &crate::table::ServiceInfo)
 /// One change to the inputs.
 #[derive(Debug, Clone)]
 pub enum Change {
-    /// An input added, or replaced (same name).
+    /// An input replaced (same name, same place), or added after the others.
     Put(Input),
     /// The input of this name is gone.
     Remove(Arc<str>),
@@ -288,18 +291,29 @@ impl State {
     /// yields the deltas. On an error the state is unchanged.
     pub fn apply(&mut self, changes: Vec<Change>) -> Result<Update, RenderError> {
         // Changed in place (a copy of every input would cost more than the
-        // change), with what it takes to undo them on an error.
+        // change), with what it takes to undo them on an error. The merged
+        // objects of the snapshot are spliced, not merged again.
         let mut undo: Vec<Undo> = Vec::new();
+        let mut objects = std::mem::take(&mut self.loaded.objects);
         for c in changes {
             match c {
                 Change::Put(input) => {
                     let parsed = crate::parse::parse(std::slice::from_ref(&input));
                     match self.inputs.iter().position(|(i, _)| i.name == input.name) {
                         Some(at) => {
+                            let start = self.offsets(at);
+                            splice(
+                                &mut objects,
+                                start,
+                                &self.inputs[at].1.objects,
+                                &parsed.objects,
+                            );
                             let old = std::mem::replace(&mut self.inputs[at], (input, parsed));
                             undo.push(Undo::Replaced(at, old));
                         }
                         None => {
+                            let start = self.offsets(self.inputs.len());
+                            splice(&mut objects, start, &Objects::default(), &parsed.objects);
                             self.inputs.push((input, parsed));
                             undo.push(Undo::Pushed);
                         }
@@ -307,12 +321,28 @@ impl State {
                 }
                 Change::Remove(name) => {
                     if let Some(at) = self.inputs.iter().position(|(i, _)| i.name == name) {
+                        let start = self.offsets(at);
+                        splice(
+                            &mut objects,
+                            start,
+                            &self.inputs[at].1.objects,
+                            &Objects::default(),
+                        );
                         undo.push(Undo::Removed(at, self.inputs.remove(at)));
                     }
                 }
             }
         }
-        let loaded = crate::load_parsed(merge(&self.inputs), &self.overrides);
+        let diagnostics = self
+            .inputs
+            .iter()
+            .flat_map(|(_, p)| p.diagnostics.iter().cloned())
+            .collect();
+        let parsed = Parsed {
+            objects,
+            diagnostics,
+        };
+        let loaded = crate::load_parsed(parsed, &self.overrides);
         let outputs = match Outputs::build(&loaded, &self.modes, &self.options) {
             Ok(o) => o,
             Err(e) => {
@@ -325,6 +355,7 @@ impl State {
                         Undo::Removed(at, old) => self.inputs.insert(at, old),
                     }
                 }
+                self.loaded.objects = merge(&self.inputs).objects;
                 return Err(e);
             }
         };
@@ -334,6 +365,67 @@ impl State {
         self.outputs = outputs;
         Ok(Update { deltas })
     }
+
+    /// Where the objects of input `at` start in the merged objects, per kind.
+    fn offsets(&self, at: usize) -> [usize; KINDS] {
+        let mut start = [0; KINDS];
+        for (_, p) in &self.inputs[..at] {
+            for (s, n) in start.iter_mut().zip(counts(&p.objects)) {
+                *s += n;
+            }
+        }
+        start
+    }
+}
+
+/// The number of kinds of objects in [`Objects`].
+const KINDS: usize = 7;
+
+/// How many objects of each kind.
+fn counts(o: &Objects) -> [usize; KINDS] {
+    // Every field named, so that a new kind of object cannot be forgotten here.
+    let Objects {
+        services,
+        endpoints,
+        endpoint_slices,
+        pods,
+        nodes,
+        service_cidrs,
+        proxy_configs,
+    } = o;
+    [
+        services.len(),
+        endpoints.len(),
+        endpoint_slices.len(),
+        pods.len(),
+        nodes.len(),
+        service_cidrs.len(),
+        proxy_configs.len(),
+    ]
+}
+
+/// Replaces, from `start` on, the objects of `old` by those of `new`, kind by kind.
+fn splice(all: &mut Objects, start: [usize; KINDS], old: &Objects, new: &Objects) {
+    fn one<T: Clone>(v: &mut Vec<T>, at: usize, old: usize, new: &[T]) {
+        v.splice(at..at + old, new.iter().cloned());
+    }
+    let n = counts(old);
+    let Objects {
+        services,
+        endpoints,
+        endpoint_slices,
+        pods,
+        nodes,
+        service_cidrs,
+        proxy_configs,
+    } = new;
+    one(&mut all.services, start[0], n[0], services);
+    one(&mut all.endpoints, start[1], n[1], endpoints);
+    one(&mut all.endpoint_slices, start[2], n[2], endpoint_slices);
+    one(&mut all.pods, start[3], n[3], pods);
+    one(&mut all.nodes, start[4], n[4], nodes);
+    one(&mut all.service_cidrs, start[5], n[5], service_cidrs);
+    one(&mut all.proxy_configs, start[6], n[6], proxy_configs);
 }
 
 /// How to take back one change of a change set.
