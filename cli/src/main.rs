@@ -5,6 +5,7 @@
 
 #[cfg(target_os = "linux")]
 mod agent;
+mod diff;
 mod dump;
 mod inputs;
 mod output;
@@ -80,6 +81,11 @@ enum Command {
         after_help = "Examples:\n  svcgen cluster-info -f examples/\n  svcgen cluster-info -f examples/ --server https://10.0.0.1:6443"
     )]
     ClusterInfo(render::ClusterInfoArgs),
+    /// Print what changes in one output between two sets of manifests.
+    #[command(
+        after_help = "Examples:\n  svcgen diff --mode nftables -f old/ --to new/ | nft -f -\n  svcgen diff --mode iptables -f old/ --to new/ --ip-family IPv4 | iptables-restore --noflush\n  svcgen diff --mode dns -f old.yaml --to new.yaml --stat\n  svcgen diff --mode ipvs -f old/ --to new/ -o json\n\nExit status: 0 equal, 1 different, 2 errors (as diff does)."
+    )]
+    Diff(diff::DiffArgs),
     /// Run the node agent: apply the rendered rules to this kernel and keep them in sync.
     #[cfg(target_os = "linux")]
     #[command(
@@ -98,6 +104,7 @@ fn main() -> ExitCode {
         Command::Get(args) => render::get(&args),
         Command::Describe(args) => render::describe(&args),
         Command::ClusterInfo(args) => render::cluster_info(&args),
+        Command::Diff(args) => diff::diff(&args),
         #[cfg(target_os = "linux")]
         Command::Agent(args) => agent::run(args),
     }

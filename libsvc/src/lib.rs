@@ -39,6 +39,7 @@ pub mod diag;
 pub mod dns;
 pub mod dump;
 pub mod env;
+pub mod incremental;
 pub mod model;
 pub mod parse;
 pub mod proxy;
@@ -89,7 +90,12 @@ impl Loaded {
 
 /// Reads, validates and resolves the inputs. Never panics.
 pub fn load(inputs: &[Input], overrides: &Overrides) -> Loaded {
-    let parsed = parse::parse(inputs);
+    load_parsed(parse::parse(inputs), overrides)
+}
+
+/// Validates and resolves objects already read (the incremental engine
+/// reads each input once and keeps what it read).
+pub fn load_parsed(parsed: parse::Parsed, overrides: &Overrides) -> Loaded {
     let mut diagnostics = parsed.diagnostics;
     let parse_failed = diagnostics.iter().any(Diagnostic::is_error);
     let settings = config::settings_from(&parsed.objects, overrides, &mut diagnostics);

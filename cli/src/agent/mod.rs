@@ -22,6 +22,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -189,20 +190,74 @@ pub trait RuleSource {
 pub struct Manifests {
     input: InputArgs,
     mode: libsvc::render::Mode,
+    /// Each file as it was when last rendered without an error of its own.
+    last_good: std::collections::HashMap<std::sync::Arc<str>, libsvc::Input>,
+}
+
+impl Manifests {
+    /// Loads `inputs`; a file with errors of its own is held back: its last
+    /// good version stands in for it (or nothing, if it never had one), and
+    /// its problems are logged naming it. The rest of the node keeps
+    /// syncing. Errors that name no file, or that remain, refuse the whole.
+    fn load_holding_back(
+        &mut self,
+        inputs: Vec<libsvc::Input>,
+        overrides: &libsvc::Overrides,
+    ) -> Result<libsvc::Loaded, Vec<String>> {
+        let mut bad: std::collections::BTreeSet<std::sync::Arc<str>> = Default::default();
+        let mut held: Vec<String> = Vec::new();
+        let mut current = inputs.clone();
+        // A file held back can let checks run that its error stopped (a
+        // parse error skips validation), so this goes round until no new
+        // file is found bad.
+        loop {
+            let loaded = libsvc::load(&current, overrides);
+            let errors: Vec<&libsvc::Diagnostic> = loaded.errors().collect();
+            if errors.is_empty() {
+                for p in &held {
+                    log(
+                        "error",
+                        "manifest held back; its last good state is kept",
+                        &[("problem", p)],
+                    );
+                }
+                for i in inputs.iter().filter(|i| !bad.contains(&i.name)) {
+                    self.last_good.insert(i.name.clone(), i.clone());
+                }
+                return Ok(loaded);
+            }
+            let all: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
+            let mut new_bad = false;
+            for d in &errors {
+                match &d.location {
+                    Some(l) => new_bad |= bad.insert(l.file.clone()),
+                    None => return Err(all),
+                }
+            }
+            held.extend(all.iter().cloned());
+            current = inputs
+                .iter()
+                .filter(|i| !bad.contains(&i.name))
+                .cloned()
+                .collect();
+            if !new_bad || current.is_empty() {
+                // Nothing left to program without the broken files, or the
+                // errors stay: refuse, and the kernel keeps the last good state.
+                return Err(all);
+            }
+            current.extend(bad.iter().filter_map(|n| self.last_good.get(n).cloned()));
+        }
+    }
 }
 
 impl RuleSource for Manifests {
     fn desired(&mut self) -> Result<Desired, Vec<String>> {
-        let mut overrides = self.input.overrides().map_err(|d| vec![d.message])?;
+        let overrides = self.input.overrides().map_err(|d| vec![d.message])?;
         let inputs = self
             .input
             .read()
             .map_err(|ds| ds.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-        let loaded = libsvc::load(&inputs, &overrides);
-        let errors: Vec<String> = loaded.errors().map(|d| d.to_string()).collect();
-        if !errors.is_empty() {
-            return Err(errors);
-        }
+        let mut loaded = self.load_holding_back(inputs, &overrides)?;
         // kube-proxy runs one proxier per family the node has an IP of.
         let families: Vec<libsvc::config::IpFamily> = match loaded.settings.ip_family {
             Some(f) => vec![f],
@@ -225,13 +280,10 @@ impl RuleSource for Manifests {
         let options = libsvc::render::RenderOptions::default();
         let mut out = Desired::default();
         for f in families {
-            let family_loaded = if loaded.settings.ip_family == Some(f) {
-                loaded.clone()
-            } else {
-                overrides.ip_family = Some(f);
-                libsvc::load(&inputs, &overrides)
-            };
-            let rendered = libsvc::render::render(&family_loaded, self.mode, &options)
+            // The family is a render setting only (`Settings::families`):
+            // one load serves every family.
+            loaded.settings.ip_family = Some(f);
+            let rendered = libsvc::render::render(&loaded, self.mode, &options)
                 .map_err(|e| vec![e.to_string()])?;
             let family = match f {
                 libsvc::config::IpFamily::IPv4 => Family::V4,
@@ -347,6 +399,7 @@ pub fn run(args: AgentArgs) -> ExitCode {
                 ProxyMode::Nftables => libsvc::render::Mode::Nftables,
                 ProxyMode::Ipvs => libsvc::render::Mode::Ipvs,
             },
+            last_good: Default::default(),
         }),
         SourceKind::Rendered => Box::new(RenderedFiles {
             dir: dir.clone(),
@@ -426,10 +479,27 @@ impl Agent {
                 ("dry_run", &self.dry_run),
             ],
         );
+        // SIGTERM / SIGINT only raise a flag: a sync under way (and the
+        // tool it runs) finishes, so nothing is left half-applied; the loop
+        // then stops.
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&stop)) {
+                log(
+                    "warn",
+                    "cannot handle signal",
+                    &[("signal", &sig), ("error", &e)],
+                );
+            }
+        }
         let mut next_full = Instant::now();
         let mut retry: Option<(Instant, u32)> = None;
         let mut last_desired: Option<Desired> = None;
         loop {
+            if stop.load(Ordering::Relaxed) {
+                log("info", "agent stopping", &[("reason", &"signal")]);
+                return ExitCode::SUCCESS;
+            }
             let changed = watcher.changed();
             let now = Instant::now();
             let full_due = now >= next_full;
@@ -590,5 +660,63 @@ impl Agent {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SVC: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: NAME}\nspec:\n  clusterIP: THEIP\n  ports: [{port: 80}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: NAME-1, labels: {kubernetes.io/service-name: NAME}}\naddressType: IPv4\nports: [{port: 80}]\nendpoints: [{addresses: [10.1.0.1]}]\n";
+
+    fn manifests(dir: &std::path::Path) -> Manifests {
+        Manifests {
+            input: InputArgs {
+                files: vec![dir.display().to_string()],
+                service_cidr: vec!["10.96.0.0/16".into()],
+                ip_family: Some("IPv4".into()),
+                ..Default::default()
+            },
+            mode: libsvc::render::Mode::Nftables,
+            last_good: Default::default(),
+        }
+    }
+
+    fn svc(name: &str, ip: &str) -> String {
+        SVC.replace("NAME", name).replace("THEIP", ip)
+    }
+
+    /// A broken or refused file holds back only its own objects: the others
+    /// are rendered, and its last good version stays (issue 12).
+    #[test]
+    fn a_broken_file_holds_back_only_its_own_objects() {
+        let dir = std::env::temp_dir().join(format!("svcgen-agent-hold-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.yaml"), svc("a", "10.96.0.10")).unwrap();
+        std::fs::write(dir.join("b.yaml"), svc("b", "10.96.0.11")).unwrap();
+        let mut m = manifests(&dir);
+        let text = |d: &Desired| d.texts.iter().map(|(_, t)| t.clone()).collect::<String>();
+        let first = text(&m.desired().unwrap());
+        assert!(
+            first.contains("10.96.0.10") && first.contains("10.96.0.11"),
+            "{first}"
+        );
+        // b breaks (a syntax error), a changes: a's change goes through, b's
+        // last good state stays.
+        std::fs::write(dir.join("b.yaml"), "kind: Service\nmetadata: {name: [\n").unwrap();
+        std::fs::write(dir.join("a.yaml"), svc("a", "10.96.0.12")).unwrap();
+        let second = text(&m.desired().unwrap());
+        assert!(second.contains("10.96.0.12") && second.contains("10.96.0.11"));
+        assert!(!second.contains("10.96.0.10"));
+        // A file refused by validation that never was good: left out.
+        std::fs::write(dir.join("c.yaml"), svc("c", "10.96.0.0")).unwrap();
+        let third = m.desired();
+        // Only everything broken refuses the whole.
+        let mut fresh = manifests(&dir);
+        std::fs::remove_file(dir.join("a.yaml")).unwrap();
+        assert!(fresh.desired().is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+        let third = text(&third.unwrap());
+        assert!(third.contains("10.96.0.12"));
     }
 }

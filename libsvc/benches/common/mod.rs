@@ -29,36 +29,56 @@ impl Default for Shape {
 pub fn cluster_yaml(services: usize, endpoints: usize, shape: Shape) -> String {
     let mut y = String::with_capacity(services * (400 + endpoints * 40));
     for i in 0..services {
-        let (ns, name) = (format!("ns{}", i % 10), format!("svc{i}"));
-        let ip = format!("172.30.{}.{}", i / 250, i % 250 + 1);
-        let ports = if i % shape.node_port_every == 0 {
-            format!(
-                "\n  type: NodePort\n  ports: [{{name: http, port: 80, nodePort: {}}}]",
-                30000 + i / shape.node_port_every
-            )
-        } else {
-            "\n  ports: [{name: http, port: 80}]".to_string()
-        };
-        let _ = write!(
+        y.push_str(&service_yaml(i, endpoints, shape));
+    }
+    y.push_str(SETTINGS_YAML);
+    y
+}
+
+/// The cluster's settings document.
+pub const SETTINGS_YAML: &str = "---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.0.0.0/8\n";
+
+/// Service `i` and its EndpointSlice (`endpoints` endpoints).
+pub fn service_yaml(i: usize, endpoints: usize, shape: Shape) -> String {
+    let mut y = String::new();
+    let (ns, name) = (format!("ns{}", i % 10), format!("svc{i}"));
+    let ip = format!("172.30.{}.{}", i / 250, i % 250 + 1);
+    let ports = if i.is_multiple_of(shape.node_port_every) {
+        format!(
+            "\n  type: NodePort\n  ports: [{{name: http, port: 80, nodePort: {}}}]",
+            30000 + i / shape.node_port_every
+        )
+    } else {
+        "\n  ports: [{name: http, port: 80}]".to_string()
+    };
+    let _ = write!(
+        y,
+        "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  clusterIP: {ip}{ports}\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: {name}-1\n  namespace: {ns}\n  labels: {{kubernetes.io/service-name: {name}}}\naddressType: IPv4\nports: [{{name: http, port: 8080}}]\nendpoints:\n"
+    );
+    for e in 0..endpoints {
+        let n = i * endpoints + e;
+        let _ = writeln!(
             y,
-            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  clusterIP: {ip}{ports}\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: {name}-1\n  namespace: {ns}\n  labels: {{kubernetes.io/service-name: {name}}}\naddressType: IPv4\nports: [{{name: http, port: 8080}}]\nendpoints:\n"
+            "- addresses: [10.{}.{}.{}]",
+            n >> 16 & 255,
+            n >> 8 & 255,
+            n & 255
         );
-        for e in 0..endpoints {
-            let n = i * endpoints + e;
-            let _ = writeln!(
-                y,
-                "- addresses: [10.{}.{}.{}]",
-                n >> 16 & 255,
-                n >> 8 & 255,
-                n & 255
-            );
-            if shape.nodes > 0 {
-                let _ = writeln!(y, "  nodeName: node-{}", e % shape.nodes);
-            }
+        if shape.nodes > 0 {
+            let _ = writeln!(y, "  nodeName: node-{}", e % shape.nodes);
         }
     }
-    y.push_str("---\napiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.0.0.0/8\n");
     y
+}
+
+/// The cluster as one input per Service (`svcN.yaml`) and the settings
+/// (`settings.yaml`), as the agent reads a directory.
+pub fn cluster_files(services: usize, endpoints: usize, shape: Shape) -> Vec<Input> {
+    let mut v: Vec<Input> = (0..services)
+        .map(|i| Input::new(format!("svc{i}.yaml"), service_yaml(i, endpoints, shape)))
+        .collect();
+    v.push(Input::new("settings.yaml", SETTINGS_YAML));
+    v
 }
 
 /// The settings every benchmark uses: IPv4 only, node `node-0` at 192.168.0.2.

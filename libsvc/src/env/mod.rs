@@ -39,7 +39,7 @@ pub const SIZE_WARNING_BYTES: usize = 1024 * 1024;
 pub const SIZE_LIMIT_BYTES: usize = 2 * 1024 * 1024;
 
 /// One environment variable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct EnvVar {
     /// The key.
     pub name: String,

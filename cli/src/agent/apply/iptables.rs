@@ -3,7 +3,8 @@
 //!
 //! The agent owns kube-proxy's chains (`KUBE-SERVICES`, `KUBE-SVC-…`,
 //! `KUBE-SEP-…`, …, see [`is_owned`]) and the jump rules from the built-in
-//! chains into them (kube-proxy's fixed list, [`JUMPS`]). Every other chain
+//! chains into them (libsvc's `jump_table`, the one `render --with-jumps`
+//! prints). Every other chain
 //! and rule is left as it is: with `--noflush`, a restore touches only the
 //! chains it names, and declaring an owned chain (`:KUBE-SVC-X - [0:0]`)
 //! replaces that chain's rules.
@@ -47,87 +48,6 @@ pub fn is_owned(chain: &str) -> bool {
     FIXED.contains(&chain) || PREFIXES.iter().any(|p| chain.starts_with(p))
 }
 
-/// kube-proxy's jumps from the built-in chains: (table, from, rule spec as
-/// `iptables-save` prints it, target). Each is inserted at the top of its
-/// chain when the target chain exists, in this order (so they end up in
-/// reverse order, as kube-proxy's repeated prepends leave them).
-pub const JUMPS: [(&str, &str, &str, &str); 14] = [
-    (
-        "filter",
-        "INPUT",
-        "-m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES",
-        "KUBE-EXTERNAL-SERVICES",
-    ),
-    (
-        "filter",
-        "FORWARD",
-        "-m conntrack --ctstate NEW -m comment --comment \"kubernetes externally-visible service portals\" -j KUBE-EXTERNAL-SERVICES",
-        "KUBE-EXTERNAL-SERVICES",
-    ),
-    (
-        "filter",
-        "INPUT",
-        "-m comment --comment \"kubernetes health check service ports\" -j KUBE-NODEPORTS",
-        "KUBE-NODEPORTS",
-    ),
-    (
-        "filter",
-        "FORWARD",
-        "-m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
-        "KUBE-SERVICES",
-    ),
-    (
-        "filter",
-        "OUTPUT",
-        "-m conntrack --ctstate NEW -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
-        "KUBE-SERVICES",
-    ),
-    (
-        "filter",
-        "FORWARD",
-        "-m comment --comment \"kubernetes forwarding rules\" -j KUBE-FORWARD",
-        "KUBE-FORWARD",
-    ),
-    (
-        "filter",
-        "INPUT",
-        "-m conntrack --ctstate NEW -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL",
-        "KUBE-PROXY-FIREWALL",
-    ),
-    (
-        "filter",
-        "OUTPUT",
-        "-m conntrack --ctstate NEW -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL",
-        "KUBE-PROXY-FIREWALL",
-    ),
-    (
-        "filter",
-        "FORWARD",
-        "-m conntrack --ctstate NEW -m comment --comment \"kube-proxy firewall rules\" -j KUBE-PROXY-FIREWALL",
-        "KUBE-PROXY-FIREWALL",
-    ),
-    (
-        "nat",
-        "OUTPUT",
-        "-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
-        "KUBE-SERVICES",
-    ),
-    (
-        "nat",
-        "PREROUTING",
-        "-m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES",
-        "KUBE-SERVICES",
-    ),
-    (
-        "nat",
-        "POSTROUTING",
-        "-m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING",
-        "KUBE-POSTROUTING",
-    ),
-    ("filter", "INPUT", "-j KUBE-FIREWALL", "KUBE-FIREWALL"),
-    ("filter", "OUTPUT", "-j KUBE-FIREWALL", "KUBE-FIREWALL"),
-];
-
 /// Which chains an applier owns and which jumps into them it keeps: the
 /// iptables mode's ([`Profile::iptables`]) or the ipvs mode's iptables part
 /// ([`Profile::ipvs`]). Everything else in this module is shared.
@@ -135,17 +55,30 @@ pub const JUMPS: [(&str, &str, &str, &str); 14] = [
 pub struct Profile {
     owned: fn(&str) -> bool,
     /// (table, from, rule spec as `iptables-save` prints it, target).
-    jumps: Vec<(&'static str, &'static str, String, &'static str)>,
+    jumps: Vec<(&'static str, String, String, String)>,
 }
 
 impl Profile {
-    /// kube-proxy's iptables mode: [`is_owned`] and [`JUMPS`].
+    /// kube-proxy's iptables mode: [`is_owned`] and libsvc's jump table
+    /// (`proxy::iptables::build::jump_table`), whose rule text is what
+    /// `iptables-save` prints after `-A FROM`.
     pub fn iptables() -> Self {
+        use libsvc::proxy::iptables::model::Target;
         Profile {
             owned: is_owned,
-            jumps: JUMPS
-                .iter()
-                .map(|(t, f, spec, to)| (*t, *f, spec.to_string(), *to))
+            jumps: libsvc::proxy::iptables::build::jump_table()
+                .into_iter()
+                .filter_map(|j| {
+                    let Some(Target::Jump(to)) = &j.rule.target else {
+                        return None;
+                    };
+                    Some((
+                        j.table.as_str(),
+                        j.chain.clone(),
+                        j.rule.to_string(),
+                        to.clone(),
+                    ))
+                })
                 .collect(),
         }
     }
@@ -163,9 +96,9 @@ impl Profile {
                 .map(|(t, f, to, comment)| {
                     (
                         *t,
-                        *f,
+                        f.to_string(),
                         format!("-m comment --comment \"{comment}\" -j {to}"),
-                        *to,
+                        to.to_string(),
                     )
                 })
                 .collect(),
@@ -288,12 +221,12 @@ fn jump_target(rule: &str) -> Option<&str> {
 }
 
 /// The jumps kube-proxy wants for the chains `t` has: `-A FROM SPEC` lines.
-fn wanted_jumps(profile: &Profile, table: &str, t: &Table) -> Vec<(&'static str, String)> {
+fn wanted_jumps<'a>(profile: &'a Profile, table: &str, t: &Table) -> Vec<(&'a str, String)> {
     profile
         .jumps
         .iter()
         .filter(|(tab, _, _, target)| *tab == table && t.has(target))
-        .map(|(_, from, spec, _)| (*from, format!("-A {from} {spec}")))
+        .map(|(_, from, spec, _)| (from.as_str(), format!("-A {from} {spec}")))
         .collect()
 }
 
@@ -531,6 +464,37 @@ mod tests {
 -A KUBE-SVC-A -j DNAT -p tcp --to-destination 10.1.0.2:80
 COMMIT
 ";
+
+    /// The agent's jumps are `render --with-jumps`'s: one table, with
+    /// kube-proxy's comments (pkg/proxy/iptables/proxier.go,
+    /// `iptablesJumpChains`: "kubernetes load balancer firewall").
+    #[test]
+    fn jumps_are_the_ones_render_prints() {
+        let p = Profile::iptables();
+        let firewall: Vec<&String> = p
+            .jumps
+            .iter()
+            .filter(|j| j.3 == "KUBE-PROXY-FIREWALL")
+            .map(|j| &j.2)
+            .collect();
+        assert_eq!(firewall.len(), 3);
+        for spec in firewall {
+            assert_eq!(
+                spec,
+                "-m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL"
+            );
+        }
+        let rendered: Vec<String> = libsvc::proxy::iptables::build::jump_table()
+            .iter()
+            .map(|j| j.to_string())
+            .collect();
+        let agent: Vec<String> = p
+            .jumps
+            .iter()
+            .map(|(_, from, spec, _)| format!("-I {from} {spec}"))
+            .collect();
+        assert_eq!(agent, rendered);
+    }
 
     #[test]
     fn full_sync_declares_jumps_and_drops_stale_chains() {

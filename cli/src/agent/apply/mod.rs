@@ -112,6 +112,9 @@ pub fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, 
         cmd = Command::new("ip");
         cmd.args(["netns", "exec", &ns, program]);
     }
+    // A group of its own: a Ctrl-C at the terminal reaches the agent only,
+    // which lets the tool finish its transaction and then stops.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()

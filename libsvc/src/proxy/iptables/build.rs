@@ -757,6 +757,17 @@ fn endpoint_jumps(
 /// order kube-proxy prepends them. The KUBE-FIREWALL jumps are left out
 /// when the payload has no such chain (they would jump to an empty chain).
 fn builtin_jumps(filter: &TableBuilder) -> Vec<BuiltinJump> {
+    let firewall = filter.index.contains_key(KUBE_FIREWALL);
+    jump_table()
+        .into_iter()
+        .filter(|j| firewall || j.rule.target != Some(jump(KUBE_FIREWALL)))
+        .collect()
+}
+
+/// Every jump from the built-in chains, KUBE-FIREWALL's included
+/// (pkg/proxy/iptables/proxier.go, `iptablesJumpChains`, and kubelet's
+/// KUBE-FIREWALL): the one table `render --with-jumps` and the agent share.
+pub fn jump_table() -> Vec<BuiltinJump> {
     let new = || Match::CtState {
         negated: false,
         states: "NEW".into(),
@@ -811,10 +822,8 @@ fn builtin_jumps(filter: &TableBuilder) -> Vec<BuiltinJump> {
             KUBE_POSTROUTING,
         ),
     ];
-    if filter.index.contains_key(KUBE_FIREWALL) {
-        out.push(j(Filter, "INPUT", false, "", KUBE_FIREWALL));
-        out.push(j(Filter, "OUTPUT", false, "", KUBE_FIREWALL));
-    }
+    out.push(j(Filter, "INPUT", false, "", KUBE_FIREWALL));
+    out.push(j(Filter, "OUTPUT", false, "", KUBE_FIREWALL));
     out
 }
 

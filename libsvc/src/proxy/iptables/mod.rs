@@ -38,7 +38,8 @@ pub fn render(loaded: &Loaded, options: &RenderOptions) -> Result<Rendered, Rend
                 IpFamily::IPv6 => "# ip6tables-restore\n",
             });
         }
-        text.push_str(&render::restore_text(rs, options.with_jumps));
+        // Writing into a String cannot fail.
+        let _ = render::write_restore(&mut text, rs, options.with_jumps);
     }
     let json = crate::render::to_json(options, &sets)?;
     Ok(Rendered {

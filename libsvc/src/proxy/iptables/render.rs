@@ -137,12 +137,18 @@ impl Chain {
 
 /// `-A CHAIN options` (no trailing space for an option-less rule).
 pub fn rule_line(chain: &str, rule: &Rule) -> String {
-    let opts = rule.to_string();
-    if opts.is_empty() {
-        format!("-A {chain}")
-    } else {
-        format!("-A {chain} {opts}")
+    let mut out = String::new();
+    let _ = write_rule_line(&mut out, chain, rule);
+    out
+}
+
+/// Writes `-A CHAIN options` (no newline) straight into `out`.
+pub fn write_rule_line(out: &mut impl fmt::Write, chain: &str, rule: &Rule) -> fmt::Result {
+    write!(out, "-A {chain}")?;
+    if rule.matches.is_empty() && rule.target.is_none() {
+        return Ok(());
     }
+    write!(out, " {rule}")
 }
 
 impl Display for BuiltinJump {
@@ -154,32 +160,37 @@ impl Display for BuiltinJump {
 /// The payload kube-proxy restores; with `with_jumps`, also the jumps from
 /// the built-in chains, so the text applies alone with `--noflush`.
 pub fn restore_text(rs: &Ruleset, with_jumps: bool) -> String {
-    use std::fmt::Write;
     let mut out = String::new();
+    let _ = write_restore(&mut out, rs, with_jumps);
+    out
+}
+
+/// Writes the payload of [`restore_text`] straight into `out`.
+pub fn write_restore(out: &mut impl fmt::Write, rs: &Ruleset, with_jumps: bool) -> fmt::Result {
     for t in &rs.tables {
-        let _ = writeln!(out, "*{}", t.name.as_str());
+        writeln!(out, "*{}", t.name.as_str())?;
         for c in &t.chains {
-            let _ = writeln!(out, ":{} - [0:0]", c.name);
+            writeln!(out, ":{} - [0:0]", c.name)?;
         }
         for c in &t.chains {
-            for line in c.rule_lines() {
-                out.push_str(&line);
-                out.push('\n');
+            for r in &c.rules {
+                write_rule_line(out, &c.name, r)?;
+                out.write_char('\n')?;
             }
         }
         if with_jumps {
             for j in rs.jumps.iter().filter(|j| j.table == t.name) {
-                let _ = writeln!(out, "{j}");
+                writeln!(out, "{j}")?;
             }
         }
-        out.push_str("COMMIT\n");
+        out.write_str("COMMIT\n")?;
     }
-    out
+    Ok(())
 }
 
 impl Display for Ruleset {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        f.write_str(&restore_text(self, false))
+        write_restore(f, self, false)
     }
 }
 

@@ -51,14 +51,9 @@ impl fmt::Display for Ruleset {
             chains.sort_by(|a, b| a.name.cmp(&b.name));
             for c in chains {
                 for r in &c.rules {
-                    writeln!(
-                        f,
-                        "add rule {} {} {} {}",
-                        t.family.keyword(),
-                        t.name,
-                        c.name,
-                        rule_text(t.family, r)
-                    )?;
+                    write!(f, "add rule {} {} {} ", t.family.keyword(), t.name, c.name)?;
+                    write_rule(f, t.family, r)?;
+                    f.write_char('\n')?;
                 }
             }
         }
@@ -82,7 +77,7 @@ impl fmt::Display for Ruleset {
     }
 }
 
-fn write_table_head(f: &mut fmt::Formatter<'_>, t: &Table) -> fmt::Result {
+pub(crate) fn write_table_head(f: &mut impl Write, t: &Table) -> fmt::Result {
     write!(f, "add table {} {}", t.family.keyword(), t.name)?;
     if let Some(c) = &t.comment {
         write!(f, " {{ comment {} ; }}", quote(c))?;
@@ -90,7 +85,7 @@ fn write_table_head(f: &mut fmt::Formatter<'_>, t: &Table) -> fmt::Result {
     writeln!(f)
 }
 
-fn write_chain(f: &mut fmt::Formatter<'_>, t: &Table, c: &Chain) -> fmt::Result {
+pub(crate) fn write_chain(f: &mut impl Write, t: &Table, c: &Chain) -> fmt::Result {
     write!(f, "add chain {} {} {}", t.family.keyword(), t.name, c.name)?;
     if c.base.is_some() || c.comment.is_some() {
         f.write_str(" {")?;
@@ -120,7 +115,7 @@ fn write_chain(f: &mut fmt::Formatter<'_>, t: &Table, c: &Chain) -> fmt::Result 
     writeln!(f)
 }
 
-fn write_set(f: &mut fmt::Formatter<'_>, t: &Table, s: &Set) -> fmt::Result {
+pub(crate) fn write_set(f: &mut impl Write, t: &Table, s: &Set) -> fmt::Result {
     write!(
         f,
         "add set {} {} {} {{ type {} ;",
@@ -149,7 +144,7 @@ fn write_set(f: &mut fmt::Formatter<'_>, t: &Table, s: &Set) -> fmt::Result {
     writeln!(f, " }}")
 }
 
-fn write_map(f: &mut fmt::Formatter<'_>, t: &Table, m: &Map) -> fmt::Result {
+pub(crate) fn write_map(f: &mut impl Write, t: &Table, m: &Map) -> fmt::Result {
     write!(
         f,
         "add map {} {} {} {{ type {} : verdict ;",
@@ -164,35 +159,41 @@ fn write_map(f: &mut fmt::Formatter<'_>, t: &Table, m: &Map) -> fmt::Result {
     writeln!(f, " }}")
 }
 
-fn write_element(f: &mut fmt::Formatter<'_>, t: &Table, name: &str, e: &Element) -> fmt::Result {
+pub(crate) fn write_element(f: &mut impl Write, t: &Table, name: &str, e: &Element) -> fmt::Result {
     write!(
         f,
-        "add element {} {} {} {{ {}",
+        "add element {} {} {} {{ ",
         t.family.keyword(),
         t.name,
-        name,
-        key_text(&e.key)
+        name
     )?;
+    write_key(f, &e.key)?;
     if let Some(c) = &e.comment {
-        write!(f, " comment {}", quote(c))?;
+        f.write_str(" comment ")?;
+        write_quoted(f, c)?;
     }
-    if let Some(v) = &e.value {
-        write!(f, " : {}", verdict_text(v))?;
+    match &e.value {
+        Some(Verdict::Goto(c)) => write!(f, " : goto {c}")?,
+        Some(Verdict::Drop) => f.write_str(" : drop")?,
+        None => {}
     }
     writeln!(f, " }}")
 }
 
 /// An element key as nft writes it: parts joined by ` . `.
 pub fn key_text(key: &[KeyPart]) -> String {
-    let parts: Vec<String> = key
-        .iter()
-        .map(|p| match p {
-            KeyPart::Addr(a) => a.to_string(),
-            KeyPart::Proto(p) => p.lower().to_string(),
-            KeyPart::Port(n) => n.to_string(),
-        })
-        .collect();
-    parts.join(" . ")
+    let mut out = String::new();
+    let _ = write_key(&mut out, key);
+    out
+}
+
+/// Writes [`key_text`]'s text straight into `out`.
+pub fn write_key(out: &mut impl Write, key: &[KeyPart]) -> fmt::Result {
+    write_joined(out, key, " . ", |o, _, p| match p {
+        KeyPart::Addr(a) => write!(o, "{a}"),
+        KeyPart::Proto(p) => o.write_str(p.lower()),
+        KeyPart::Port(n) => write!(o, "{n}"),
+    })
 }
 
 /// A map value as nft writes it.
@@ -206,22 +207,45 @@ pub fn verdict_text(v: &Verdict) -> String {
 /// A rule's text (what follows `add rule FAMILY TABLE CHAIN`), comment included.
 pub fn rule_text(family: Family, r: &Rule) -> String {
     let mut out = String::new();
-    for (i, e) in r.exprs.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        write_expr(&mut out, family, e);
-    }
-    if let Some(c) = &r.comment {
-        let _ = write!(out, " comment {}", quote(c));
-    }
+    let _ = write_rule(&mut out, family, r);
     out
 }
 
-fn write_expr(out: &mut String, family: Family, e: &Expr) {
+/// Writes a rule's text straight into `out` (no string per rule).
+pub fn write_rule(out: &mut impl Write, family: Family, r: &Rule) -> fmt::Result {
+    for (i, e) in r.exprs.iter().enumerate() {
+        if i > 0 {
+            out.write_char(' ')?;
+        }
+        write_expr(out, family, e)?;
+    }
+    if let Some(c) = &r.comment {
+        write!(out, " comment ")?;
+        write_quoted(out, c)?;
+    }
+    Ok(())
+}
+
+/// Writes `items` separated by `sep`.
+fn write_joined<T>(
+    out: &mut impl Write,
+    items: &[T],
+    sep: &str,
+    mut each: impl FnMut(&mut dyn Write, usize, &T) -> fmt::Result,
+) -> fmt::Result {
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.write_str(sep)?;
+        }
+        each(out, i, x)?;
+    }
+    Ok(())
+}
+
+fn write_expr(out: &mut impl Write, family: Family, e: &Expr) -> fmt::Result {
     let ip = family.keyword();
     let neg = |n: bool| if n { "!= " } else { "" };
-    let _ = match e {
+    match e {
         Expr::CtStateNew => write!(out, "ct state new"),
         Expr::CtStatusDnat => write!(out, "ct status dnat"),
         Expr::DaddrInSet(s) => write!(out, "{ip} daddr @{s}"),
@@ -230,12 +254,14 @@ fn write_expr(out: &mut String, family: Family, e: &Expr) {
         Expr::Saddr { negated, addr } => write!(out, "{ip} saddr {}{addr}", neg(*negated)),
         Expr::Iifname { negated, name } => write!(out, "iifname {}{name}", neg(*negated)),
         Expr::DaddrInCidrs(nets) => {
-            let list: Vec<String> = nets.iter().map(Addr::to_string).collect();
-            write!(out, "{ip} daddr {{ {} }}", list.join(","))
+            write!(out, "{ip} daddr {{ ")?;
+            write_joined(out, nets, ",", |o, _, n| write!(o, "{n}"))?;
+            out.write_str(" }")
         }
         Expr::SaddrNotIn(nets) => {
-            let list: Vec<String> = nets.iter().map(Addr::to_string).collect();
-            write!(out, "{ip} saddr != {{ {} }}", list.join(" , "))
+            write!(out, "{ip} saddr != {{ ")?;
+            write_joined(out, nets, " , ", |o, _, n| write!(o, "{n}"))?;
+            out.write_str(" }")
         }
         Expr::FibSaddrLocal => write!(out, "fib saddr type local"),
         Expr::FibDaddrLocal => write!(out, "fib daddr type local"),
@@ -249,7 +275,10 @@ fn write_expr(out: &mut String, family: Family, e: &Expr) {
         Expr::ClearMark(m) => write!(out, "mark set mark xor {m:#x}"),
         Expr::Masquerade => write!(out, "masquerade fully-random"),
         Expr::UpdateSaddr(s) => write!(out, "update @{s} {{ {ip} saddr }}"),
-        Expr::NamedCounter(c) => write!(out, "counter name {}", quote(c)),
+        Expr::NamedCounter(c) => {
+            out.write_str("counter name ")?;
+            write_quoted(out, c)
+        }
         Expr::Vmap { key, map } => match key {
             Lookup::DaddrProtoPort => {
                 write!(out, "{ip} daddr . meta l4proto . th dport vmap @{map}")
@@ -257,37 +286,27 @@ fn write_expr(out: &mut String, family: Family, e: &Expr) {
             Lookup::ProtoPort => write!(out, "meta l4proto . th dport vmap @{map}"),
         },
         Expr::NumgenGoto(chains) => {
-            let entries: Vec<String> = chains
-                .iter()
-                .enumerate()
-                .map(|(i, c)| format!("{i} : goto {c}"))
-                .collect();
-            write!(
-                out,
-                "numgen random mod {} vmap {{ {} }}",
-                chains.len(),
-                entries.join(" , ")
-            )
+            write!(out, "numgen random mod {} vmap {{ ", chains.len())?;
+            write_joined(out, chains, " , ", |o, i, c| write!(o, "{i} : goto {c}"))?;
+            out.write_str(" }")
         }
         Expr::DnatTo(sa) => write!(out, "dnat to {sa}"),
         Expr::DnatNumgen(targets) => {
-            let entries: Vec<String> = targets
-                .iter()
-                .enumerate()
-                .map(|(i, t)| format!("{i} : {} . {}", t.ip(), t.port()))
-                .collect();
             write!(
                 out,
-                "dnat {ip} addr . port to numgen random mod {} map {{ {} }}",
-                targets.len(),
-                entries.join(" , ")
-            )
+                "dnat {ip} addr . port to numgen random mod {} map {{ ",
+                targets.len()
+            )?;
+            write_joined(out, targets, " , ", |o, i, t| {
+                write!(o, "{i} : {} . {}", t.ip(), t.port())
+            })?;
+            out.write_str(" }")
         }
         Expr::Jump(c) => write!(out, "jump {c}"),
         Expr::Goto(c) => write!(out, "goto {c}"),
         Expr::Drop => write!(out, "drop"),
         Expr::Reject => write!(out, "reject"),
-    };
+    }
 }
 
 /// Quotes a comment or name the way knftables does (Go's `%q`): in double
@@ -295,23 +314,24 @@ fn write_expr(out: &mut String, family: Family, e: &Expr) {
 /// escapes, so nothing in it can end the string early.
 pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
+    let _ = write_quoted(&mut out, s);
+    out
+}
+
+/// Writes [`quote`]'s text straight into `out`.
+pub fn write_quoted(out: &mut impl Write, s: &str) -> fmt::Result {
+    out.write_char('"')?;
     for ch in s.chars() {
         match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+            '"' => out.write_str("\\\"")?,
+            '\\' => out.write_str("\\\\")?,
+            '\n' => out.write_str("\\n")?,
+            '\r' => out.write_str("\\r")?,
+            '\t' => out.write_str("\\t")?,
+            c if (c as u32) < 0x20 || c == '\u{7f}' => write!(out, "\\x{:02x}", c as u32)?,
+            c if c.is_control() => write!(out, "\\u{:04x}", c as u32)?,
+            c => out.write_char(c)?,
         }
     }
-    out.push('"');
-    out
+    out.write_char('"')
 }
