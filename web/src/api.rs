@@ -99,11 +99,16 @@ pub fn trace(manifests: &str, settings_json: &str, packet_json: &str) -> String 
         Err(e) => return error(format!("packet: {e}")),
     };
     let (loaded, _) = compute::load(manifests, &form);
-    match compute::trace(&loaded, &packet) {
-        Traced::Done(p, r) => json!({
+    let ns = match form.namespace.trim() {
+        "" => "default",
+        ns => ns,
+    };
+    match compute::trace(&loaded, &packet, ns) {
+        Traced::Done(p, r, warning) => json!({
             "ok": true,
             "report": libsvc::trace::report(&p, &r),
             "result": r,
+            "warning": warning,
         })
         .to_string(),
         Traced::NotImplemented(m) => json!({
