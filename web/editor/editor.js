@@ -40,7 +40,9 @@ function mount(parent, text, onChange, onCursor) {
         indentUnit.of("  "), EditorState.tabSize.of(2),
         yaml(), syntaxHighlighting(classHighlighter), lintGutter(),
         keymap.of([indentWithTab, ...defaultKeymap, ...historyKeymap]),
-        EditorView.contentAttributes.of({ "aria-label": "Manifests (YAML)", id: "editor-content" }),
+        // tabindex: the scrolling editor is reached by keyboard (axe-core's
+        // scrollable-region-focusable does not count contenteditable).
+        EditorView.contentAttributes.of({ "aria-label": "Manifests (YAML)", id: "editor-content", tabindex: "0" }),
         listener,
       ],
     }),

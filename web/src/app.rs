@@ -42,7 +42,13 @@ impl Tab {
     pub fn all() -> Vec<Tab> {
         let mut v: Vec<Tab> = Mode::ALL.into_iter().map(Tab::Mode).collect();
         v.extend(
-            [View::GetSvc, View::GetEndpoints, View::GetSlices, View::Describe].map(Tab::View),
+            [
+                View::GetSvc,
+                View::GetEndpoints,
+                View::GetSlices,
+                View::Describe,
+            ]
+            .map(Tab::View),
         );
         v.extend([Tab::Settings, Tab::Diagnostics]);
         v
@@ -144,6 +150,9 @@ pub enum Msg {
     Copied,
     /// Write the state into the URL fragment and keep the draft.
     Save,
+    /// The person paused: render the outputs not shown yet (for their
+    /// diagnostics and badges).
+    Fill,
 }
 
 /// Timings of the page (milliseconds).
@@ -199,6 +208,7 @@ pub struct App {
     pending: Option<Timeout>,
     copied_timer: Option<Timeout>,
     save_timer: Option<Timeout>,
+    fill_timer: Option<Timeout>,
     perf: Perf,
     editor_host: NodeRef,
     perf_el: NodeRef,
@@ -224,7 +234,10 @@ fn fragment_state() -> Option<Result<State, String>> {
 }
 
 fn example_name(i: usize) -> &'static str {
-    crate::examples::all().get(i).map(|e| e.0).unwrap_or("starter")
+    crate::examples::all()
+        .get(i)
+        .map(|e| e.0)
+        .unwrap_or("starter")
 }
 
 fn example_text(i: usize) -> &'static str {
@@ -283,13 +296,18 @@ impl App {
     fn recompute(&mut self) {
         let t0 = now();
         let before = self.trace_target_key();
-        let out = Rc::new(compute::compute(&self.manifests, &self.settings));
-        self.perf.compute_ms = now() - t0;
-        self.perf.update_at = Some(t0);
+        let out = Rc::new(compute::compute_lazy(&self.manifests, &self.settings));
         if !out.loaded.has_parse_errors() {
             self.shown = out.clone();
         }
-        crate::editor::set_diagnostics(&out.diagnostics);
+        // The visible output is rendered now; the others when shown or
+        // after a pause (Msg::Fill).
+        if let Tab::Mode(m) = self.tab {
+            self.shown.get(m);
+        }
+        self.perf.compute_ms = now() - t0;
+        self.perf.update_at = Some(t0);
+        crate::editor::set_diagnostics(&out.diagnostics());
         self.outputs = out;
         self.follow_trace_target(before);
         if self.traced.is_some() {
@@ -329,7 +347,9 @@ impl App {
             .or_else(|| {
                 // Only a form that pointed at a Service follows; a typed
                 // address stays as typed.
-                (self.trace_pick.is_some()).then(|| targets.first()).flatten()
+                (self.trace_pick.is_some())
+                    .then(|| targets.first())
+                    .flatten()
             });
         if let Some(t) = pick {
             self.set_trace_target(t.clone());
@@ -348,6 +368,8 @@ impl App {
     fn save_later(&mut self, ctx: &Context<Self>) {
         let link = ctx.link().clone();
         self.save_timer = Some(Timeout::new(300, move || link.send_message(Msg::Save)));
+        let link = ctx.link().clone();
+        self.fill_timer = Some(Timeout::new(250, move || link.send_message(Msg::Fill)));
     }
 
     /// Updates now while updates are fast (every keystroke shows at once);
@@ -359,7 +381,8 @@ impl App {
             self.save_later(ctx);
             return true;
         }
-        let delay = (self.perf.compute_ms).clamp(10.0, 200.0) as u32;
+        // A short pause only gathers keystrokes that arrive together.
+        let delay = 25;
         let link = ctx.link().clone();
         self.pending = Some(Timeout::new(delay, move || link.send_message(Msg::Update)));
         // Render once to show "updating".
@@ -411,7 +434,7 @@ impl Component for App {
             (Source::Example(i), text)
         };
         let t0 = now();
-        let outputs = Rc::new(compute::compute(&manifests, &state.settings));
+        let outputs = Rc::new(compute::compute_lazy(&manifests, &state.settings));
         let compute_ms = now() - t0;
         let mut app = App {
             manifests,
@@ -439,6 +462,7 @@ impl Component for App {
             pending: None,
             copied_timer: None,
             save_timer: None,
+            fill_timer: None,
             perf: Perf {
                 update_at: Some(t0),
                 compute_ms,
@@ -475,6 +499,16 @@ impl Component for App {
                 self.save_later(ctx);
                 true
             }
+            Msg::Fill => {
+                self.fill_timer = None;
+                if !self.outputs.pending() && !self.shown.pending() {
+                    return false;
+                }
+                self.outputs.fill();
+                self.shown.fill();
+                crate::editor::set_diagnostics(&self.outputs.diagnostics());
+                true
+            }
             Msg::Save => {
                 self.save_timer = None;
                 self.save_fragment();
@@ -494,8 +528,7 @@ impl Component for App {
                 };
                 self.undo = edited.then(|| (self.source, self.manifests.clone()));
                 let name = example_name(i);
-                let text =
-                    crate::drafts::get(name).unwrap_or_else(|| example_text(i).to_string());
+                let text = crate::drafts::get(name).unwrap_or_else(|| example_text(i).to_string());
                 self.traced = None;
                 self.replace_text(Source::Example(i), text);
                 self.trace_pick = Some(String::new());
@@ -543,7 +576,7 @@ impl Component for App {
                 true
             }
             Msg::Goto(i) => {
-                if let Some(o) = self.outputs.diagnostics.get(i).and_then(|d| d.offset) {
+                if let Some(o) = self.outputs.diagnostics().get(i).and_then(|d| d.offset) {
                     crate::editor::goto(o);
                 }
                 false
@@ -622,22 +655,23 @@ impl Component for App {
                     link.callback(|(t, at): (String, f64)| Msg::Edit(t, at)),
                     link.callback(|(l, c): (u32, u32)| Msg::Cursor(l, c)),
                 );
-                crate::editor::set_diagnostics(&self.outputs.diagnostics);
+                crate::editor::set_diagnostics(&self.outputs.diagnostics());
             }
+            self.save_later(ctx);
         }
         let document = web_sys::window().and_then(|w| w.document());
-        if std::mem::take(&mut self.focus_tab) {
-            if let Some(el) = document
-                .as_ref()
-                .and_then(|d| d.get_element_by_id(&format!("tab-{}", self.tab.id())))
-                .and_then(|e| wasm_bindgen::JsCast::dyn_into::<HtmlElement>(e).ok())
-            {
-                let _ = el.focus();
-            }
+        let tab = document
+            .as_ref()
+            .and_then(|d| d.get_element_by_id(&format!("tab-{}", self.tab.id())))
+            .and_then(|e| wasm_bindgen::JsCast::dyn_into::<HtmlElement>(e).ok());
+        if let (true, Some(el)) = (std::mem::take(&mut self.focus_tab), tab) {
+            let _ = el.focus();
         }
         if let Some(i) = self.focus_step.take() {
             let sel = format!("#output [data-step=\"{i}\"]");
-            if let Some(el) = document.as_ref().and_then(|d| d.query_selector(&sel).ok().flatten())
+            if let Some(el) = document
+                .as_ref()
+                .and_then(|d| d.query_selector(&sel).ok().flatten())
             {
                 let opts = web_sys::ScrollIntoViewOptions::new();
                 opts.set_block(web_sys::ScrollLogicalPosition::Center);
@@ -838,9 +872,8 @@ impl App {
     /// Input Kubernetes would refuse: said above every output, with the
     /// first error and how many more.
     fn view_banner(&self, ctx: &Context<Self>) -> Html {
-        let errors: Vec<(usize, &Diag)> = self
-            .outputs
-            .diagnostics
+        let diags = self.outputs.diagnostics();
+        let errors: Vec<(usize, &Diag)> = diags
             .iter()
             .enumerate()
             .filter(|(_, d)| d.severity == Severity::Error)
@@ -873,11 +906,9 @@ impl App {
 
     fn view_problems(&self, ctx: &Context<Self>, id: &'static str, limit: usize) -> Html {
         let link = ctx.link();
-        let diags = &self.outputs.diagnostics;
-        let (errors, warnings) = (
-            self.outputs.count(Severity::Error),
-            self.outputs.count(Severity::Warning),
-        );
+        let diags = &self.outputs.diagnostics();
+        let count = |s: Severity| diags.iter().filter(|d| d.severity == s).count();
+        let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
         let summary = if diags.is_empty() {
             "No problems".to_string()
         } else {
@@ -983,11 +1014,11 @@ impl App {
 
     fn badge(&self, t: Tab) -> Html {
         match t {
-            Tab::Mode(m) => match self.shown.get(m) {
-                Some(Output::NotImplemented) => html! { <span class="badge na">{"n/a"}</span> },
-                Some(Output::Invalid(_)) => html! { <span class="badge warning">{"!"}</span> },
+            Tab::Mode(m) => self.shown.peek(m, |o| match o {
+                Output::NotImplemented => html! { <span class="badge na">{"n/a"}</span> },
+                Output::Invalid(_) => html! { <span class="badge warning">{"!"}</span> },
                 _ => html! {},
-            },
+            }),
             Tab::Diagnostics => {
                 let e = self.outputs.count(Severity::Error);
                 let w = self.outputs.count(Severity::Warning);
@@ -1034,12 +1065,17 @@ impl App {
         let describe = self.described();
         let (text, json, note): (Option<String>, Option<String>, Option<String>) = match self.tab {
             Tab::Mode(m) => match self.shown.get(m) {
-                Some(Output::Rendered(r)) => (
-                    Some(r.text.clone()),
-                    Some(serde_json::to_string_pretty(&r.json).unwrap_or_default()),
+                Output::Rendered(r) => (
+                    Some(r.text),
+                    // The JSON model is rendered only when asked for.
+                    Some(if self.show_json {
+                        self.shown.json(m).unwrap_or_default()
+                    } else {
+                        String::new()
+                    }),
                     None,
                 ),
-                Some(Output::NotImplemented) => (
+                Output::NotImplemented => (
                     None,
                     None,
                     Some(format!(
@@ -1047,8 +1083,8 @@ impl App {
                         m.name()
                     )),
                 ),
-                Some(Output::Invalid(e)) => (None, None, Some(e.clone())),
-                Some(Output::Blocked) | None => (
+                Output::Invalid(e) => (None, None, Some(e)),
+                Output::Blocked | Output::Pending => (
                     None,
                     None,
                     Some("The manifests have errors; fix them to see this output.".into()),
@@ -1228,37 +1264,63 @@ impl App {
 }
 
 /// Where the packet's path branches to the endpoints: the Service's chain
-/// (iptables KUBE-SVC-/KUBE-SVL-/KUBE-EXT-, nftables service-/external-),
-/// or the IPVS virtual server.
-fn branch_step(path: &[libsvc::trace::Step]) -> Option<usize> {
-    path.iter().rposition(|s| {
-        s.table == "ipvs"
-            || ["KUBE-SVC-", "KUBE-SVL-", "service-"]
-                .iter()
-                .any(|p| s.chain.starts_with(p))
-    })
+/// (iptables KUBE-SVC-/KUBE-SVL-, nftables service-), or the IPVS virtual
+/// server. The tracer lists the branch chain's rule for every endpoint it
+/// tries; the picture shows one branch point.
+fn is_branch(s: &libsvc::trace::Step) -> bool {
+    s.table == "ipvs"
+        || ["KUBE-SVC-", "KUBE-SVL-", "service-"]
+            .iter()
+            .any(|p| s.chain.starts_with(p))
 }
 
-/// The packet's path as a picture (SVG): the client, every rule it
-/// matched (click one to see it in the output), and from the branching
-/// step one arrow per endpoint with its share.
+/// An endpoint's own chain (iptables KUBE-SEP-, nftables endpoint-): the DNAT.
+fn is_endpoint_chain(s: &libsvc::trace::Step) -> bool {
+    s.chain.starts_with("KUBE-SEP-") || s.chain.starts_with("endpoint-")
+}
+
+/// A clickable box of the diagram: a step, shown in the output on click.
+fn step_box(
+    ctx: &Context<App>,
+    i: usize,
+    class: &'static str,
+    (x, y, w, h): (i32, i32, i32, i32),
+    title: String,
+    lines: [String; 2],
+) -> Html {
+    let onclick = ctx.link().callback(move |_| Msg::Step(i));
+    let onkeydown = ctx.link().batch_callback(move |e: KeyboardEvent| {
+        matches!(e.key().as_str(), "Enter" | " ").then(|| {
+            e.prevent_default();
+            Msg::Step(i)
+        })
+    });
+    let [a, b] = lines;
+    html! {
+        <g class={classes!("step", class)} data-step={i.to_string()} tabindex="0" role="button" {onclick} {onkeydown}>
+            <title>{ title }</title>
+            <rect x={x.to_string()} y={y.to_string()} width={w.to_string()} height={h.to_string()} rx="5" />
+            <text x={(x + 8).to_string()} y={(y + 14).to_string()} class="chain">{ a }</text>
+            <text x={(x + 8).to_string()} y={(y + 28).to_string()} class="rule">{ b }</text>
+        </g>
+    }
+}
+
+/// The packet's path as a picture (SVG): the client, the rules it went
+/// through (click one to see it in the output), one branch point (the
+/// Service's chain or IPVS virtual server) and from it one arrow per
+/// endpoint with its share, to the endpoint's DNAT rule.
 fn diagram(
     ctx: &Context<App>,
     mode: &str,
     p: &libsvc::trace::Packet,
     r: &libsvc::trace::TraceResult,
 ) -> Html {
-    const W: i32 = 640;
+    const W: i32 = 700;
     const BOX_W: i32 = 360;
     const H: i32 = 34;
     const GAP: i32 = 14;
-    let link = ctx.link();
-    let branch = branch_step(&r.path);
-    let rows = r.path.len() as i32 + 1;
-    let ep_h = 30;
-    let eps = r.endpoints.len() as i32;
-    let height = (rows * (H + GAP)).max(eps * (ep_h + 8) + 20) + 10;
-    let y = |i: i32| 6 + i * (H + GAP);
+    const EP_W: i32 = 220;
     let clip = |s: &str, n: usize| {
         if s.chars().count() > n {
             format!("{}…", s.chars().take(n - 1).collect::<String>())
@@ -1266,54 +1328,97 @@ fn diagram(
             s.to_string()
         }
     };
-    let steps = r.path.iter().enumerate().map(|(i, s)| {
-        let top = y(i as i32 + 1);
-        let is_branch = Some(i) == branch;
-        let onclick = link.callback(move |_| Msg::Step(i));
-        let onkeydown = link.batch_callback(move |e: KeyboardEvent| {
-            matches!(e.key().as_str(), "Enter" | " ").then(|| {
-                e.prevent_default();
-                Msg::Step(i)
-            })
-        });
-        let label = format!("step {}: {}/{}: {}", i + 1, s.table, s.chain, s.rule);
-        html! {
-            <g class={classes!("step", is_branch.then_some("branch"))} data-step={i.to_string()} tabindex="0" role="button"
-                aria-label={label.clone()} {onclick} {onkeydown}>
-                <title>{ label }</title>
-                <line class="edge" x1="190" y1={(top - GAP).to_string()} x2="190" y2={top.to_string()} />
-                <rect x="10" y={top.to_string()} width={BOX_W.to_string()} height={H.to_string()} rx="5" />
-                <text x="18" y={(top + 14).to_string()} class="chain">{ clip(&format!("{}/{}", s.table, s.chain), 48) }</text>
-                <text x="18" y={(top + 28).to_string()} class="rule">{ clip(&s.rule, 56) }</text>
-            </g>
+    let branch = r.path.iter().position(is_branch);
+    // The main column: every step but the endpoints' own chains and the
+    // branch chain's later rules (they are the other branches).
+    let main: Vec<usize> = (0..r.path.len())
+        .filter(|&i| {
+            let s = &r.path[i];
+            let later_branch =
+                is_branch(s) && branch.is_some_and(|b| b != i && r.path[b].chain == s.chain);
+            !(is_endpoint_chain(s) || later_branch)
+        })
+        .collect();
+    let y = |row: usize| 6 + row as i32 * (H + GAP);
+    let rows = main.len() + 1;
+    let ep_h = 40;
+    let eps = r.endpoints.len() as i32;
+    let height = (y(rows) - GAP).max(eps * (ep_h + 10) + 16) + 6;
+    let mut boxes: Vec<Html> = Vec::new();
+    let mut branch_y = None;
+    for (row, &i) in main.iter().enumerate() {
+        let s = &r.path[i];
+        let top = y(row + 1);
+        if Some(i) == branch {
+            branch_y = Some(top + H / 2);
         }
-    });
-    let from = branch.map(|b| y(b as i32 + 1) + H / 2).unwrap_or(y(rows - 1) + H / 2);
+        boxes.push(html! { <line class="edge" x1="190" y1={(top - GAP).to_string()} x2="190" y2={top.to_string()} /> });
+        boxes.push(step_box(
+            ctx,
+            i,
+            if Some(i) == branch { "branch" } else { "" },
+            (10, top, BOX_W, H),
+            format!("{}/{}: {}", s.table, s.chain, s.rule),
+            [
+                clip(&format!("{}/{}", s.table, s.chain), 48),
+                clip(&s.rule, 52),
+            ],
+        ));
+    }
+    let from = branch_y.unwrap_or(y(rows - 1) + H / 2);
     let ends = r.endpoints.iter().enumerate().map(|(k, e)| {
-        let top = 10 + k as i32 * (ep_h + 8);
+        let top = 10 + k as i32 * (ep_h + 10);
         let share = format!("{:.1} %", e.probability * 100.0);
-        html! {
-            <g class="endpoint">
-                <path class="edge" d={format!("M {} {} C {} {}, {} {}, {} {}", 10 + BOX_W, from, 10 + BOX_W + 50, from, W - 200, top + ep_h / 2, W - 170, top + ep_h / 2)} />
-                <rect x={(W - 170).to_string()} y={top.to_string()} width="160" height={ep_h.to_string()} rx="5" />
-                <text x={(W - 162).to_string()} y={(top + 13).to_string()} class="chain">{ e.endpoint.clone() }</text>
-                <text x={(W - 162).to_string()} y={(top + 26).to_string()} class="share">{ share }</text>
-            </g>
-        }
+        let mid = top + ep_h / 2;
+        let x = W - EP_W - 10;
+        // The endpoint's DNAT rule, when the path shows it.
+        let dnat = r
+            .path
+            .iter()
+            .position(|s| is_endpoint_chain(s) && s.rule.contains(&e.endpoint));
+        let edge = html! {
+            <path class="edge" d={format!("M {} {from} C {} {from}, {} {mid}, {x} {mid}", 10 + BOX_W, 10 + BOX_W + 60, x - 60)} />
+        };
+        let label = [clip(&e.endpoint, 30), format!("share {share}")];
+        let body = match dnat {
+            Some(i) => step_box(
+                ctx,
+                i,
+                "endpoint",
+                (x, top, EP_W, ep_h),
+                format!("{}: {share} of new connections; {}/{}: {}", e.endpoint, r.path[i].table, r.path[i].chain, r.path[i].rule),
+                label,
+            ),
+            None => {
+                let [a, b] = label;
+                html! {
+                    <g class="endpoint">
+                        <rect x={x.to_string()} y={top.to_string()} width={EP_W.to_string()} height={ep_h.to_string()} rx="5" />
+                        <text x={(x + 8).to_string()} y={(top + 15).to_string()} class="chain">{ a }</text>
+                        <text x={(x + 8).to_string()} y={(top + 31).to_string()} class="share">{ b }</text>
+                    </g>
+                }
+            }
+        };
+        html! { <>{ edge }{ body }</> }
     });
     html! {
         <figure class="diagram">
             <svg id="trace-diagram" viewBox={format!("0 0 {W} {height}")} width={W.to_string()} height={height.to_string()}
-                role="group" aria-label={format!("The packet's path through {mode}: click a step to see its rule")}>
+                role="group" aria-label={format!("The packet's path through {mode}; each step is a button that shows its rule")}>
                 <g class="client">
                     <rect x="10" y={y(0).to_string()} width={BOX_W.to_string()} height={H.to_string()} rx="5" />
                     <text x="18" y={(y(0) + 14).to_string()} class="chain">{ format!("client {}", p.src) }</text>
                     <text x="18" y={(y(0) + 28).to_string()} class="rule">{ format!("{} → {}", p.protocol.lower(), std::net::SocketAddr::new(p.dst, p.port)) }</text>
                 </g>
-                { for steps }
+                { for boxes }
                 { for ends }
             </svg>
-            <figcaption class="hint">{ if r.endpoints.is_empty() { "No endpoint: the packet is not sent to a Service backend.".to_string() } else { format!("The branch taken at the highlighted step goes to one of {} endpoint(s), with these shares.", r.endpoints.len()) } }</figcaption>
+            <figcaption class="hint">{ if r.endpoints.is_empty() {
+                "No endpoint: the packet is not sent to a Service backend.".to_string()
+            } else {
+                format!("A new connection takes one branch at the highlighted step: one of {} endpoint(s), with these shares. Click a step to see its rule.", r.endpoints.len())
+            } }</figcaption>
         </figure>
     }
 }
@@ -1355,7 +1460,9 @@ fn highlight(body: &str, hits: &[(&str, &str)]) -> Html {
             // A block of its own: the highlight spans the line, and the
             // newline it replaces is implied.
             let shown = line.strip_suffix('\n').unwrap_or(line);
-            parts.push(html! { <span class="hit" data-step={i.to_string()}>{ shown.to_string() }</span> });
+            parts.push(
+                html! { <span class="hit" data-step={i.to_string()}>{ shown.to_string() }</span> },
+            );
         } else {
             run.push_str(line);
         }

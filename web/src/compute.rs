@@ -10,6 +10,7 @@ use libsvc::table::Protocol;
 use libsvc::trace::{Packet, TraceResult};
 use libsvc::{Diagnostic, Input, Loaded, Severity};
 use serde::Serialize;
+use std::cell::RefCell;
 
 /// The name diagnostics give the editor's text.
 pub const INPUT_NAME: &str = "manifests.yaml";
@@ -67,34 +68,100 @@ pub enum Output {
     Invalid(String),
     /// The input could not be read, so nothing is rendered.
     Blocked,
+    /// Not rendered yet: outputs are rendered when shown (or when the
+    /// person pauses), so a keystroke pays for one output, not all.
+    Pending,
 }
 
-/// Everything one update produces.
-#[derive(Debug, Clone)]
+/// Everything one update produces. The modes' outputs are rendered on
+/// first use ([`Outputs::get`], [`Outputs::fill`]).
+#[derive(Debug)]
 pub struct Outputs {
     /// What libsvc read.
     pub loaded: Loaded,
     /// The settings as mapped.
     pub mapped: Mapped,
     /// One output per [`Mode::ALL`], in that order.
-    pub modes: Vec<(Mode, Output)>,
-    /// The service table as JSON.
-    pub table: String,
+    modes: RefCell<Vec<(Mode, Output)>>,
     /// The effective settings as YAML.
     pub settings: String,
-    /// Diagnostics: the input's, the settings form's, then the outputs'.
-    pub diagnostics: Vec<Diag>,
+    /// The input's and the settings form's diagnostics.
+    base: Vec<Diag>,
+    /// The text, to place the outputs' diagnostics.
+    manifests: String,
 }
 
 impl Outputs {
-    /// The output of `mode`.
-    pub fn get(&self, mode: Mode) -> Option<&Output> {
-        self.modes.iter().find(|(m, _)| *m == mode).map(|(_, o)| o)
+    /// The output of `mode`, rendered now if it was not yet.
+    pub fn get(&self, mode: Mode) -> Output {
+        let mut modes = self.modes.borrow_mut();
+        let Some((_, out)) = modes.iter_mut().find(|(m, _)| *m == mode) else {
+            return Output::Blocked;
+        };
+        if *out == Output::Pending {
+            *out = render(&self.loaded, &self.mapped, mode);
+        }
+        out.clone()
+    }
+
+    /// Looks at `mode`'s output without rendering it.
+    pub fn peek<R>(&self, mode: Mode, f: impl FnOnce(&Output) -> R) -> R {
+        let modes = self.modes.borrow();
+        let out = modes
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .map(|(_, o)| o)
+            .unwrap_or(&Output::Blocked);
+        f(out)
+    }
+
+    /// Renders every output not rendered yet.
+    pub fn fill(&self) {
+        for mode in Mode::ALL {
+            self.peek(mode, |o| *o == Output::Pending)
+                .then(|| self.get(mode));
+        }
+    }
+
+    /// Whether some output is not rendered yet.
+    pub fn pending(&self) -> bool {
+        self.modes
+            .borrow()
+            .iter()
+            .any(|(_, o)| *o == Output::Pending)
+    }
+
+    /// `mode`'s model as JSON (rendered anew with the JSON model).
+    pub fn json(&self, mode: Mode) -> Option<String> {
+        let mut options = self.mapped.options.clone();
+        options.json = true;
+        if self.loaded.has_parse_errors() {
+            return None;
+        }
+        libsvc::render::render(&self.loaded, mode, &options)
+            .ok()
+            .map(|r| serde_json::to_string_pretty(&r.json).unwrap_or_default())
+    }
+
+    /// Diagnostics: the input's, the settings form's, then those of the
+    /// outputs rendered so far.
+    pub fn diagnostics(&self) -> Vec<Diag> {
+        let mut out = self.base.clone();
+        for (mode, o) in self.modes.borrow().iter() {
+            if let Output::Rendered(r) = o {
+                out.extend(
+                    r.diagnostics
+                        .iter()
+                        .map(|d| Diag::new(d, mode.name(), &self.manifests)),
+                );
+            }
+        }
+        out
     }
 
     /// Number of diagnostics of a severity.
     pub fn count(&self, severity: Severity) -> usize {
-        self.diagnostics
+        self.diagnostics()
             .iter()
             .filter(|d| d.severity == severity)
             .count()
@@ -121,43 +188,52 @@ pub fn render(loaded: &Loaded, mapped: &Mapped, mode: Mode) -> Output {
     }
 }
 
-/// One full update: every mode, the table, the settings, the diagnostics.
-pub fn compute(manifests: &str, settings: &FormSettings) -> Outputs {
-    let (loaded, mapped) = load(manifests, settings);
+/// One update: loads the input; outputs are rendered when first asked for
+/// (text only: the JSON models on demand, [`Outputs::json`]).
+pub fn compute_lazy(manifests: &str, settings: &FormSettings) -> Outputs {
+    let (loaded, mut mapped) = load(manifests, settings);
+    mapped.options.json = false;
+    let blocked = loaded.has_parse_errors();
     let modes: Vec<(Mode, Output)> = Mode::ALL
         .into_iter()
-        .map(|m| (m, render(&loaded, &mapped, m)))
+        .map(|m| {
+            (
+                m,
+                if blocked {
+                    Output::Blocked
+                } else {
+                    Output::Pending
+                },
+            )
+        })
         .collect();
-    let mut diagnostics: Vec<Diag> = loaded
+    let mut base: Vec<Diag> = loaded
         .diagnostics
         .iter()
         .map(|d| Diag::new(d, "manifests", manifests))
         .collect();
-    diagnostics.extend(
+    base.extend(
         mapped
             .diagnostics
             .iter()
             .map(|d| Diag::new(d, "settings", manifests)),
     );
-    for (mode, out) in &modes {
-        if let Output::Rendered(r) = out {
-            diagnostics.extend(
-                r.diagnostics
-                    .iter()
-                    .map(|d| Diag::new(d, mode.name(), manifests)),
-            );
-        }
-    }
-    let table = serde_json::to_string_pretty(&loaded.table).unwrap_or_default();
     let settings = serde_saphyr::to_string(&loaded.settings).unwrap_or_default();
     Outputs {
         loaded,
         mapped,
-        modes,
-        table,
+        modes: RefCell::new(modes),
         settings,
-        diagnostics,
+        base,
+        manifests: manifests.to_string(),
     }
+}
+
+/// One full update: every mode rendered, the diagnostics complete.
+pub fn compute(manifests: &str, settings: &FormSettings) -> Outputs {
+    let out = compute_lazy(manifests, settings);
+    out.fill();
+    out
 }
 
 /// A Service address the trace form offers: one per Service port and
@@ -181,7 +257,13 @@ pub struct Target {
 impl Target {
     /// A key that survives edits of the addresses: Service, port name, kind.
     pub fn key(&self) -> String {
-        format!("{}|{}|{}|{}", self.service, self.port_name, self.protocol.lower(), self.kind)
+        format!(
+            "{}|{}|{}|{}",
+            self.service,
+            self.port_name,
+            self.protocol.lower(),
+            self.kind
+        )
     }
 
     /// As the menu shows it.
@@ -192,8 +274,17 @@ impl Target {
             format!("{} ({})", self.port, self.port_name)
         };
         let ip = std::net::SocketAddr::new(self.ip, 0).ip();
-        let addr = if ip.is_ipv6() { format!("[{ip}]") } else { ip.to_string() };
-        format!("{} — {addr}:{port}/{} ({})", self.service, self.protocol.lower(), self.kind)
+        let addr = if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        format!(
+            "{} — {addr}:{port}/{} ({})",
+            self.service,
+            self.protocol.lower(),
+            self.kind
+        )
     }
 }
 
@@ -201,8 +292,11 @@ impl Target {
 pub fn targets(loaded: &Loaded) -> Vec<Target> {
     let mut out = Vec::new();
     for svc in &loaded.table.services {
-        let mut addrs: Vec<(std::net::IpAddr, &'static str)> =
-            svc.cluster_ips.iter().map(|ip| (*ip, "clusterIP")).collect();
+        let mut addrs: Vec<(std::net::IpAddr, &'static str)> = svc
+            .cluster_ips
+            .iter()
+            .map(|ip| (*ip, "clusterIP"))
+            .collect();
         addrs.extend(
             svc.external_ips
                 .iter()
@@ -256,12 +350,18 @@ fn destination(loaded: &Loaded, s: &str, namespace: &str) -> Result<std::net::Ip
         Some(t) => format!(
             "destination: {s:?} is an alias (CNAME) of {t}, outside the cluster: no proxy rules apply"
         ),
-        None => format!("destination: {s:?} is not an IP address, and no Service or pod answers to that name"),
+        None => format!(
+            "destination: {s:?} is not an IP address, and no Service or pod answers to that name"
+        ),
     })
 }
 
 /// Reads the port: a number, or the name of a port of the Service at `dst`.
-fn port(loaded: &Loaded, s: &str, dst: std::net::IpAddr) -> Result<(u16, Option<Protocol>), String> {
+fn port(
+    loaded: &Loaded,
+    s: &str,
+    dst: std::net::IpAddr,
+) -> Result<(u16, Option<Protocol>), String> {
     let s = s.trim();
     if let Some(p) = s.parse::<u16>().ok().filter(|p| *p > 0) {
         return Ok((p, None));
@@ -273,16 +373,20 @@ fn port(loaded: &Loaded, s: &str, dst: std::net::IpAddr) -> Result<(u16, Option<
         {
             return Ok((t.port, Some(t.protocol)));
         }
-        return Err(format!(
-            "port: no Service at {dst} has a port named {s:?}"
-        ));
+        return Err(format!("port: no Service at {dst} has a port named {s:?}"));
     }
-    Err(format!("port: {s:?} is not a port (1-65535) or a Service port's name"))
+    Err(format!(
+        "port: {s:?} is not a port (1-65535) or a Service port's name"
+    ))
 }
 
 /// Reads the trace form into a packet and a mode; names are resolved in the
 /// loaded input (DNS names as seen from a pod of `namespace`).
-pub fn packet(loaded: &Loaded, form: &TraceForm, namespace: &str) -> Result<(Mode, Packet), String> {
+pub fn packet(
+    loaded: &Loaded,
+    form: &TraceForm,
+    namespace: &str,
+) -> Result<(Mode, Packet), String> {
     let mode =
         Mode::parse(form.mode.trim()).ok_or_else(|| format!("unknown mode {:?}", form.mode))?;
     let src = form
@@ -311,7 +415,11 @@ pub fn packet(loaded: &Loaded, form: &TraceForm, namespace: &str) -> Result<(Mod
 pub fn unexposed(loaded: &Loaded, p: &Packet) -> Option<String> {
     let all = targets(loaded);
     let at: Vec<&Target> = all.iter().filter(|t| t.ip == p.dst).collect();
-    if at.is_empty() || at.iter().any(|t| t.port == p.port && t.protocol == p.protocol) {
+    if at.is_empty()
+        || at
+            .iter()
+            .any(|t| t.port == p.port && t.protocol == p.protocol)
+    {
         return None;
     }
     let ports: Vec<String> = at
@@ -377,7 +485,13 @@ pub enum View {
 pub fn view(loaded: &Loaded, v: View, service: &str) -> (String, String) {
     use libsvc::views::{self, Namespaces};
     let all = Namespaces::All;
-    let empty = |t: String| if t.is_empty() { views::no_resources(&all) } else { t };
+    let empty = |t: String| {
+        if t.is_empty() {
+            views::no_resources(&all)
+        } else {
+            t
+        }
+    };
     let table = || serde_json::to_string_pretty(&loaded.table).unwrap_or_default();
     match v {
         View::GetSvc => (empty(views::get_services(loaded, &all)), table()),
@@ -406,10 +520,14 @@ mod tests {
     #[test]
     fn starter_loads_cleanly() {
         let out = compute(crate::examples::STARTER, &FormSettings::default());
-        assert_eq!(out.count(Severity::Error), 0, "{:?}", out.diagnostics);
-        assert_eq!(out.modes.len(), Mode::ALL.len());
-        assert!(out.table.contains("\"web\""));
+        assert_eq!(out.count(Severity::Error), 0, "{:?}", out.diagnostics());
+        assert!(!out.pending());
+        assert!(matches!(out.get(Mode::Env), Output::Rendered(_)));
         assert!(out.settings.contains("node-a"));
+        let lazy = compute_lazy(crate::examples::STARTER, &FormSettings::default());
+        assert!(lazy.pending());
+        assert_eq!(lazy.get(Mode::Env), out.get(Mode::Env));
+        assert!(lazy.json(Mode::Env).unwrap().contains("WEB_SERVICE_HOST"));
     }
 
     #[test]
@@ -419,9 +537,9 @@ mod tests {
             assert!(
                 !out.loaded.has_parse_errors(),
                 "{name}: {:?}",
-                out.diagnostics
+                out.diagnostics()
             );
-            assert!(out.modes.iter().all(|(_, o)| *o != Output::Blocked));
+            assert!(Mode::ALL.iter().all(|m| out.get(*m) != Output::Blocked));
         }
     }
 
@@ -430,8 +548,8 @@ mod tests {
         let text = "# 😀\napiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports: [{port: \"x\"}]\n";
         let out = compute(text, &FormSettings::default());
         let d = out
-            .diagnostics
-            .iter()
+            .diagnostics()
+            .into_iter()
             .find(|d| d.message.contains("spec.ports[0].port"))
             .expect("a port diagnostic");
         let (line, col) = (d.line.unwrap(), d.column.unwrap());
@@ -452,7 +570,7 @@ mod tests {
     fn parse_errors_block_outputs() {
         let out = compute("kind: [", &FormSettings::default());
         assert!(out.count(Severity::Error) > 0);
-        assert!(out.modes.iter().all(|(_, o)| *o == Output::Blocked));
+        assert!(Mode::ALL.iter().all(|m| out.get(*m) == Output::Blocked));
     }
 
     #[test]
@@ -462,7 +580,9 @@ mod tests {
             port: "0".into(),
             ..Default::default()
         };
-        assert!(matches!(trace(&loaded, &form, "default"), Traced::Failed(e) if e.contains("port")));
+        assert!(
+            matches!(trace(&loaded, &form, "default"), Traced::Failed(e) if e.contains("port"))
+        );
     }
 
     // The DNS name goes through libsvc::dns::resolve, which follows CoreDNS'
@@ -495,7 +615,9 @@ mod tests {
             dst: "nope".into(),
             ..Default::default()
         };
-        assert!(matches!(trace(&loaded, &form, "default"), Traced::Failed(e) if e.contains("no Service")));
+        assert!(
+            matches!(trace(&loaded, &form, "default"), Traced::Failed(e) if e.contains("no Service"))
+        );
     }
 
     #[test]
@@ -511,10 +633,15 @@ mod tests {
         assert!(r.outcome.is_empty());
         assert_eq!(
             warn.as_deref(),
-            Some("destination 10.96.0.20 is an address of Service default/web (clusterIP), but port 81/tcp is not exposed; its ports: 80/tcp")
+            Some(
+                "destination 10.96.0.20 is an address of Service default/web (clusterIP), but port 81/tcp is not exposed; its ports: 80/tcp"
+            )
         );
         let form = TraceForm::default();
-        assert!(matches!(trace(&loaded, &form, "default"), Traced::Done(_, _, None)));
+        assert!(matches!(
+            trace(&loaded, &form, "default"),
+            Traced::Done(_, _, None)
+        ));
     }
 
     #[test]

@@ -39,11 +39,9 @@ pub fn mount(
     {
         use wasm_bindgen::JsCast;
         use wasm_bindgen::prelude::*;
-        let change = Closure::<dyn Fn(String, f64)>::new(move |t: String, at: f64| {
-            on_change.emit((t, at))
-        });
-        let cursor =
-            Closure::<dyn Fn(u32, u32)>::new(move |l: u32, c: u32| on_cursor.emit((l, c)));
+        let change =
+            Closure::<dyn Fn(String, f64)>::new(move |t: String, at: f64| on_change.emit((t, at)));
+        let cursor = Closure::<dyn Fn(u32, u32)>::new(move |l: u32, c: u32| on_cursor.emit((l, c)));
         js::mount(
             host,
             text,
