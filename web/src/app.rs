@@ -163,8 +163,10 @@ struct Perf {
     keystroke_at: Option<f64>,
     /// When the running update started.
     update_at: Option<f64>,
-    /// The last update's compute time (load + every render).
+    /// The last update's compute time (load + the visible output).
     compute_ms: f64,
+    /// Of which loading the input (libsvc::load).
+    load_ms: f64,
 }
 
 /// Where the editor's text comes from.
@@ -298,6 +300,7 @@ impl App {
         let t0 = now();
         let before = self.trace_target_key();
         let out = Rc::new(compute::compute_lazy(&self.manifests, &self.settings));
+        self.perf.load_ms = now() - t0;
         if !out.loaded.has_parse_errors() {
             self.shown = out.clone();
         }
@@ -696,6 +699,7 @@ impl Component for App {
         let compute_ms = self.perf.compute_ms;
         let update_ms = done - started;
         set("data-compute-ms", format!("{compute_ms:.2}"));
+        set("data-load-ms", format!("{:.2}", self.perf.load_ms));
         set("data-update-ms", format!("{update_ms:.2}"));
         let updates = el
             .get_attribute("data-updates")

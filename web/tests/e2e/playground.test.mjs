@@ -539,13 +539,16 @@ endpoints:
   const end = (await editorValue(page)).length;
   const samples = [];
   const computeMs = [];
+  const loadMs = [];
   for (const key of ["x", "Backspace", "y", "Backspace", "z", "Backspace"]) {
     await caretAt(page, end);
     await afterUpdate(page, () => page.keyboard.press(key));
     await page.waitForFunction(() => !document.querySelector("#updating"), null, { timeout: TIMEOUT });
     samples.push(Number(await page.$eval("#perf", (e) => e.dataset.keystrokeMs)));
     computeMs.push(Number(await page.$eval("#perf", (e) => e.dataset.computeMs)));
+    loadMs.push(Number(await page.$eval("#perf", (e) => e.dataset.loadMs)));
   }
+  console.log(`200 Services: libsvc::load ${loadMs.join(", ")} ms of compute ${computeMs.join(", ")} ms`);
   perf.examples["200 Services"] = { keystrokeToAllOutputsMs: samples, updateMs: [], computeMs: computeMs.join(", ") };
   // Clean up the draft for later runs.
   if (await page.$("#revert")) await afterUpdate(page, () => page.click("#revert"));
