@@ -1150,7 +1150,64 @@ impl App {
                 if let Some(b) = body {
                     <pre id="output" class="output" tabindex="0" aria-label={self.tab.title(&describe)}>{ highlight(&b, &hits) }</pre>
                 }
+                if self.tab == Tab::View(View::Describe) && !shows_json {
+                    { self.service_diagram(&describe) }
+                }
             </div>
+        }
+    }
+
+    /// A Service's addresses and ports, each to its endpoints with their
+    /// shares (as a new connection from the trace form's source finds them).
+    fn service_diagram(&self, service: &str) -> Html {
+        let src = self
+            .trace_form
+            .src
+            .trim()
+            .parse()
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 244, 3, 9)));
+        let paths = compute::service_paths(&self.shown.loaded, service, src);
+        if paths.is_empty() {
+            return html! { <p id="service-diagram" class="hint">{"No address to send a packet to (headless or ExternalName): DNS answers for this Service, no proxy rules."}</p> };
+        }
+        const W: i32 = 700;
+        const ROW: i32 = 30;
+        let mut rows: Vec<Html> = Vec::new();
+        let mut y = 8;
+        for (t, shares) in &paths {
+            let n = shares.len().max(1) as i32;
+            let block = n * ROW;
+            let mid = y + block / 2 - 12;
+            rows.push(html! {
+                <g class="address">
+                    <rect x="10" y={mid.to_string()} width="300" height="24" rx="5" />
+                    <text x="18" y={(mid + 16).to_string()} class="chain">{ format!("{} {}", t.kind, std::net::SocketAddr::new(t.ip, t.port)) }</text>
+                </g>
+            });
+            if shares.is_empty() {
+                rows.push(html! { <text x="330" y={(mid + 16).to_string()} class="rule">{"no endpoint: REJECT or DROP"}</text> });
+            }
+            for (k, e) in shares.iter().enumerate() {
+                let ey = y + k as i32 * ROW;
+                rows.push(html! {
+                    <g class="endpoint">
+                        <path class="edge" d={format!("M 310 {} C 360 {}, 400 {}, {} {}", mid + 12, mid + 12, ey + 12, W - 230, ey + 12)} />
+                        <rect x={(W - 230).to_string()} y={ey.to_string()} width="220" height="24" rx="5" />
+                        <text x={(W - 222).to_string()} y={(ey + 16).to_string()} class="chain">{ e.endpoint.clone() }</text>
+                        <text x={(W - 70).to_string()} y={(ey + 16).to_string()} class="share">{ format!("{:.1} %", e.probability * 100.0) }</text>
+                    </g>
+                });
+            }
+            y += block + 10;
+        }
+        html! {
+            <figure class="diagram">
+                <svg id="service-diagram" viewBox={format!("0 0 {W} {y}")} width={W.to_string()} height={y.to_string()}
+                    role="img" aria-label={format!("Service {service}: each address and port to its endpoints, with their shares")}>
+                    { for rows }
+                </svg>
+                <figcaption class="hint">{ format!("Where a new connection from {src} to each address and port of {service} goes (iptables rules).") }</figcaption>
+            </figure>
         }
     }
 

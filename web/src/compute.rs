@@ -467,6 +467,32 @@ pub fn trace(loaded: &Loaded, form: &TraceForm, namespace: &str) -> Traced {
     }
 }
 
+/// Where each of a Service's addresses and ports leads: the endpoints and
+/// their shares, as the iptables tracer finds them for a new connection
+/// from `src` (libsvc::trace::trace; the same filters as the rules).
+pub fn service_paths(
+    loaded: &Loaded,
+    service: &str,
+    src: std::net::IpAddr,
+) -> Vec<(Target, Vec<libsvc::trace::EndpointShare>)> {
+    targets(loaded)
+        .into_iter()
+        .filter(|t| t.service == service)
+        .map(|t| {
+            let packet = Packet {
+                src,
+                dst: t.ip,
+                port: t.port,
+                protocol: t.protocol,
+            };
+            let shares = libsvc::trace::trace(loaded, Mode::Iptables, &packet)
+                .map(|r| r.endpoints)
+                .unwrap_or_default();
+            (t, shares)
+        })
+        .collect()
+}
+
 /// A kubectl view of the loaded input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -642,6 +668,29 @@ mod tests {
             trace(&loaded, &form, "default"),
             Traced::Done(_, _, None)
         ));
+    }
+
+    #[test]
+    fn a_services_paths() {
+        let (loaded, _) = load(crate::examples::STARTER, &FormSettings::default());
+        let paths = service_paths(&loaded, "default/web", "10.244.3.9".parse().unwrap());
+        assert_eq!(paths.len(), 1);
+        let (t, shares) = &paths[0];
+        assert_eq!(
+            t.label(),
+            "default/web — 10.96.0.20:80 (http)/tcp (clusterIP)"
+        );
+        let got: Vec<(String, f64)> = shares
+            .iter()
+            .map(|e| (e.endpoint.clone(), e.probability))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("10.244.1.5:8080".to_string(), 0.5),
+                ("10.244.2.7:8080".to_string(), 0.5)
+            ]
+        );
     }
 
     #[test]

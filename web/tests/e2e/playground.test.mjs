@@ -218,6 +218,11 @@ test("the playground works as a person uses it", async () => {
   assert.match(before["get-endpointslices"].text, /^default\s+web-abc12\s+IPv4\s+8080\s+10\.244\.1\.5,10\.244\.2\.7/m, "kubectl get endpointslices");
   assert.match(before.describe.text, /^Name:\s+web$/m, "kubectl describe service");
   assert.match(before.describe.text, /^Endpoints:\s+10\.244\.1\.5:8080,10\.244\.2\.7:8080$/m);
+  // describe also draws the Service: each address and port to its endpoints.
+  await page.click("#tab-describe");
+  await page.waitForSelector("#service-diagram");
+  assert.equal(await page.locator("#service-diagram .endpoint").count(), 2);
+  assert.equal(await page.locator("#service-diagram text.share", { hasText: "50.0 %" }).count(), 2);
   // Their JSON is one click away.
   await page.click("#tab-get-svc");
   await page.click("#view-json");
