@@ -446,6 +446,15 @@ spec:
   await afterUpdate(page, () => paste(page, app));
   assert.equal(await editorValue(page), app, "the paste replaced the text");
   assert.match((await tabBody(page, "get-svc")).text, /svc2\s+ClusterIP\s+10\.96\.1\.3/);
+  // Tab indents (and Ctrl+Z undoes it); Esc then Tab leaves the editor.
+  await caretAt(page, 0);
+  await afterUpdate(page, () => page.keyboard.press("Tab"));
+  assert.equal(await editorValue(page), "  " + app);
+  await afterUpdate(page, () => page.keyboard.press("Control+z"));
+  assert.equal(await editorValue(page), app);
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Tab");
+  assert.ok(!(await page.evaluate(() => document.activeElement.classList.contains("cm-content"))), "Esc, Tab leaves the editor");
   // The trace form follows the manifests to the new Services.
   assert.equal(await page.inputValue("#trace-dst"), "10.96.1.1");
   await page.waitForFunction(() => document.querySelector("#examples option").textContent === "starter (modified)", null, { timeout: TIMEOUT });
