@@ -200,7 +200,10 @@ pub struct App {
     /// link, or an example replaced the text): Back returns to it.
     push_history: bool,
     describe: String,
-    /// The trace form's Service address, when picked from the list (key).
+    /// The trace form's Service address, when picked from the list (its
+    /// [`compute::Target::key`]); `Some("")`: the first Service address of
+    /// whatever the manifests hold (a fresh page, a new example). `None`:
+    /// the person typed the address; it stays as typed.
     trace_pick: Option<String>,
     /// A step to scroll to and mark after the next render.
     focus_step: Option<usize>,
