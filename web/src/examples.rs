@@ -51,7 +51,9 @@ pub fn describe(name: &str) -> &'static str {
         "redis-master" => {
             "The guestbook's Redis master and its REDIS_MASTER_* environment variables."
         }
-        "shop" => "A workload-backed app: a Deployment and a StatefulSet, their Pods simulated, no Pods written.",
+        "shop" => {
+            "A workload-backed app: a Deployment and a StatefulSet, their Pods simulated, no Pods written."
+        }
         "selectorless" => {
             "A Service without a selector, pointed at 1.2.3.4:9376 by a hand-written Endpoints."
         }
