@@ -68,7 +68,9 @@ pub fn render(manifests: &str, settings_json: &str, mode: &str) -> String {
         })
         .to_string(),
         Output::Invalid(e) => error(e),
-        Output::Blocked => error("the manifests could not be read; see validate()"),
+        Output::Blocked | Output::Pending => {
+            error("the manifests could not be read; see validate()")
+        }
     }
 }
 
@@ -82,7 +84,7 @@ pub fn validate(manifests: &str, settings_json: &str) -> String {
         Err(e) => return error(e),
     };
     let out = compute::compute(manifests, &form);
-    serde_json::to_string(&out.diagnostics).unwrap_or_else(|e| error(e.to_string()))
+    serde_json::to_string(&out.diagnostics()).unwrap_or_else(|e| error(e.to_string()))
 }
 
 /// Traces a packet: `packet` is `{"mode", "src", "dst", "port", "proto"}`.
@@ -99,11 +101,16 @@ pub fn trace(manifests: &str, settings_json: &str, packet_json: &str) -> String 
         Err(e) => return error(format!("packet: {e}")),
     };
     let (loaded, _) = compute::load(manifests, &form);
-    match compute::trace(&loaded, &packet) {
-        Traced::Done(p, r) => json!({
+    let ns = match form.namespace.trim() {
+        "" => "default",
+        ns => ns,
+    };
+    match compute::trace(&loaded, &packet, ns) {
+        Traced::Done(p, r, warning) => json!({
             "ok": true,
             "report": libsvc::trace::report(&p, &r),
             "result": r,
+            "warning": warning,
         })
         .to_string(),
         Traced::NotImplemented(m) => json!({

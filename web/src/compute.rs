@@ -10,6 +10,7 @@ use libsvc::table::Protocol;
 use libsvc::trace::{Packet, TraceResult};
 use libsvc::{Diagnostic, Input, Loaded, Severity};
 use serde::Serialize;
+use std::cell::RefCell;
 
 /// The name diagnostics give the editor's text.
 pub const INPUT_NAME: &str = "manifests.yaml";
@@ -67,34 +68,100 @@ pub enum Output {
     Invalid(String),
     /// The input could not be read, so nothing is rendered.
     Blocked,
+    /// Not rendered yet: outputs are rendered when shown (or when the
+    /// person pauses), so a keystroke pays for one output, not all.
+    Pending,
 }
 
-/// Everything one update produces.
-#[derive(Debug, Clone)]
+/// Everything one update produces. The modes' outputs are rendered on
+/// first use ([`Outputs::get`], [`Outputs::fill`]).
+#[derive(Debug)]
 pub struct Outputs {
     /// What libsvc read.
     pub loaded: Loaded,
     /// The settings as mapped.
     pub mapped: Mapped,
     /// One output per [`Mode::ALL`], in that order.
-    pub modes: Vec<(Mode, Output)>,
-    /// The service table as JSON.
-    pub table: String,
+    modes: RefCell<Vec<(Mode, Output)>>,
     /// The effective settings as YAML.
     pub settings: String,
-    /// Diagnostics: the input's, the settings form's, then the outputs'.
-    pub diagnostics: Vec<Diag>,
+    /// The input's and the settings form's diagnostics.
+    base: Vec<Diag>,
+    /// The text, to place the outputs' diagnostics.
+    manifests: String,
 }
 
 impl Outputs {
-    /// The output of `mode`.
-    pub fn get(&self, mode: Mode) -> Option<&Output> {
-        self.modes.iter().find(|(m, _)| *m == mode).map(|(_, o)| o)
+    /// The output of `mode`, rendered now if it was not yet.
+    pub fn get(&self, mode: Mode) -> Output {
+        let mut modes = self.modes.borrow_mut();
+        let Some((_, out)) = modes.iter_mut().find(|(m, _)| *m == mode) else {
+            return Output::Blocked;
+        };
+        if *out == Output::Pending {
+            *out = render(&self.loaded, &self.mapped, mode);
+        }
+        out.clone()
+    }
+
+    /// Looks at `mode`'s output without rendering it.
+    pub fn peek<R>(&self, mode: Mode, f: impl FnOnce(&Output) -> R) -> R {
+        let modes = self.modes.borrow();
+        let out = modes
+            .iter()
+            .find(|(m, _)| *m == mode)
+            .map(|(_, o)| o)
+            .unwrap_or(&Output::Blocked);
+        f(out)
+    }
+
+    /// Renders every output not rendered yet.
+    pub fn fill(&self) {
+        for mode in Mode::ALL {
+            self.peek(mode, |o| *o == Output::Pending)
+                .then(|| self.get(mode));
+        }
+    }
+
+    /// Whether some output is not rendered yet.
+    pub fn pending(&self) -> bool {
+        self.modes
+            .borrow()
+            .iter()
+            .any(|(_, o)| *o == Output::Pending)
+    }
+
+    /// `mode`'s model as JSON (rendered anew with the JSON model).
+    pub fn json(&self, mode: Mode) -> Option<String> {
+        let mut options = self.mapped.options.clone();
+        options.json = true;
+        if self.loaded.has_parse_errors() {
+            return None;
+        }
+        libsvc::render::render(&self.loaded, mode, &options)
+            .ok()
+            .map(|r| serde_json::to_string_pretty(&r.json).unwrap_or_default())
+    }
+
+    /// Diagnostics: the input's, the settings form's, then those of the
+    /// outputs rendered so far.
+    pub fn diagnostics(&self) -> Vec<Diag> {
+        let mut out = self.base.clone();
+        for (mode, o) in self.modes.borrow().iter() {
+            if let Output::Rendered(r) = o {
+                out.extend(
+                    r.diagnostics
+                        .iter()
+                        .map(|d| Diag::new(d, mode.name(), &self.manifests)),
+                );
+            }
+        }
+        out
     }
 
     /// Number of diagnostics of a severity.
     pub fn count(&self, severity: Severity) -> usize {
-        self.diagnostics
+        self.diagnostics()
             .iter()
             .filter(|d| d.severity == severity)
             .count()
@@ -121,63 +188,214 @@ pub fn render(loaded: &Loaded, mapped: &Mapped, mode: Mode) -> Output {
     }
 }
 
-/// One full update: every mode, the table, the settings, the diagnostics.
-pub fn compute(manifests: &str, settings: &FormSettings) -> Outputs {
-    let (loaded, mapped) = load(manifests, settings);
+/// One update: loads the input; outputs are rendered when first asked for
+/// (text only: the JSON models on demand, [`Outputs::json`]).
+pub fn compute_lazy(manifests: &str, settings: &FormSettings) -> Outputs {
+    let (loaded, mut mapped) = load(manifests, settings);
+    mapped.options.json = false;
+    let blocked = loaded.has_parse_errors();
     let modes: Vec<(Mode, Output)> = Mode::ALL
         .into_iter()
-        .map(|m| (m, render(&loaded, &mapped, m)))
+        .map(|m| {
+            (
+                m,
+                if blocked {
+                    Output::Blocked
+                } else {
+                    Output::Pending
+                },
+            )
+        })
         .collect();
-    let mut diagnostics: Vec<Diag> = loaded
+    let mut base: Vec<Diag> = loaded
         .diagnostics
         .iter()
         .map(|d| Diag::new(d, "manifests", manifests))
         .collect();
-    diagnostics.extend(
+    base.extend(
         mapped
             .diagnostics
             .iter()
             .map(|d| Diag::new(d, "settings", manifests)),
     );
-    for (mode, out) in &modes {
-        if let Output::Rendered(r) = out {
-            diagnostics.extend(
-                r.diagnostics
-                    .iter()
-                    .map(|d| Diag::new(d, mode.name(), manifests)),
-            );
-        }
-    }
-    let table = serde_json::to_string_pretty(&loaded.table).unwrap_or_default();
     let settings = serde_saphyr::to_string(&loaded.settings).unwrap_or_default();
     Outputs {
         loaded,
         mapped,
-        modes,
-        table,
+        modes: RefCell::new(modes),
         settings,
-        diagnostics,
+        base,
+        manifests: manifests.to_string(),
     }
 }
 
-/// Reads the trace form into a packet and a mode.
-pub fn packet(form: &TraceForm) -> Result<(Mode, Packet), String> {
+/// One full update: every mode rendered, the diagnostics complete.
+pub fn compute(manifests: &str, settings: &FormSettings) -> Outputs {
+    let out = compute_lazy(manifests, settings);
+    out.fill();
+    out
+}
+
+/// A Service address the trace form offers: one per Service port and
+/// address (cluster IPs, external IPs, load-balancer ingress IPs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// `namespace/name`.
+    pub service: String,
+    /// The port's name (may be empty).
+    pub port_name: String,
+    /// The address.
+    pub ip: std::net::IpAddr,
+    /// The Service port.
+    pub port: u16,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// What kind of address: `clusterIP`, `externalIP`, `loadBalancer`.
+    pub kind: &'static str,
+}
+
+impl Target {
+    /// A key that survives edits of the addresses: Service, port name, kind.
+    pub fn key(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.service,
+            self.port_name,
+            self.protocol.lower(),
+            self.kind
+        )
+    }
+
+    /// As the menu shows it.
+    pub fn label(&self) -> String {
+        let port = if self.port_name.is_empty() {
+            self.port.to_string()
+        } else {
+            format!("{} ({})", self.port, self.port_name)
+        };
+        let ip = std::net::SocketAddr::new(self.ip, 0).ip();
+        let addr = if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        format!(
+            "{} — {addr}:{port}/{} ({})",
+            self.service,
+            self.protocol.lower(),
+            self.kind
+        )
+    }
+}
+
+/// Every Service address and port a packet can be sent to, in table order.
+pub fn targets(loaded: &Loaded) -> Vec<Target> {
+    let mut out = Vec::new();
+    for svc in &loaded.table.services {
+        let mut addrs: Vec<(std::net::IpAddr, &'static str)> = svc
+            .cluster_ips
+            .iter()
+            .map(|ip| (*ip, "clusterIP"))
+            .collect();
+        addrs.extend(
+            svc.external_ips
+                .iter()
+                .filter_map(|s| s.parse().ok())
+                .map(|ip| (ip, "externalIP")),
+        );
+        addrs.extend(svc.lb_ingress.iter().map(|i| (i.ip, "loadBalancer")));
+        for (ip, kind) in addrs {
+            for p in &svc.ports {
+                out.push(Target {
+                    service: format!("{}/{}", svc.namespace, svc.name),
+                    port_name: p.name.clone(),
+                    ip,
+                    port: p.port,
+                    protocol: p.protocol,
+                    kind,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Reads the destination: an IP address, or a DNS name answered as CoreDNS
+/// would for a pod of `namespace` (libsvc::dns::resolve, which follows the
+/// pod's resolv.conf search list), its first address.
+fn destination(loaded: &Loaded, s: &str, namespace: &str) -> Result<std::net::IpAddr, String> {
+    use libsvc::dns::query::QueryType;
+    use libsvc::dns::record::{RData, RecordType};
+    let s = s.trim();
+    if let Ok(ip) = s.parse() {
+        return Ok(ip);
+    }
+    if s.is_empty() {
+        return Err("destination: empty; give an IP address or a DNS name".into());
+    }
+    let mut cname = None;
+    for t in [RecordType::A, RecordType::AAAA] {
+        let answer = libsvc::dns::resolve(loaded, s, QueryType::Record(t), namespace)
+            .map_err(|e| format!("destination: {e}"))?;
+        for r in &answer.answer {
+            match &r.data {
+                RData::A { address } => return Ok((*address).into()),
+                RData::AAAA { address } => return Ok((*address).into()),
+                RData::CNAME { target } => cname = Some(target.clone()),
+                _ => {}
+            }
+        }
+    }
+    Err(match cname {
+        Some(t) => format!(
+            "destination: {s:?} is an alias (CNAME) of {t}, outside the cluster: no proxy rules apply"
+        ),
+        None => format!(
+            "destination: {s:?} is not an IP address, and no Service or pod answers to that name"
+        ),
+    })
+}
+
+/// Reads the port: a number, or the name of a port of the Service at `dst`.
+fn port(
+    loaded: &Loaded,
+    s: &str,
+    dst: std::net::IpAddr,
+) -> Result<(u16, Option<Protocol>), String> {
+    let s = s.trim();
+    if let Some(p) = s.parse::<u16>().ok().filter(|p| *p > 0) {
+        return Ok((p, None));
+    }
+    if !s.is_empty() && s.parse::<u64>().is_err() {
+        if let Some(t) = targets(loaded)
+            .into_iter()
+            .find(|t| t.ip == dst && t.port_name == s)
+        {
+            return Ok((t.port, Some(t.protocol)));
+        }
+        return Err(format!("port: no Service at {dst} has a port named {s:?}"));
+    }
+    Err(format!(
+        "port: {s:?} is not a port (1-65535) or a Service port's name"
+    ))
+}
+
+/// Reads the trace form into a packet and a mode; names are resolved in the
+/// loaded input (DNS names as seen from a pod of `namespace`).
+pub fn packet(
+    loaded: &Loaded,
+    form: &TraceForm,
+    namespace: &str,
+) -> Result<(Mode, Packet), String> {
     let mode =
         Mode::parse(form.mode.trim()).ok_or_else(|| format!("unknown mode {:?}", form.mode))?;
-    let ip = |what: &str, s: &str| {
-        s.trim()
-            .parse()
-            .map_err(|_| format!("{what}: {s:?} is not an IP address"))
-    };
-    let src = ip("source", &form.src)?;
-    let dst = ip("destination", &form.dst)?;
-    let port = form
-        .port
+    let src = form
+        .src
         .trim()
-        .parse::<u16>()
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| format!("port: {:?} is not a port (1-65535)", form.port))?;
+        .parse()
+        .map_err(|_| format!("source: {:?} is not an IP address", form.src))?;
+    let dst = destination(loaded, &form.dst, namespace)?;
+    let (port, named_protocol) = port(loaded, &form.port, dst)?;
     let protocol = Protocol::parse(Some(&form.proto.trim().to_uppercase()))
         .ok_or_else(|| format!("protocol: {:?}: expected tcp, udp or sctp", form.proto))?;
     Ok((
@@ -187,16 +405,44 @@ pub fn packet(form: &TraceForm) -> Result<(Mode, Packet), String> {
             src,
             dst,
             port,
-            protocol,
+            protocol: named_protocol.unwrap_or(protocol),
         },
+    ))
+}
+
+/// When the packet goes to a Service's address on a port or protocol the
+/// Service does not expose: says so (kube-proxy has no rule for it, so the
+/// packet "passes unchanged" and would reach nothing).
+pub fn unexposed(loaded: &Loaded, p: &Packet) -> Option<String> {
+    let all = targets(loaded);
+    let at: Vec<&Target> = all.iter().filter(|t| t.ip == p.dst).collect();
+    if at.is_empty()
+        || at
+            .iter()
+            .any(|t| t.port == p.port && t.protocol == p.protocol)
+    {
+        return None;
+    }
+    let ports: Vec<String> = at
+        .iter()
+        .map(|t| format!("{}/{}", t.port, t.protocol.lower()))
+        .collect();
+    Some(format!(
+        "destination {} is an address of Service {} ({}), but port {}/{} is not exposed; its ports: {}",
+        p.dst,
+        at[0].service,
+        at[0].kind,
+        p.port,
+        p.protocol.lower(),
+        ports.join(", ")
     ))
 }
 
 /// A trace's answer for the UI: the result, or why there is none.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Traced {
-    /// The packet's path.
-    Done(Packet, TraceResult),
+    /// The packet's path, and a warning when the port is not exposed.
+    Done(Packet, TraceResult, Option<String>),
     /// The mode has no tracer yet.
     NotImplemented(Mode),
     /// The form or the input is wrong.
@@ -204,18 +450,93 @@ pub enum Traced {
 }
 
 /// Traces the form's packet through the loaded input.
-pub fn trace(loaded: &Loaded, form: &TraceForm) -> Traced {
-    let (mode, packet) = match packet(form) {
-        Ok(x) => x,
-        Err(e) => return Traced::Failed(e),
-    };
+pub fn trace(loaded: &Loaded, form: &TraceForm, namespace: &str) -> Traced {
     if loaded.has_parse_errors() {
         return Traced::Failed("the manifests have errors; fix them to trace".into());
     }
+    let (mode, packet) = match packet(loaded, form, namespace) {
+        Ok(x) => x,
+        Err(e) => return Traced::Failed(e),
+    };
     match libsvc::trace::trace(loaded, mode, &packet) {
-        Ok(r) => Traced::Done(packet, r),
+        Ok(r) => {
+            let warn = unexposed(loaded, &packet);
+            Traced::Done(packet, r, warn)
+        }
         Err(RenderError::NotImplemented(m)) => Traced::NotImplemented(m),
         Err(e) => Traced::Failed(e.to_string()),
+    }
+}
+
+/// Where each of a Service's addresses and ports leads: the endpoints and
+/// their shares, as the iptables tracer finds them for a new connection
+/// from `src` (libsvc::trace::trace; the same filters as the rules).
+pub fn service_paths(
+    loaded: &Loaded,
+    service: &str,
+    src: std::net::IpAddr,
+) -> Vec<(Target, Vec<libsvc::trace::EndpointShare>)> {
+    targets(loaded)
+        .into_iter()
+        .filter(|t| t.service == service)
+        .map(|t| {
+            let packet = Packet {
+                src,
+                dst: t.ip,
+                port: t.port,
+                protocol: t.protocol,
+            };
+            let shares = libsvc::trace::trace(loaded, Mode::Iptables, &packet)
+                .map(|r| r.endpoints)
+                .unwrap_or_default();
+            (t, shares)
+        })
+        .collect()
+}
+
+/// A kubectl view of the loaded input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// `kubectl get svc -A`.
+    GetSvc,
+    /// `kubectl get endpoints -A`.
+    GetEndpoints,
+    /// `kubectl get endpointslices -A`.
+    GetSlices,
+    /// `kubectl describe service`.
+    Describe,
+}
+
+/// The text of a kubectl view (libsvc::views, as the CLI prints it), and
+/// the JSON behind it (the service table, or the described Service).
+pub fn view(loaded: &Loaded, v: View, service: &str) -> (String, String) {
+    use libsvc::views::{self, Namespaces};
+    let all = Namespaces::All;
+    let empty = |t: String| {
+        if t.is_empty() {
+            views::no_resources(&all)
+        } else {
+            t
+        }
+    };
+    let table = || serde_json::to_string_pretty(&loaded.table).unwrap_or_default();
+    match v {
+        View::GetSvc => (empty(views::get_services(loaded, &all)), table()),
+        View::GetEndpoints => (empty(views::get_endpoints(loaded, &all)), table()),
+        View::GetSlices => (empty(views::get_endpoint_slices(loaded, &all)), table()),
+        View::Describe => {
+            let (ns, name) = service.split_once('/').unwrap_or(("default", service));
+            match (
+                views::describe_service(loaded, ns, name),
+                loaded.table.get(ns, name),
+            ) {
+                (Some(t), Some(s)) => (t, serde_json::to_string_pretty(s).unwrap_or_default()),
+                _ => (
+                    format!("Error from server (NotFound): services \"{name}\" not found\n"),
+                    "null".into(),
+                ),
+            }
+        }
     }
 }
 
@@ -226,10 +547,14 @@ mod tests {
     #[test]
     fn starter_loads_cleanly() {
         let out = compute(crate::examples::STARTER, &FormSettings::default());
-        assert_eq!(out.count(Severity::Error), 0, "{:?}", out.diagnostics);
-        assert_eq!(out.modes.len(), Mode::ALL.len());
-        assert!(out.table.contains("\"web\""));
+        assert_eq!(out.count(Severity::Error), 0, "{:?}", out.diagnostics());
+        assert!(!out.pending());
+        assert!(matches!(out.get(Mode::Env), Output::Rendered(_)));
         assert!(out.settings.contains("node-a"));
+        let lazy = compute_lazy(crate::examples::STARTER, &FormSettings::default());
+        assert!(lazy.pending());
+        assert_eq!(lazy.get(Mode::Env), out.get(Mode::Env));
+        assert!(lazy.json(Mode::Env).unwrap().contains("WEB_SERVICE_HOST"));
     }
 
     #[test]
@@ -239,9 +564,9 @@ mod tests {
             assert!(
                 !out.loaded.has_parse_errors(),
                 "{name}: {:?}",
-                out.diagnostics
+                out.diagnostics()
             );
-            assert!(out.modes.iter().all(|(_, o)| *o != Output::Blocked));
+            assert!(Mode::ALL.iter().all(|m| out.get(*m) != Output::Blocked));
         }
     }
 
@@ -250,8 +575,8 @@ mod tests {
         let text = "# 😀\napiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  ports: [{port: \"x\"}]\n";
         let out = compute(text, &FormSettings::default());
         let d = out
-            .diagnostics
-            .iter()
+            .diagnostics()
+            .into_iter()
             .find(|d| d.message.contains("spec.ports[0].port"))
             .expect("a port diagnostic");
         let (line, col) = (d.line.unwrap(), d.column.unwrap());
@@ -272,7 +597,7 @@ mod tests {
     fn parse_errors_block_outputs() {
         let out = compute("kind: [", &FormSettings::default());
         assert!(out.count(Severity::Error) > 0);
-        assert!(out.modes.iter().all(|(_, o)| *o == Output::Blocked));
+        assert!(Mode::ALL.iter().all(|m| out.get(*m) == Output::Blocked));
     }
 
     #[test]
@@ -282,6 +607,102 @@ mod tests {
             port: "0".into(),
             ..Default::default()
         };
-        assert!(matches!(trace(&loaded, &form), Traced::Failed(e) if e.contains("port")));
+        assert!(
+            matches!(trace(&loaded, &form, "default"), Traced::Failed(e) if e.contains("port"))
+        );
+    }
+
+    // The DNS name goes through libsvc::dns::resolve, which follows CoreDNS'
+    // kubernetes plugin (plugin/kubernetes/kubernetes.go, Records) and the
+    // pod's search list (pkg/kubelet/network/dns/dns.go, generateSearchesForDNSClusterFirst).
+    #[test]
+    fn trace_by_dns_name_and_named_port() {
+        let (loaded, _) = load(crate::examples::STARTER, &FormSettings::default());
+        for dst in ["web", "web.default", "web.default.svc.cluster.local"] {
+            let form = TraceForm {
+                dst: dst.into(),
+                port: "80".into(),
+                ..Default::default()
+            };
+            let (_, p) = packet(&loaded, &form, "default").expect(dst);
+            assert_eq!(p.dst.to_string(), "10.96.0.20", "{dst}");
+        }
+        let t = targets(&loaded);
+        let named = t.iter().find(|t| !t.port_name.is_empty());
+        if let Some(n) = named {
+            let form = TraceForm {
+                dst: n.ip.to_string(),
+                port: n.port_name.clone(),
+                ..Default::default()
+            };
+            let (_, p) = packet(&loaded, &form, "default").unwrap();
+            assert_eq!(p.port, n.port);
+        }
+        let form = TraceForm {
+            dst: "nope".into(),
+            ..Default::default()
+        };
+        assert!(
+            matches!(trace(&loaded, &form, "default"), Traced::Failed(e) if e.contains("no Service"))
+        );
+    }
+
+    #[test]
+    fn unexposed_port_is_said() {
+        let (loaded, _) = load(crate::examples::STARTER, &FormSettings::default());
+        let form = TraceForm {
+            port: "81".into(),
+            ..Default::default()
+        };
+        let Traced::Done(_, r, warn) = trace(&loaded, &form, "default") else {
+            panic!("traced")
+        };
+        assert!(r.outcome.is_empty());
+        assert_eq!(
+            warn.as_deref(),
+            Some(
+                "destination 10.96.0.20 is an address of Service default/web (clusterIP), but port 81/tcp is not exposed; its ports: 80/tcp"
+            )
+        );
+        let form = TraceForm::default();
+        assert!(matches!(
+            trace(&loaded, &form, "default"),
+            Traced::Done(_, _, None)
+        ));
+    }
+
+    #[test]
+    fn a_services_paths() {
+        let (loaded, _) = load(crate::examples::STARTER, &FormSettings::default());
+        let paths = service_paths(&loaded, "default/web", "10.244.3.9".parse().unwrap());
+        assert_eq!(paths.len(), 1);
+        let (t, shares) = &paths[0];
+        assert_eq!(
+            t.label(),
+            "default/web — 10.96.0.20:80 (http)/tcp (clusterIP)"
+        );
+        let got: Vec<(String, f64)> = shares
+            .iter()
+            .map(|e| (e.endpoint.clone(), e.probability))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("10.244.1.5:8080".to_string(), 0.5),
+                ("10.244.2.7:8080".to_string(), 0.5)
+            ]
+        );
+    }
+
+    #[test]
+    fn kubectl_views() {
+        let (loaded, _) = load(crate::examples::STARTER, &FormSettings::default());
+        let (svc, _) = view(&loaded, View::GetSvc, "");
+        assert!(svc.starts_with("NAMESPACE"), "{svc}");
+        let (d, json) = view(&loaded, View::Describe, "default/web");
+        assert!(d.starts_with("Name:"), "{d}");
+        assert!(json.contains("\"web\""));
+        let (missing, _) = view(&loaded, View::Describe, "default/nope");
+        assert!(missing.contains("NotFound"));
     }
 }

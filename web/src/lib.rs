@@ -12,6 +12,8 @@
 pub mod api;
 pub mod app;
 pub mod compute;
+pub mod drafts;
+pub mod editor;
 pub mod examples;
 pub mod settings;
 pub mod share;
