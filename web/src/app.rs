@@ -47,6 +47,7 @@ impl Tab {
                 View::GetSvc,
                 View::GetEndpoints,
                 View::GetSlices,
+                View::GetPods,
                 View::Describe,
             ]
             .map(Tab::View),
@@ -62,6 +63,7 @@ impl Tab {
             Tab::View(View::GetSvc) => "get-svc",
             Tab::View(View::GetEndpoints) => "get-endpoints",
             Tab::View(View::GetSlices) => "get-endpointslices",
+            Tab::View(View::GetPods) => "get-pods",
             Tab::View(View::Describe) => "describe",
             Tab::Settings => "settings",
             Tab::Diagnostics => "diagnostics",
@@ -83,6 +85,7 @@ impl Tab {
             Tab::View(View::GetSvc) => "get svc",
             Tab::View(View::GetEndpoints) => "get endpoints",
             Tab::View(View::GetSlices) => "get endpointslices",
+            Tab::View(View::GetPods) => "get pods",
             Tab::View(View::Describe) => "describe",
             Tab::Settings => "settings (yaml)",
             Tab::Diagnostics => "diagnostics",
@@ -95,6 +98,7 @@ impl Tab {
             Tab::View(View::GetSvc) => "kubectl get svc -A".into(),
             Tab::View(View::GetEndpoints) => "kubectl get endpoints -A".into(),
             Tab::View(View::GetSlices) => "kubectl get endpointslices -A".into(),
+            Tab::View(View::GetPods) => "kubectl get pods -A -o wide".into(),
             Tab::View(View::Describe) => {
                 let (ns, name) = describe.split_once('/').unwrap_or(("default", describe));
                 format!("kubectl describe service {name} -n {ns}")

@@ -485,6 +485,7 @@ pub fn service_paths(
                 dst: t.ip,
                 port: t.port,
                 protocol: t.protocol,
+                in_interface: None,
             };
             let shares = libsvc::trace::trace(loaded, Mode::Iptables, &packet)
                 .map(|r| r.endpoints)
@@ -503,15 +504,36 @@ pub enum View {
     GetEndpoints,
     /// `kubectl get endpointslices -A`.
     GetSlices,
+    /// `kubectl get pods -A -o wide`: the input's Pods and those simulated
+    /// from workloads, which a note names.
+    GetPods,
     /// `kubectl describe service`.
     Describe,
 }
 
+/// Now, in seconds since the Unix epoch, for AGE: the browser's clock in
+/// the page (libsvc reads no clock); none in native unit tests.
+fn now() -> Option<i64> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        Some((js_sys::Date::now() / 1000.0) as i64)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}
+
 /// The text of a kubectl view (libsvc::views, as the CLI prints it), and
-/// the JSON behind it (the service table, or the described Service).
+/// the JSON behind it: the objects as `kubectl get -o json` prints them
+/// (`libsvc::views::objects`), or the described Service.
 pub fn view(loaded: &Loaded, v: View, service: &str) -> (String, String) {
-    use libsvc::views::{self, Namespaces};
+    use libsvc::views::{self, Namespaces, Query, objects};
     let all = Namespaces::All;
+    let query = Query {
+        now: now(),
+        ..Query::new(Namespaces::All)
+    };
     let empty = |t: String| {
         if t.is_empty() {
             views::no_resources(&all)
@@ -519,11 +541,29 @@ pub fn view(loaded: &Loaded, v: View, service: &str) -> (String, String) {
             t
         }
     };
-    let table = || serde_json::to_string_pretty(&loaded.table).unwrap_or_default();
+    let json = |items: Vec<serde_json::Value>| objects::to_json(&objects::list(items));
     match v {
-        View::GetSvc => (empty(views::get_services(loaded, &all)), table()),
-        View::GetEndpoints => (empty(views::get_endpoints(loaded, &all)), table()),
-        View::GetSlices => (empty(views::get_endpoint_slices(loaded, &all)), table()),
+        View::GetSvc => (
+            empty(views::get_services(loaded, &query)),
+            json(objects::services(loaded, &query)),
+        ),
+        View::GetEndpoints => (
+            empty(views::get_endpoints(loaded, &query)),
+            json(objects::endpoints(loaded, &query)),
+        ),
+        View::GetSlices => (
+            empty(views::get_endpoint_slices(loaded, &query)),
+            json(objects::endpoint_slices(loaded, &query)),
+        ),
+        View::GetPods => {
+            let mut text = empty(views::pods::get_pods(loaded, &all, None, true));
+            if let Some(note) = views::pods::simulated_note(loaded, &all, None) {
+                text.push('\n');
+                text.push_str(&note);
+                text.push('\n');
+            }
+            (text, json(objects::pods(loaded, &query)))
+        }
         View::Describe => {
             let (ns, name) = service.split_once('/').unwrap_or(("default", service));
             match (

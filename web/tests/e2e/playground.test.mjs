@@ -207,6 +207,13 @@ test("the playground works as a person uses it", async () => {
       computeMs: Number(await page.$eval("#perf", (e) => e.dataset.computeMs)),
     };
   }
+  // The workload-backed example: its Pods are simulated and said to be.
+  const shop = names.indexOf("shop");
+  assert.ok(shop >= 0, `a workload-backed example: ${names}`);
+  await afterUpdate(page, () => page.selectOption("#examples", String(shop)));
+  const pods = await tabBody(page, "get-pods");
+  assert.match(pods.text, /^shop\s+db-0\s+1\/1\s+Running/m, `get pods: ${pods.text}`);
+  assert.match(pods.text, /simulated from their workloads/, "simulated Pods are named");
   // Typing then deleting leaves no draft behind.
   assert.deepEqual((await optionLabels(page)).filter((l) => /modified/.test(l)), []);
   // The starter is picked last: the edits below know its text.
