@@ -39,13 +39,21 @@ pub fn load(args: &InputArgs) -> Result<(Vec<Input>, Loaded), ExitCode> {
 
 /// Loads for an output: input that cannot be read is an error; validation
 /// problems are warnings on stderr, or errors with `strict`.
-fn load_for_output(args: &InputArgs, strict: bool) -> Result<(Vec<Input>, Loaded), ExitCode> {
+/// `info` shows the load's info lines (render, trace); kubectl-shaped
+/// commands keep stderr for kubectl's own messages and show them with -v.
+fn load_for_output(
+    args: &InputArgs,
+    strict: bool,
+    info: bool,
+) -> Result<(Vec<Input>, Loaded), ExitCode> {
     let (inputs, loaded) = load(args)?;
     let fatal = loaded.has_parse_errors() || (strict && loaded.errors().next().is_some());
     let snippets = libsvc::diag::Snippets::new(&inputs);
+    // Info lines say what was assumed (simulated Pods, an inferred service
+    // CIDR, the one-line summary of skipped kinds); the per-object notes on
+    // skipped kinds only with -v (`with_notes`).
     for d in crate::output::with_notes(&loaded, args.verbose) {
-        // Notes (skipped kinds) only with -v.
-        if d.severity == libsvc::Severity::Info && !args.verbose {
+        if d.severity == libsvc::Severity::Info && !info && !args.verbose {
             continue;
         }
         let mut shown = d.into_owned();
@@ -129,7 +137,7 @@ impl Mode {
 
 /// `svcgen render`.
 pub fn render(args: &RenderArgs) -> ExitCode {
-    let Ok((inputs, mut loaded)) = load_for_output(&args.input, args.strict) else {
+    let Ok((inputs, mut loaded)) = load_for_output(&args.input, args.strict, true) else {
         return ExitCode::from(EXIT_INVALID);
     };
     if let Some(s) = &args.scheduler {
@@ -232,7 +240,7 @@ pub fn trace(args: &TraceArgs) -> ExitCode {
         eprintln!("svcgen: trace needs --mode (or --rules)");
         return ExitCode::from(EXIT_USAGE);
     };
-    let Ok((_inputs, mut loaded)) = load_for_output(&args.input, args.strict) else {
+    let Ok((_inputs, mut loaded)) = load_for_output(&args.input, args.strict, true) else {
         return ExitCode::from(EXIT_INVALID);
     };
     if let Some(s) = &args.scheduler {
@@ -291,7 +299,7 @@ pub struct ResolveArgs {
 
 /// `svcgen resolve`.
 pub fn resolve(args: &ResolveArgs) -> ExitCode {
-    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
     let Some(qtype) = libsvc::dns::QueryType::parse(&args.qtype) else {
@@ -411,7 +419,7 @@ pub fn get(args: &GetArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
     let namespace = args.namespace.clone().unwrap_or_else(|| "default".into());
@@ -524,7 +532,7 @@ pub fn describe(args: &DescribeArgs) -> ExitCode {
         );
         return ExitCode::from(EXIT_USAGE);
     }
-    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
     match libsvc::views::describe_service(&loaded, &args.namespace, &args.name) {
@@ -562,7 +570,7 @@ pub struct ClusterInfoArgs {
 
 /// `svcgen cluster-info`.
 pub fn cluster_info(args: &ClusterInfoArgs) -> ExitCode {
-    let Ok((_inputs, loaded)) = load_for_output(&args.input, false) else {
+    let Ok((_inputs, loaded)) = load_for_output(&args.input, false, false) else {
         return ExitCode::from(EXIT_INVALID);
     };
     emit(&libsvc::views::cluster_info(

@@ -573,7 +573,8 @@ pub fn proxy_notes(
             ));
             continue;
         }
-        for slice in &svc.slices {
+        // A headless Service gets no rules anyway; its slices' label says so.
+        for slice in svc.slices.iter().filter(|_| !svc.headless) {
             if let Some(label) = unseen_slice(slice) {
                 out.push(Diagnostic::new(
                     Severity::Info,
