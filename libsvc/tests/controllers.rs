@@ -788,3 +788,64 @@ fn ingress_ip_mode_defaults_to_vip() {
         .collect();
     assert_eq!(modes, [("VIP", false), ("Proxy", true)]);
 }
+
+/// A Service whose EndpointSlices the input gives but none of its Pods
+/// (the playground's starter, a slice-only manifest): the slices stand for
+/// the Pods, so the Endpoints are what `syncService` would write from them
+/// — one subset, ready addresses, the slice's port — instead of nothing.
+#[test]
+fn given_slices_without_pods_stand_for_the_pods() {
+    let text = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  clusterIP: 10.96.0.20
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-abc12
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: ["10.244.2.7"]
+  conditions: {ready: true}
+- addresses: ["10.244.1.5"]
+  conditions: {ready: true}
+- addresses: ["10.244.3.9"]
+  conditions: {ready: false}
+- addresses: ["10.244.3.10"]
+  conditions: {ready: false, terminating: true}
+"#;
+    let overrides = Overrides {
+        service_cidrs: vec!["10.96.0.0/12".parse().unwrap()],
+        ..Default::default()
+    };
+    let l = load(&[Input::new("in.yaml", text)], &overrides);
+    let eps = libsvc::resolve::endpoints_controller::endpoints_objects(&l.objects, &l.table);
+    assert_eq!(eps.len(), 1);
+    let subsets = &eps[0].subsets;
+    assert_eq!(subsets.len(), 1, "{subsets:#?}");
+    let ips = |a: &[libsvc::resolve::endpoints_controller::Address]| -> Vec<String> {
+        a.iter().map(|a| a.ip.clone()).collect()
+    };
+    let mut ready = ips(&subsets[0].addresses);
+    ready.sort();
+    assert_eq!(ready, ["10.244.1.5", "10.244.2.7"]);
+    assert_eq!(ips(&subsets[0].not_ready_addresses), ["10.244.3.9"]);
+    assert_eq!(subsets[0].ports[0].port, 8080);
+    let view = libsvc::views::get_endpoints(
+        &l,
+        &libsvc::views::Query::new(libsvc::views::Namespaces::All),
+    );
+    assert!(
+        view.contains("10.244.1.5:8080,10.244.2.7:8080")
+            || view.contains("10.244.2.7:8080,10.244.1.5:8080"),
+        "{view}"
+    );
+}

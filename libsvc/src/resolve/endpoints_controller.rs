@@ -120,11 +120,106 @@ pub fn endpoints_objects(objects: &Objects, table: &ServiceTable) -> Vec<Endpoin
         if stored {
             continue;
         }
-        if let Some(e) = sync_service(svc, &objects.pods) {
+        let selects_a_pod = svc.selector.as_ref().is_some_and(|sel| {
+            objects
+                .pods
+                .iter()
+                .any(|p| p.meta.namespace() == svc.namespace && selects(sel, &p.meta.labels))
+        });
+        let given_slices = svc
+            .slices
+            .iter()
+            .any(|sl| sl.source == crate::table::SliceSource::Given);
+        let has_selector = svc.selector.as_ref().is_some_and(|s| !s.is_empty());
+        if has_selector && !selects_a_pod && given_slices && svc.type_ != ServiceType::ExternalName
+        {
+            // The input gives the Service's EndpointSlices but none of its
+            // Pods: the slices stand for the Pods the cluster has (as they
+            // do for kube-proxy and DNS), so the Endpoints are what the
+            // controller would write from those Pods.
+            out.insert(key, from_slices(svc));
+        } else if let Some(e) = sync_service(svc, &objects.pods) {
             out.insert(key, e);
         }
     }
     out.into_values().collect()
+}
+
+/// The Endpoints the controller would write for the Pods behind the given
+/// EndpointSlices of `svc`: its primary family, ready endpoints in
+/// `addresses`, the others (not terminating) in `notReadyAddresses`, one
+/// subset per endpoint and port, repacked and sorted as `syncService` does.
+fn from_slices(svc: &ServiceInfo) -> EndpointsObject {
+    let primary = svc.ip_families.first().copied();
+    let mut subsets = Vec::new();
+    for sl in svc
+        .slices
+        .iter()
+        .filter(|sl| primary.is_none_or(|f| sl.address_type.family() == Some(f)))
+    {
+        for e in &sl.endpoints {
+            let Some(ip) = e.addresses.first() else {
+                continue;
+            };
+            let ready = e.ready || svc.publish_not_ready_addresses;
+            if !ready && e.terminating {
+                continue;
+            }
+            let address = Address {
+                ip: ip.clone(),
+                hostname: e.hostname.clone().unwrap_or_default(),
+                node_name: e.node_name.clone(),
+                target_ref: e.target_ref.as_ref().map(|r| TargetRef {
+                    kind: r.kind.clone().unwrap_or_default(),
+                    namespace: r.namespace.clone().unwrap_or_default(),
+                    name: r.name.clone().unwrap_or_default(),
+                    uid: String::new(),
+                }),
+            };
+            let ports: Vec<Port> = sl
+                .ports
+                .iter()
+                .map(|p| Port {
+                    name: p.name.clone(),
+                    port: p.port.map_or(0, i64::from),
+                    protocol: p.protocol.as_str().to_string(),
+                    app_protocol: p.app_protocol.clone(),
+                })
+                .collect();
+            let (addresses, not_ready_addresses) = if ready {
+                (vec![address], Vec::new())
+            } else {
+                (Vec::new(), vec![address])
+            };
+            subsets.push(Subset {
+                addresses,
+                not_ready_addresses,
+                ports,
+            });
+        }
+    }
+    let mut subsets = repack_subsets(subsets, "v1");
+    let mut labels = svc.labels.clone();
+    if svc.cluster_ips.is_empty() {
+        labels.insert(HEADLESS_LABEL.to_string(), String::new());
+    } else {
+        labels.remove(HEADLESS_LABEL);
+    }
+    let mut annotations = BTreeMap::new();
+    if truncate_endpoints(&mut subsets) {
+        annotations.insert(
+            OVER_CAPACITY_ANNOTATION.to_string(),
+            "truncated".to_string(),
+        );
+    }
+    EndpointsObject {
+        namespace: svc.namespace.clone(),
+        name: svc.name.clone(),
+        labels,
+        annotations,
+        subsets,
+        source: EndpointsSource::Controller,
+    }
 }
 
 /// The subsets of an Endpoints object of the input, as written.

@@ -214,6 +214,7 @@ test("the playground works as a person uses it", async () => {
   const pods = await tabBody(page, "get-pods");
   assert.match(pods.text, /^shop\s+db-0\s+1\/1\s+Running/m, `get pods: ${pods.text}`);
   assert.match(pods.text, /simulated from their workloads/, "simulated Pods are named");
+  await afterUpdate(page, () => page.selectOption("#examples", "0"));
   // Typing then deleting leaves no draft behind.
   assert.deepEqual((await optionLabels(page)).filter((l) => /modified/.test(l)), []);
   // The starter is picked last: the edits below know its text.
@@ -233,8 +234,11 @@ test("the playground works as a person uses it", async () => {
   // Their JSON is one click away.
   await page.click("#tab-get-svc");
   await page.click("#view-json");
-  const table = JSON.parse(await page.$eval("#output", (e) => e.textContent));
-  assert.equal(table.services[0].name, "web");
+  // (the objects as `kubectl get svc -o json` prints them)
+  const list = JSON.parse(await page.$eval("#output", (e) => e.textContent));
+  assert.equal(list.kind, "List");
+  assert.equal(list.items[0].kind, "Service");
+  assert.equal(list.items[0].metadata.name, "web");
   await page.click("#view-text");
 
   // Type a change: the Service's port 80 becomes 81.
