@@ -2,8 +2,7 @@
 //! kube-proxy should program for the manifests on that node.
 //!
 //! Both sides are the generic model ([`super::model`]): the render is read
-//! back (iptables through [`super::iptables::from_kube`], nftables and IPVS
-//! through their own text), the dump as read. Each is cut down to what
+//! back from the text `svcgen render` prints (iptables with its jumps), the dump as read. Each is cut down to what
 //! kube-proxy owns — iptables: the `KUBE-*` chains and the jumps to them
 //! from the built-in chains; nftables: the tables `ip`/`ip6 kube-proxy`;
 //! IPVS: virtual and real servers, the `KUBE-*` ipsets and the iptables
@@ -20,7 +19,7 @@ use super::model::*;
 use crate::Loaded;
 use crate::render::{Mode, RenderOptions, render};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// What is wrong with one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -118,18 +117,16 @@ pub fn expected(loaded: &Loaded, mode: Mode) -> Result<Dump, String> {
     let mut dump = Dump::default();
     let mut diags = Vec::new();
     match mode {
-        Mode::Iptables => {
-            for rs in crate::proxy::iptables::rulesets(loaded) {
-                let p = super::iptables::from_kube(&rs);
-                diags.extend(p.diagnostics);
-                dump.tables.extend(p.tables);
-            }
-        }
-        Mode::Nftables => {
-            let text = render(loaded, mode, &RenderOptions::default())
-                .map_err(|e| e.to_string())?
-                .text;
-            let p = super::parse("render:nftables", &text);
+        // what `svcgen render` prints (and the agent applies): the
+        // iptables-restore text with the jumps from the built-in chains,
+        // of the families of the input (`render::one_family_payload`)
+        Mode::Iptables | Mode::Nftables => {
+            let opts = RenderOptions {
+                with_jumps: true,
+                ..Default::default()
+            };
+            let text = render(loaded, mode, &opts).map_err(|e| e.to_string())?.text;
+            let p = super::parse(&format!("render:{mode:?}"), &text);
             diags.extend(p.diagnostics);
             dump.tables.extend(p.tables);
         }
@@ -338,13 +335,14 @@ fn items(mode: Mode, d: &Dump, keep: &dyn Fn(&str) -> bool) -> Vec<Item> {
 }
 
 fn iptables_items(t: &Table, keep: &dyn Fn(&str) -> bool, out: &mut Vec<Item>) {
-    let fam = t.family.as_str();
+    // no family in the place: an `ip6tables-save` dump without an IPv6
+    // address reads as IPv4; the canonical rules hold the addresses
     for c in &t.chains {
         let ours = c.name.starts_with("KUBE-");
         if ours && !keep(&c.name) {
             continue;
         }
-        let place = format!("{fam} {}/{}", t.name, c.name);
+        let place = format!("{}/{}", t.name, c.name);
         if ours {
             out.push(Item {
                 place: place.clone(),
