@@ -39,7 +39,10 @@ pub fn load(args: &InputArgs) -> Result<(Vec<Input>, Loaded), ExitCode> {
 
 /// Loads for an output: input that cannot be read is an error; validation
 /// problems are warnings on stderr, or errors with `strict`.
-fn load_for_output(args: &InputArgs, strict: bool) -> Result<(Vec<Input>, Loaded), ExitCode> {
+pub(crate) fn load_for_output(
+    args: &InputArgs,
+    strict: bool,
+) -> Result<(Vec<Input>, Loaded), ExitCode> {
     let (inputs, loaded) = load(args)?;
     let fatal = loaded.has_parse_errors() || (strict && loaded.errors().next().is_some());
     let snippets = libsvc::diag::Snippets::new(&inputs);
