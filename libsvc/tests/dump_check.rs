@@ -292,3 +292,37 @@ fn a_removed_map_element_is_missing() {
     );
     assert!(r.differences[0].service_port.is_some());
 }
+
+#[test]
+fn a_removed_real_server_is_a_missing_endpoint_of_its_service_port() {
+    let loaded = examples();
+    let mut parts = node_text(&loaded, Mode::Ipvs);
+    let ipvs = &mut parts[0].1;
+    let line = ipvs
+        .lines()
+        .find(|l| l.starts_with("-a "))
+        .unwrap()
+        .to_string();
+    *ipvs = ipvs.replacen(&format!("{line}\n"), "", 1);
+    let r = check(&loaded, Mode::Ipvs, &read(&parts)).unwrap();
+    assert_eq!(r.differences.len(), 1, "{}", r.text());
+    let d = &r.differences[0];
+    assert_eq!(d.kind, Kind::Missing);
+    let real = line
+        .split(" -r ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(
+        d.item.starts_with(&format!("endpoint {real} (weight")),
+        "{d}"
+    );
+    assert!(d.service_port.is_some(), "{d}");
+    assert!(
+        d.to_string()
+            .contains("in an EndpointSlice but not programmed (virtual server "),
+        "{d}"
+    );
+}

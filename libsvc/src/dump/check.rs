@@ -20,6 +20,7 @@ use crate::Loaded;
 use crate::render::{Mode, RenderOptions, render};
 use serde::Serialize;
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// What is wrong with one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -161,7 +162,42 @@ pub fn expected(loaded: &Loaded, mode: Mode) -> Result<Dump, String> {
 /// Checks the dump of a node against the manifests of `loaded` for `mode`.
 pub fn check(loaded: &Loaded, mode: Mode, node: &Dump) -> Result<Report, String> {
     let want = expected(loaded, mode)?;
-    Ok(compare(mode, &want, node))
+    Ok(compare_named(mode, &want, node, &virtual_servers(loaded)))
+}
+
+/// A virtual server's key: protocol, address (none: a node port on any
+/// node address), port.
+type VsKey = (String, Option<IpAddr>, u16);
+
+/// The Service port of each virtual server kube-proxy's IPVS mode makes:
+/// one per cluster IP, external IP and load-balancer IP, and per node
+/// address for a node port (pkg/proxy/ipvs/proxier.go, `syncService`
+/// callers in `syncProxyRules`).
+fn virtual_servers(loaded: &Loaded) -> HashMap<VsKey, String> {
+    let mut out = HashMap::new();
+    for s in &loaded.table.services {
+        for p in &s.ports {
+            let name = if p.name.is_empty() {
+                format!("{}/{}", s.namespace, s.name)
+            } else {
+                format!("{}/{}:{}", s.namespace, s.name, p.name)
+            };
+            let proto = p.protocol.as_str().to_lowercase();
+            let ips = s
+                .cluster_ips
+                .iter()
+                .copied()
+                .chain(s.external_ips.iter().filter_map(|i| i.parse().ok()))
+                .chain(s.lb_ingress.iter().map(|i| i.ip));
+            for ip in ips {
+                out.insert((proto.clone(), Some(ip), p.port), name.clone());
+            }
+            if let Some(np) = p.node_port {
+                out.insert((proto.clone(), None, np), name.clone());
+            }
+        }
+    }
+    out
 }
 
 /// Chains other programs create under kube-proxy's prefix: kubelet's
@@ -198,11 +234,15 @@ struct Item {
 
 /// Compares two dumps restricted to kube-proxy's part of `mode`.
 pub fn compare(mode: Mode, want: &Dump, got: &Dump) -> Report {
+    compare_named(mode, want, got, &HashMap::new())
+}
+
+fn compare_named(mode: Mode, want: &Dump, got: &Dump, vs: &HashMap<VsKey, String>) -> Report {
     let keep = |name: &str, other: &Dump| {
         !NOT_COMPARED.contains(&name) || other.tables.iter().any(|t| t.chain(name).is_some())
     };
-    let w = items(mode, want, &|_| true);
-    let g = items(mode, got, &|n| keep(n, want));
+    let w = items(mode, want, &|_| true, vs);
+    let g = items(mode, got, &|n| keep(n, want), vs);
     // the Service port of each chain/set that names one, from both sides
     let mut owners: HashMap<String, Option<String>> = HashMap::new();
     for i in w.iter().chain(&g) {
@@ -284,7 +324,12 @@ pub fn compare(mode: Mode, want: &Dump, got: &Dump) -> Report {
 
 /// kube-proxy's part of a dump, as items. `keep` decides on KUBE-* chains
 /// of [`NOT_COMPARED`].
-fn items(mode: Mode, d: &Dump, keep: &dyn Fn(&str) -> bool) -> Vec<Item> {
+fn items(
+    mode: Mode,
+    d: &Dump,
+    keep: &dyn Fn(&str) -> bool,
+    names: &HashMap<VsKey, String>,
+) -> Vec<Item> {
     let mut out = Vec::new();
     for t in &d.tables {
         match (mode, t.origin) {
@@ -301,7 +346,13 @@ fn items(mode: Mode, d: &Dump, keep: &dyn Fn(&str) -> bool) -> Vec<Item> {
         for vs in &d.ipvs {
             let place = "ipvs".to_string();
             let name = format!("virtual server {} {}", vs.protocol.to_uppercase(), vs.addr);
-            let at = format!("ipvsadm:{}", vs.pos.line);
+            let at = format!("ipvsadm-save line {}", vs.pos.line);
+            let proto = vs.protocol.to_lowercase();
+            let port = vs.addr.port();
+            let service_port = names
+                .get(&(proto.clone(), Some(vs.addr.ip()), port))
+                .or_else(|| names.get(&(proto, None, port)))
+                .cloned();
             let mut sched = format!("scheduler {}", vs.scheduler);
             if let Some(p) = vs.persistent {
                 sched.push_str(&format!(", persistent {p}"));
@@ -311,7 +362,7 @@ fn items(mode: Mode, d: &Dump, keep: &dyn Fn(&str) -> bool) -> Vec<Item> {
                 canon: format!("{name} {sched}"),
                 what: format!("{name} ({sched})"),
                 owner: name.clone(),
-                service_port: None,
+                service_port: service_port.clone(),
                 target: None,
                 at: at.clone(),
             });
@@ -321,7 +372,7 @@ fn items(mode: Mode, d: &Dump, keep: &dyn Fn(&str) -> bool) -> Vec<Item> {
                     canon: format!("{real} {weight}"),
                     what: format!("endpoint {real} (weight {weight})"),
                     owner: name.clone(),
-                    service_port: None,
+                    service_port: service_port.clone(),
                     target: None,
                     at: at.clone(),
                 });
