@@ -198,6 +198,10 @@ fn nftables_node_in_sync_then_an_element_removed() {
     let list = |ns: &Netns| read("nft", &ns.exec("nft", &["list", "ruleset"], "").unwrap());
     let r = check(&l, Mode::Nftables, &list(&ns)).unwrap();
     assert!(r.in_sync, "{}", r.text());
+    // `nft -j list ruleset` reads to the same model
+    let json = ns.exec("nft", &["-j", "list", "ruleset"], "").unwrap();
+    let r = check(&l, Mode::Nftables, &read("nft.json", &json)).unwrap();
+    assert!(r.in_sync, "{}", r.text());
 
     // `add element ip kube-proxy service-ips { KEY : goto CHAIN }`
     let add = text

@@ -245,7 +245,7 @@ fn compare_named(mode: Mode, want: &Dump, got: &Dump, vs: &HashMap<VsKey, String
     let g = items(mode, got, &|n| keep(n, want), vs);
     // the Service port of each chain/set that names one, from both sides
     let mut owners: HashMap<String, Option<String>> = HashMap::new();
-    for i in w.iter().chain(&g) {
+    for i in w.iter().chain(&g).filter(|i| per_service_port(&i.owner)) {
         if let Some(sp) = &i.service_port {
             owners
                 .entry(i.owner.clone())
@@ -506,6 +506,27 @@ fn set_items(place: &str, s: &Set, file: &str, out: &mut Vec<Item>) {
             at: file.to_string(),
         });
     }
+}
+
+/// Is `chain` one kube-proxy makes per Service port (or per endpoint)?
+/// iptables: `servicePortChainName`, `servicePortEndpointChainName`,
+/// `externalTrafficChainName`, `serviceFirewallChainName`,
+/// `servicePortPolicyClusterChain`, `servicePortPolicyLocalChainName` in
+/// pkg/proxy/iptables/proxier.go; nftables: the names of
+/// [`nft_service_port`]. Shared chains (KUBE-SERVICES, KUBE-NODEPORTS,
+/// `services`) are never attributed as a whole, even with one Service.
+fn per_service_port(chain: &str) -> bool {
+    [
+        "KUBE-SVC-",
+        "KUBE-SEP-",
+        "KUBE-EXT-",
+        "KUBE-FW-",
+        "KUBE-SVL-",
+    ]
+    .iter()
+    .any(|p| chain.starts_with(p))
+        || nft_service_port(chain).is_some()
+        || chain.starts_with("virtual server ")
 }
 
 /// An element as nft writes it: `10.96.0.10 . udp . 53 : goto service-…`.
