@@ -25,7 +25,7 @@ pub struct DumpArgs {
     pub out_iface: Option<String>,
 }
 
-fn read(path: &str) -> Result<Input, String> {
+pub(crate) fn read(path: &str) -> Result<Input, String> {
     let bytes = if path == "-" {
         let mut b = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut b).map_err(|e| e.to_string())?;

@@ -5,6 +5,7 @@
 
 #[cfg(target_os = "linux")]
 mod agent;
+mod check;
 mod diff;
 mod dump;
 mod inputs;
@@ -86,6 +87,11 @@ enum Command {
         after_help = "Examples:\n  svcgen diff --mode nftables -f old/ --to new/ | nft -f -\n  svcgen diff --mode iptables -f old/ --to new/ --ip-family IPv4 | iptables-restore --noflush\n  svcgen diff --mode dns -f old.yaml --to new.yaml --stat\n  svcgen diff --mode ipvs -f old/ --to new/ -o json\n\nExit status: 0 equal, 1 different, 2 errors (as diff does)."
     )]
     Diff(diff::DiffArgs),
+    /// Check a node's dumped kube-proxy rules against what the manifests give.
+    #[command(
+        after_help = "Examples:\n  svcgen check --mode iptables --rules node-3.iptables-save -f manifests/ --node-ip 192.168.0.3\n  svcgen check --mode nftables --rules node-3.nft -f manifests/ -o json\n  svcgen check --mode ipvs --rules node.ipvs --rules node.ipset --rules node.iptables -f manifests/\n\nExit status: 0 in sync, 1 drift (one line per difference), 2 errors. See docs/dumps.md."
+    )]
+    Check(check::CheckArgs),
     /// Run the node agent: apply the rendered rules to this kernel and keep them in sync.
     #[cfg(target_os = "linux")]
     #[command(
@@ -105,6 +111,7 @@ fn main() -> ExitCode {
         Command::Describe(args) => render::describe(&args),
         Command::ClusterInfo(args) => render::cluster_info(&args),
         Command::Diff(args) => diff::diff(&args),
+        Command::Check(args) => check::check(&args),
         #[cfg(target_os = "linux")]
         Command::Agent(args) => agent::run(args),
     }

@@ -41,7 +41,7 @@ pub fn load(args: &InputArgs) -> Result<(Vec<Input>, Loaded), ExitCode> {
 /// problems are warnings on stderr, or errors with `strict`.
 /// `info` shows the load's info lines (render, trace); kubectl-shaped
 /// commands keep stderr for kubectl's own messages and show them with -v.
-fn load_for_output(
+pub(crate) fn load_for_output(
     args: &InputArgs,
     strict: bool,
     info: bool,

@@ -4,6 +4,7 @@
 //! ([`model::Dump`]), and a new connection walked through it as the kernel
 //! would ([`trace`]). Text in, model and diagnostics out; no IO.
 
+pub mod check;
 pub mod iptables;
 pub mod model;
 pub mod nft;

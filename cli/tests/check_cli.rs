@@ -1,0 +1,94 @@
+//! `svcgen check`: a node's dump against the manifests, as a user calls it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn svcgen(args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_svcgen"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn render(mode: &str) -> String {
+    let o = svcgen(
+        &[
+            "render",
+            "-f",
+            "examples/hello-world.yaml",
+            "--mode",
+            mode,
+            "--node-ip",
+            "192.168.0.2",
+            "--with-jumps",
+        ],
+        "",
+    );
+    assert!(o.status.success());
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn check(mode: &str, dump: &str, json: bool) -> Output {
+    let mut args = vec![
+        "check",
+        "--mode",
+        mode,
+        "--rules",
+        "-",
+        "-f",
+        "examples/hello-world.yaml",
+        "--node-ip",
+        "192.168.0.2",
+    ];
+    if json {
+        args.extend(["-o", "json"]);
+    }
+    svcgen(&args, dump)
+}
+
+#[test]
+fn in_sync_exits_0_and_drift_exits_1() {
+    for mode in ["iptables", "nftables"] {
+        let dump = render(mode);
+        let o = check(mode, &dump, false);
+        assert_eq!(o.status.code(), Some(0), "{mode}: {o:?}");
+        assert!(String::from_utf8_lossy(&o.stdout).starts_with("in sync: "));
+    }
+    let dump = render("iptables");
+    let drift = dump.replacen("--to-destination 10.244.", "--to-destination 10.245.", 1);
+    let o = check("iptables", &drift, true);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["in_sync"], false);
+    let d = v["differences"].as_array().unwrap();
+    assert_eq!(d.len(), 2, "{v:#}");
+    assert_eq!(d[0]["kind"], "missing");
+    assert_eq!(d[1]["kind"], "extra");
+    assert_eq!(d[0]["service_port"], "default/hello-world");
+}
+
+#[test]
+fn an_unreadable_dump_exits_2_with_its_line() {
+    let o = check("iptables", "*nat\n-A NOPE -j ACCEPT\nCOMMIT\n", false);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("-:2:"), "{o:?}");
+}
