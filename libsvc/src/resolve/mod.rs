@@ -302,14 +302,25 @@ fn unprogrammable(
     what: &str,
     diags: &mut Vec<Diagnostic>,
 ) {
+    // When kube-apiserver's validation already refused this field, that
+    // error stands (and `validate` prints exactly kube-apiserver's words);
+    // this one then only says what the outputs leave out.
+    let at = svc.origin.locate(field);
+    let refused = diags.iter().any(|d| {
+        d.is_error() && d.field.as_deref() == Some(field) && d.location.as_ref() == Some(&at)
+    });
     let mut d = Diagnostic::new(
-        Severity::Error,
+        if refused {
+            Severity::Warning
+        } else {
+            Severity::Error
+        },
         format!(
             "{field}: {value} {why} and cannot be programmed: this {what} of Service {}/{} is left out of every output (env, DNS, proxy rules, views)",
             svc.meta.namespace(),
             svc.meta.name
         ),
-        Some(svc.origin.locate(field)),
+        Some(at),
     );
     d.field = Some(field.to_string());
     diags.push(d);
