@@ -198,28 +198,7 @@ fn from_slices(svc: &ServiceInfo) -> EndpointsObject {
             });
         }
     }
-    let mut subsets = repack_subsets(subsets, "v1");
-    let mut labels = svc.labels.clone();
-    if svc.cluster_ips.is_empty() {
-        labels.insert(HEADLESS_LABEL.to_string(), String::new());
-    } else {
-        labels.remove(HEADLESS_LABEL);
-    }
-    let mut annotations = BTreeMap::new();
-    if truncate_endpoints(&mut subsets) {
-        annotations.insert(
-            OVER_CAPACITY_ANNOTATION.to_string(),
-            "truncated".to_string(),
-        );
-    }
-    EndpointsObject {
-        namespace: svc.namespace.clone(),
-        name: svc.name.clone(),
-        labels,
-        annotations,
-        subsets,
-        source: EndpointsSource::Controller,
-    }
+    controller_object(svc, subsets)
 }
 
 /// The subsets of an Endpoints object of the input, as written.
@@ -330,10 +309,16 @@ pub fn sync_service(svc: &ServiceInfo, pods: &[Pod]) -> Option<EndpointsObject> 
             }]);
         }
     }
+    Some(controller_object(svc, subsets))
+}
+
+/// The end of `syncService`: subsets repacked and sorted, the Service's
+/// labels with the headless label when it has no cluster IP
+/// (`!IsServiceIPSet`), truncation with the over-capacity annotation.
+fn controller_object(svc: &ServiceInfo, subsets: Vec<Subset>) -> EndpointsObject {
     let mut subsets = repack_subsets(subsets, "v1");
     let mut labels = svc.labels.clone();
     if svc.cluster_ips.is_empty() {
-        // !IsServiceIPSet: headless (or never allocated).
         labels.insert(HEADLESS_LABEL.to_string(), String::new());
     } else {
         labels.remove(HEADLESS_LABEL);
@@ -345,14 +330,14 @@ pub fn sync_service(svc: &ServiceInfo, pods: &[Pod]) -> Option<EndpointsObject> 
             "truncated".to_string(),
         );
     }
-    Some(EndpointsObject {
+    EndpointsObject {
         namespace: svc.namespace.clone(),
         name: svc.name.clone(),
         labels,
         annotations,
         subsets,
         source: EndpointsSource::Controller,
-    })
+    }
 }
 
 /// `ShouldPodBeInEndpoints`: not terminal, has an IP, and not terminating
