@@ -88,6 +88,18 @@ pub struct TargetRef {
     pub uid: String,
 }
 
+impl From<&crate::model::ObjectReference> for TargetRef {
+    /// A `targetRef` as written (no uid: svcgen does not keep one).
+    fn from(r: &crate::model::ObjectReference) -> Self {
+        TargetRef {
+            kind: r.kind.clone().unwrap_or_default(),
+            namespace: r.namespace.clone().unwrap_or_default(),
+            name: r.name.clone().unwrap_or_default(),
+            uid: String::new(),
+        }
+    }
+}
+
 /// `subsets[*].ports[*]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Port {
@@ -120,19 +132,22 @@ pub fn endpoints_objects(objects: &Objects, table: &ServiceTable) -> Vec<Endpoin
         if stored {
             continue;
         }
-        let selects_a_pod = svc.selector.as_ref().is_some_and(|sel| {
-            objects
-                .pods
+        // The Pod scan runs only for a Service whose slices the input gives.
+        let slices_without_pods = svc.type_ != ServiceType::ExternalName
+            && svc
+                .slices
                 .iter()
-                .any(|p| p.meta.namespace() == svc.namespace && selects(sel, &p.meta.labels))
-        });
-        let given_slices = svc
-            .slices
-            .iter()
-            .any(|sl| sl.source == crate::table::SliceSource::Given);
-        let has_selector = svc.selector.as_ref().is_some_and(|s| !s.is_empty());
-        if has_selector && !selects_a_pod && given_slices && svc.type_ != ServiceType::ExternalName
-        {
+                .any(|sl| sl.source == crate::table::SliceSource::Given)
+            && svc
+                .selector
+                .as_ref()
+                .filter(|sel| !sel.is_empty())
+                .is_some_and(|sel| {
+                    !objects.pods.iter().any(|p| {
+                        p.meta.namespace() == svc.namespace && selects(sel, &p.meta.labels)
+                    })
+                });
+        if slices_without_pods {
             // The input gives the Service's EndpointSlices but none of its
             // Pods: the slices stand for the Pods the cluster has (as they
             // do for kube-proxy and DNS), so the Endpoints are what the
@@ -169,12 +184,7 @@ fn from_slices(svc: &ServiceInfo) -> EndpointsObject {
                 ip: ip.clone(),
                 hostname: e.hostname.clone().unwrap_or_default(),
                 node_name: e.node_name.clone(),
-                target_ref: e.target_ref.as_ref().map(|r| TargetRef {
-                    kind: r.kind.clone().unwrap_or_default(),
-                    namespace: r.namespace.clone().unwrap_or_default(),
-                    name: r.name.clone().unwrap_or_default(),
-                    uid: String::new(),
-                }),
+                target_ref: e.target_ref.as_ref().map(TargetRef::from),
             };
             let ports: Vec<Port> = sl
                 .ports
@@ -207,12 +217,7 @@ pub(super) fn subsets_of(e: &Endpoints) -> Vec<Subset> {
         ip: a.ip.clone(),
         hostname: a.hostname.clone().unwrap_or_default(),
         node_name: a.node_name.clone(),
-        target_ref: a.target_ref.as_ref().map(|r| TargetRef {
-            kind: r.kind.clone().unwrap_or_default(),
-            namespace: r.namespace.clone().unwrap_or_default(),
-            name: r.name.clone().unwrap_or_default(),
-            uid: String::new(),
-        }),
+        target_ref: a.target_ref.as_ref().map(TargetRef::from),
     };
     e.subsets
         .iter()
