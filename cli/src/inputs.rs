@@ -1,7 +1,7 @@
 //! `-f FILE|DIR|-` and the settings flags: the CLI's IO edge.
 
 use clap::Args;
-use libsvc::config::IpFamily;
+use libsvc::config::{IpFamily, KubeVersion};
 use libsvc::{Diagnostic, Input, Overrides, Severity};
 use std::io::Read;
 use std::net::IpAddr;
@@ -74,6 +74,11 @@ pub struct InputArgs {
     /// see docs/differences.md).
     #[arg(long)]
     pub no_simulate: bool,
+    /// The Kubernetes release whose kube-proxy is rendered, traced and
+    /// checked against: 1.33 to 1.37 (default 1.37, the reference; a patch
+    /// release such as v1.33.4 is read as its minor). See docs/kube-versions.md.
+    #[arg(long, value_name = "1.33|1.34|1.35|1.36|1.37")]
+    pub kube_version: Option<String>,
 }
 
 const NO_INPUT: &str = "no input: give manifests with -f FILE|DIR|- or on stdin (see --help)";
@@ -114,6 +119,14 @@ impl InputArgs {
                 usage(format!("invalid --ip-family {f:?}: expected IPv4 or IPv6"))
             })?),
         };
+        let kube_version = match self.kube_version.as_deref() {
+            None => None,
+            Some(v) => Some(KubeVersion::parse(v).ok_or_else(|| {
+                usage(format!(
+                    "invalid --kube-version {v:?}: expected one of 1.33, 1.34, 1.35, 1.36, 1.37"
+                ))
+            })?),
+        };
         Ok(Overrides {
             node_name: self.node_name.clone(),
             node_ips: self.node_ip.clone(),
@@ -145,6 +158,7 @@ impl InputArgs {
             bridge_interface: self.pod_bridge_interface.clone(),
             interface_name_prefix: self.pod_interface_name_prefix.clone(),
             no_simulate: self.no_simulate,
+            kube_version,
         })
     }
 

@@ -254,6 +254,8 @@ pub struct Settings {
     pub cluster: ClusterSettings,
     /// Render only this family (kube-proxy's single-stack proxier); `None`: both.
     pub ip_family: Option<IpFamily>,
+    /// The Kubernetes release whose kube-proxy is rendered (`--kube-version`).
+    pub kube_version: KubeVersion,
 }
 
 impl Default for NodeSettings {
@@ -273,6 +275,22 @@ impl Default for NodeSettings {
 }
 
 impl Settings {
+    /// kube-proxy reads node hints: `PreferSameTrafficDistribution` as
+    /// `featureGates` sets it in 1.33 (alpha, off) and 1.34 (beta, on);
+    /// locked on from 1.35 (pkg/features/kube_features.go, read by
+    /// `topologyModeFromHints` in pkg/proxy/topology.go).
+    pub fn prefer_same_node(&self) -> bool {
+        let default = self.kube_version.prefer_same_node_by_default();
+        if self.kube_version >= KubeVersion::V1_35 {
+            return default;
+        }
+        self.proxy
+            .feature_gates
+            .get(PREFER_SAME_TRAFFIC_DISTRIBUTION)
+            .copied()
+            .unwrap_or(default)
+    }
+
     /// The families a proxier renders for.
     pub fn families(&self) -> Vec<IpFamily> {
         match self.ip_family {
@@ -319,6 +337,8 @@ pub struct Overrides {
     /// `--no-simulate`: keep workloads (Deployments, StatefulSets, …) as
     /// they are instead of simulating their Pods.
     pub no_simulate: bool,
+    /// `--kube-version`.
+    pub kube_version: Option<KubeVersion>,
 }
 
 /// Parses a CIDR as kube-proxy does (`ParseCIDRSloppy`: surrounding
@@ -498,6 +518,10 @@ pub fn settings_from(
     if let Some(v) = &o.interface_name_prefix {
         s.proxy.interface_name_prefix = v.clone();
     }
+    if let Some(v) = o.kube_version {
+        s.kube_version = v;
+    }
+    release_gates(&mut s, objects, diags);
     // kube-proxy watches only the Node named like itself for its topology labels.
     s.node.zone = s
         .node
@@ -505,6 +529,147 @@ pub fn settings_from(
         .get(crate::proxy::topology::ZONE_LABEL)
         .cloned();
     s
+}
+
+/// The kube-proxy releases svcgen renders: 1.33 to 1.37, the reference.
+/// Where their rules differ is listed in docs/kube-versions.md; each
+/// difference is one method here, asked by the code that renders it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Default)]
+pub enum KubeVersion {
+    /// Kubernetes 1.33.
+    V1_33,
+    /// Kubernetes 1.34.
+    V1_34,
+    /// Kubernetes 1.35.
+    V1_35,
+    /// Kubernetes 1.36.
+    V1_36,
+    /// Kubernetes 1.37 (the reference, and the default).
+    #[default]
+    V1_37,
+}
+
+impl KubeVersion {
+    /// Every release, oldest first.
+    pub const ALL: [KubeVersion; 5] = [
+        KubeVersion::V1_33,
+        KubeVersion::V1_34,
+        KubeVersion::V1_35,
+        KubeVersion::V1_36,
+        KubeVersion::V1_37,
+    ];
+
+    /// Parses `1.33`, `v1.33` or a patch release such as `v1.33.4`.
+    pub fn parse(s: &str) -> Option<KubeVersion> {
+        let s = s.trim();
+        let s = s.strip_prefix('v').unwrap_or(s);
+        let mut parts = s.split('.');
+        let (major, minor) = (parts.next()?, parts.next()?);
+        if let Some(patch) = parts.next()
+            && (patch.is_empty() || !patch.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return None;
+        }
+        if major != "1" || parts.next().is_some() {
+            return None;
+        }
+        KubeVersion::ALL
+            .into_iter()
+            .find(|v| v.minor().to_string() == minor)
+    }
+
+    /// The minor number (33 for 1.33).
+    pub fn minor(self) -> u32 {
+        match self {
+            KubeVersion::V1_33 => 33,
+            KubeVersion::V1_34 => 34,
+            KubeVersion::V1_35 => 35,
+            KubeVersion::V1_36 => 36,
+            KubeVersion::V1_37 => 37,
+        }
+    }
+
+    /// nftables: a chain per endpoint (`endpoint-…`: hairpin mark, DNAT),
+    /// a `numgen … vmap` in the service chain, and the `mark-for-masquerade`
+    /// chain every masquerade jumps to. Until 1.35; kubernetes#135800 (the
+    /// chain inlined as `mark set mark or …`) and kubernetes#136499 (the
+    /// `hairpin-connections` set, DNAT in the service chain, one
+    /// `@cluster-ips` masquerade rule in `services`), both in 1.36
+    /// (pkg/proxy/nftables/proxier.go, `syncProxyRules`, `setupNFTables`).
+    pub fn nftables_endpoint_chains(self) -> bool {
+        self <= KubeVersion::V1_35
+    }
+
+    /// nftables: a service port with one endpoint (no affinity) gets a
+    /// plain `dnat to IP:PORT`, not a `numgen random mod 1 map`. 1.37:
+    /// kubernetes#140723, its final form from kubernetes#140960
+    /// (`syncProxyRules`).
+    pub fn nftables_single_endpoint_dnat(self) -> bool {
+        self >= KubeVersion::V1_37
+    }
+
+    /// nftables: the per-service masquerade rule also matches the
+    /// protocol and port (`ip daddr IP tcp dport P …`). Until 1.33;
+    /// kubernetes#131492 (1.34) dropped the match (`syncProxyRules`).
+    pub fn nftables_masquerade_matches_port(self) -> bool {
+        self <= KubeVersion::V1_33
+    }
+
+    /// nftables: the interface local-traffic detectors match `iifname`.
+    /// 1.33 wrote `iif` (an interface index, resolved by `nft` at load
+    /// time); kubernetes#134024 (1.35, cherry-picked to 1.34 by
+    /// kubernetes#134118) fixed it (pkg/proxy/util/localdetector.go,
+    /// `IfLocalNFT` / `IfNotLocalNFT`).
+    pub fn nftables_iifname(self) -> bool {
+        self >= KubeVersion::V1_34
+    }
+
+    /// The `KubeProxyNFTablesLocalhostNodePorts` feature gate exists
+    /// (KEP-6032, alpha in 1.37: kubernetes#138427); before, kube-proxy
+    /// does not know it (pkg/features/kube_features.go).
+    pub fn has_localhost_nodeports_gate(self) -> bool {
+        self >= KubeVersion::V1_37
+    }
+
+    /// `PreferSameTrafficDistribution` is on unless turned off: beta (on by
+    /// default) in 1.34, GA and locked in 1.35. In 1.33 it is alpha, off
+    /// by default, and kube-proxy ignores node hints unless it is turned on
+    /// (pkg/proxy/topology.go, `topologyModeFromHints`).
+    pub fn prefer_same_node_by_default(self) -> bool {
+        self >= KubeVersion::V1_34
+    }
+}
+
+impl std::fmt::Display for KubeVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "1.{}", self.minor())
+    }
+}
+
+/// The feature gate names whose defaults differ between releases.
+pub const PREFER_SAME_TRAFFIC_DISTRIBUTION: &str = "PreferSameTrafficDistribution";
+
+/// Feature gates `featureGates` names that this release's kube-proxy does
+/// not know: kube-proxy refuses to start with an unrecognized gate
+/// (`featuregate.Set`); svcgen says so and renders as if it were unset.
+fn release_gates(s: &mut Settings, objects: &Objects, diags: &mut Vec<Diagnostic>) {
+    let gate = crate::proxy::nftables::build::LOCALHOST_NODEPORTS_GATE;
+    if !s.kube_version.has_localhost_nodeports_gate()
+        && s.proxy.feature_gates.remove(gate).is_some()
+    {
+        diags.push(Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "featureGates: {gate}: kube-proxy {} does not know this feature gate \
+                 (unrecognized feature gate: {gate}) and does not start; rendered as if unset",
+                s.kube_version
+            ),
+            objects
+                .proxy_configs
+                .last()
+                .map(|c| c.origin.locate(&format!("featureGates.{gate}"))),
+        ));
+    }
 }
 
 /// kube-proxy's node: its name (`GetHostname`: `--node-name`, else

@@ -69,6 +69,8 @@ pub struct ServicePortInfo<'a> {
     pub node_name: String,
     /// That node's `topology.kubernetes.io/zone` label (`None`: no label, or no Node).
     pub node_zone: Option<String>,
+    /// kube-proxy reads node hints (`PreferSameTrafficDistribution`).
+    pub prefer_same_node: bool,
 }
 
 impl ServicePortInfo<'_> {
@@ -200,6 +202,7 @@ pub fn service_ports<'a>(
                 endpoints: endpoints_for(svc, port, family, &settings.node.name),
                 node_name: settings.node.name.clone(),
                 node_zone: settings.node.zone.clone(),
+                prefer_same_node: settings.prefer_same_node(),
             });
         }
     }
@@ -344,6 +347,7 @@ impl ServicePortInfo<'_> {
         topology::NodeTopology {
             name: &self.node_name,
             zone: self.node_zone.as_deref().unwrap_or(""),
+            node_hints: self.prefer_same_node,
         }
     }
 }

@@ -4,7 +4,9 @@
 //! and the node's `topology.kubernetes.io/zone` label.
 //!
 //! The `PreferSameTrafficDistribution` feature (node hints) is GA and
-//! locked on since v1.35, so node hints are always read.
+//! locked on since v1.35, so node hints are always read; 1.34 reads them
+//! unless the gate is turned off, 1.33 only when it is turned on
+//! ([`crate::config::Settings::prefer_same_node`]).
 
 use super::EndpointRef;
 use serde::Serialize;
@@ -41,6 +43,8 @@ pub struct NodeTopology<'a> {
     pub name: &'a str,
     /// The node's zone label (`""` when the label or the Node is missing).
     pub zone: &'a str,
+    /// `PreferSameTrafficDistribution` is on: node hints are read.
+    pub node_hints: bool,
 }
 
 /// kube-proxy's `topologyModeFromHints`: node hints when every ready
@@ -53,19 +57,22 @@ pub fn topology_mode_from_hints(endpoints: &[EndpointRef], node: NodeTopology) -
     if ready.is_empty() {
         return t;
     }
-    let any_node_hint = ready.iter().any(|e| !e.node_hints.is_empty());
-    let all_node_hints = ready.iter().all(|e| !e.node_hints.is_empty());
-    let for_node = ready.iter().any(|e| e.node_hints.contains(node.name));
-    if all_node_hints && for_node {
-        t.mode = TopologyMode::PreferSameNode;
-        return t;
-    }
-    if all_node_hints {
-        t.ignored
-            .push(format!("no endpoint is hinted for node {:?}", node.name));
-    } else if any_node_hint {
-        t.ignored
-            .push("one or more ready endpoints have no node hint".into());
+    // Without the feature gate (1.33's default) node hints are not looked at.
+    if node.node_hints {
+        let any_node_hint = ready.iter().any(|e| !e.node_hints.is_empty());
+        let all_node_hints = ready.iter().all(|e| !e.node_hints.is_empty());
+        let for_node = ready.iter().any(|e| e.node_hints.contains(node.name));
+        if all_node_hints && for_node {
+            t.mode = TopologyMode::PreferSameNode;
+            return t;
+        }
+        if all_node_hints {
+            t.ignored
+                .push(format!("no endpoint is hinted for node {:?}", node.name));
+        } else if any_node_hint {
+            t.ignored
+                .push("one or more ready endpoints have no node hint".into());
+        }
     }
     let any_zone_hint = ready.iter().any(|e| !e.zone_hints.is_empty());
     let all_zone_hints = ready.iter().all(|e| !e.zone_hints.is_empty());

@@ -4,10 +4,10 @@
 
 use super::model::*;
 use super::names;
-use crate::config::{IpFamily, Settings};
+use crate::config::{IpFamily, KubeVersion, Settings};
 use crate::diag::{Diagnostic, Severity};
 use crate::proxy::{
-    EndpointRef, LocalDetector, ServicePortInfo, categorize_endpoints, local_detector,
+    Categorized, EndpointRef, LocalDetector, ServicePortInfo, categorize_endpoints, local_detector,
     node_port_cidrs, service_ports,
 };
 use crate::table::{Protocol, ServiceTable};
@@ -44,6 +44,9 @@ const FIREWALL_CHECK: &str = "firewall-check";
 const MASQUERADING: &str = "masquerading";
 const HAIRPIN_CONNECTIONS: &str = "hairpin-connections";
 const LOCALHOST_REJECT_MAP: &str = "localhost-nodeport-reject-ports";
+/// Until 1.35: the chain every masquerade decision jumps to
+/// ([`KubeVersion::nftables_endpoint_chains`]).
+const MARK_FOR_MASQUERADE: &str = "mark-for-masquerade";
 
 /// The feature gate that turns on localhost NodePort rejection.
 pub const LOCALHOST_NODEPORTS_GATE: &str = "KubeProxyNFTablesLocalhostNodePorts";
@@ -69,6 +72,8 @@ struct Proxier {
     service_cidrs: Vec<IpNet>,
     /// Protocols whose localhost NodePorts are rejected.
     localhost_reject: Vec<Protocol>,
+    /// The release rendered.
+    version: KubeVersion,
 }
 
 impl Proxier {
@@ -127,6 +132,23 @@ impl Proxier {
                 .copied()
                 .collect(),
             localhost_reject,
+            version: settings.kube_version,
+        }
+    }
+
+    /// Until 1.35: endpoint chains and the `mark-for-masquerade` chain.
+    fn endpoint_chains(&self) -> bool {
+        self.version.nftables_endpoint_chains()
+    }
+
+    /// The statement that marks a connection for masquerading: the jump
+    /// to `mark-for-masquerade` until 1.35, the mark itself since 1.36
+    /// (kubernetes#135800, `syncProxyRules`).
+    fn mark_for_masquerade(&self) -> Expr {
+        if self.endpoint_chains() {
+            Expr::Jump(MARK_FOR_MASQUERADE.into())
+        } else {
+            Expr::SetMark(self.mark)
         }
     }
 
@@ -137,15 +159,18 @@ impl Proxier {
                 negated,
                 addr: Addr::Net(*n),
             },
-            LocalDetector::Interface(name) => Expr::Iifname {
-                negated,
-                name: name.clone(),
-            },
-            LocalDetector::InterfacePrefix(prefix) => Expr::Iifname {
-                negated,
-                name: format!("{prefix}*"),
-            },
+            LocalDetector::Interface(name) => self.interface(negated, name.clone()),
+            LocalDetector::InterfacePrefix(prefix) => self.interface(negated, format!("{prefix}*")),
         })
+    }
+
+    /// An input-interface match: `iifname`, or `iif` before 1.34.
+    fn interface(&self, negated: bool, name: String) -> Expr {
+        if self.version.nftables_iifname() {
+            Expr::Iifname { negated, name }
+        } else {
+            Expr::Iif { negated, name }
+        }
     }
 
     fn localhost(&self) -> Addr {
@@ -382,29 +407,11 @@ fn setup(px: &Proxier, b: &mut Builder) {
         b.chain(c);
     }
 
-    b.set(
-        HAIRPIN_CONNECTIONS,
-        format!("{addr} . {addr} . inet_proto . inet_service"),
-        "service hairpin connections",
-    );
-    b.rule(
-        MASQUERADING,
-        vec![
-            Expr::MarkSet(px.mark),
-            Expr::ClearMark(px.mark),
-            Expr::Masquerade,
-        ],
-        None,
-    );
-    b.rule(
-        MASQUERADING,
-        vec![
-            Expr::CtStatusDnat,
-            Expr::ConnectionInSet(HAIRPIN_CONNECTIONS.into()),
-            Expr::Masquerade,
-        ],
-        None,
-    );
+    if px.endpoint_chains() {
+        legacy_masquerading(px, b);
+    } else {
+        masquerading(px, b);
+    }
 
     b.set(CLUSTER_IPS, addr.into(), "Active ClusterIPs");
     b.rule(
@@ -532,7 +539,9 @@ fn setup(px: &Proxier, b: &mut Builder) {
         "inet_proto . inet_service".into(),
         "NodePort traffic",
     );
-    if px.masquerade_all {
+    if px.endpoint_chains() {
+        // Until 1.35 each service chain masquerades its own cluster IP.
+    } else if px.masquerade_all {
         b.rule(
             SERVICES,
             vec![Expr::DaddrInSet(CLUSTER_IPS.into()), Expr::SetMark(px.mark)],
@@ -569,6 +578,48 @@ fn setup(px: &Proxier, b: &mut Builder) {
     b.rule(SERVICES, nodeports, None);
 }
 
+/// The masquerading chain since 1.36: marked connections and hairpin
+/// connections (kubernetes#135800, kubernetes#136499; `setupNFTables`).
+fn masquerading(px: &Proxier, b: &mut Builder) {
+    let addr = px.family.addr_type();
+    b.set(
+        HAIRPIN_CONNECTIONS,
+        format!("{addr} . {addr} . inet_proto . inet_service"),
+        "service hairpin connections",
+    );
+    b.rule(
+        MASQUERADING,
+        vec![
+            Expr::MarkSet(px.mark),
+            Expr::ClearMark(px.mark),
+            Expr::Masquerade,
+        ],
+        None,
+    );
+    b.rule(
+        MASQUERADING,
+        vec![
+            Expr::CtStatusDnat,
+            Expr::ConnectionInSet(HAIRPIN_CONNECTIONS.into()),
+            Expr::Masquerade,
+        ],
+        None,
+    );
+}
+
+/// The masquerading chain until 1.35, and the `mark-for-masquerade` chain
+/// it pairs with (`setupNFTables` before kubernetes#135800).
+fn legacy_masquerading(px: &Proxier, b: &mut Builder) {
+    b.rule(MARK_FOR_MASQUERADE, vec![Expr::SetMark(px.mark)], None);
+    b.rule(
+        MASQUERADING,
+        vec![Expr::MarkUnset(px.mark), Expr::Return],
+        None,
+    );
+    b.rule(MASQUERADING, vec![Expr::ClearMark(px.mark)], None);
+    b.rule(MASQUERADING, vec![Expr::Masquerade], None);
+}
+
 /// What kube-proxy's `syncProxyRules` adds for one service port.
 fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
     let proto = sp.protocol();
@@ -592,9 +643,10 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
     let has_endpoints = cat.has_any;
     let affinity = sp.affinity_timeout();
 
-    // Local endpoints are hairpin candidates.
+    // Local endpoints are hairpin candidates (since 1.36; before, each
+    // endpoint chain marks its own hairpin traffic).
     for e in &cat.all_reachable {
-        if e.is_local {
+        if e.is_local && !px.endpoint_chains() {
             b.element(
                 HAIRPIN_CONNECTIONS,
                 vec![
@@ -663,6 +715,10 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
         );
     }
 
+    if has_internal && px.endpoint_chains() {
+        legacy_cluster_ip_masquerade(px, b, sp, internal_chain);
+    }
+
     for ip in &sp.external_ips {
         if has_endpoints {
             b.element(SERVICE_IPS, key3(*ip), goto(&external_chain), None);
@@ -726,11 +782,9 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
     if uses_external_chain {
         if !etp_local {
             // Remote endpoints may be used: masquerade in case we cross nodes.
-            b.rule(
-                &external_chain,
-                vec![Expr::SetMark(px.mark)],
-                Some("masquerade"),
-            );
+            // (Until 1.35 a bare jump, without the comment.)
+            let comment = (!px.endpoint_chains()).then_some("masquerade");
+            b.rule(&external_chain, vec![px.mark_for_masquerade()], comment);
         } else {
             if let Some(local) = px.detector_expr(false) {
                 b.rule(
@@ -741,7 +795,7 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
             }
             b.rule(
                 &external_chain,
-                vec![Expr::FibSaddrLocal, Expr::SetMark(px.mark)],
+                vec![Expr::FibSaddrLocal, px.mark_for_masquerade()],
                 Some("masquerade local traffic"),
             );
             b.rule(
@@ -775,13 +829,19 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
         );
     }
 
+    if px.endpoint_chains() {
+        let used = (uses_cluster_chain, uses_local_chain);
+        legacy_endpoint_rules(px, b, sp, &cat, affinity, used);
+        return;
+    }
     match affinity {
         None => {
+            let single = px.version.nftables_single_endpoint_dnat();
             if uses_cluster_chain {
-                dnat_rules(b, &cluster_chain, proto, &cat.cluster);
+                dnat_rules(b, &cluster_chain, proto, &cat.cluster, single);
             }
             if uses_local_chain {
-                dnat_rules(b, &local_chain, proto, &cat.local);
+                dnat_rules(b, &local_chain, proto, &cat.local, single);
             }
         }
         Some(timeout) => {
@@ -824,11 +884,11 @@ fn service_port(px: &Proxier, b: &mut Builder, sp: &ServicePortInfo<'_>) {
 }
 
 /// A service chain without affinity: one DNAT rule, to the only endpoint
-/// or through a `numgen` map over all of them.
-fn dnat_rules(b: &mut Builder, chain: &str, proto: Protocol, eps: &[EndpointRef]) {
+/// (`single`: since 1.37) or through a `numgen` map over all of them.
+fn dnat_rules(b: &mut Builder, chain: &str, proto: Protocol, eps: &[EndpointRef], single: bool) {
     let targets: Vec<SocketAddr> = eps.iter().map(|e| SocketAddr::new(e.ip, e.port)).collect();
     let dnat = match targets.as_slice() {
-        [one] => Expr::DnatTo(*one),
+        [one] if single => Expr::DnatTo(*one),
         _ => Expr::DnatNumgen(targets),
     };
     b.rule(chain, vec![Expr::L4Proto(proto), dnat], None);
@@ -852,6 +912,118 @@ fn affinity_jumps(b: &mut Builder, sp: &ServicePortInfo<'_>, chain: &str, eps: &
         targets.push(ep_chain);
     }
     b.rule(chain, vec![Expr::NumgenGoto(targets)], None);
+}
+
+/// Until 1.35: the service chain of internal traffic masquerades its
+/// cluster IP, for every source (`masqueradeAll`) or sources the
+/// local-traffic detector calls not local; 1.33 also matched the port
+/// (`syncProxyRules`, "Set up internal traffic handling", before
+/// kubernetes#131492 and kubernetes#135800).
+fn legacy_cluster_ip_masquerade(
+    px: &Proxier,
+    b: &mut Builder,
+    sp: &ServicePortInfo<'_>,
+    chain: &str,
+) {
+    let mut exprs = vec![Expr::Daddr {
+        negated: false,
+        addr: Addr::Ip(sp.cluster_ip),
+    }];
+    if px.version.nftables_masquerade_matches_port() {
+        exprs.push(Expr::Dport(sp.protocol(), sp.port.port));
+    }
+    if !px.masquerade_all {
+        let Some(not_local) = px.detector_expr(true) else {
+            return;
+        };
+        exprs.push(not_local);
+    }
+    exprs.push(Expr::Jump(MARK_FOR_MASQUERADE.into()));
+    b.rule(chain, exprs, None);
+}
+
+/// Until 1.35: the policy chains pick an endpoint chain (affinity first,
+/// then `numgen … vmap`), and every reachable endpoint has a chain that
+/// marks hairpin traffic, records affinity and DNATs
+/// (`writeServiceToEndpointRules` and "Generate the per-endpoint chains"
+/// in `syncProxyRules`, before kubernetes#136499). `used`: the cluster and
+/// local policy chains are in use.
+fn legacy_endpoint_rules(
+    px: &Proxier,
+    b: &mut Builder,
+    sp: &ServicePortInfo<'_>,
+    cat: &Categorized,
+    affinity: Option<u32>,
+    used: (bool, bool),
+) {
+    let base = names::service_port_base(sp);
+    if let Some(timeout) = affinity {
+        for e in &cat.all_reachable {
+            b.sets.push(Set {
+                name: format!("affinity-{}", names::endpoint_base(sp, e)),
+                key_type: px.family.addr_type().into(),
+                flags: vec![SetFlag::Dynamic, SetFlag::Timeout],
+                timeout: Some(timeout),
+                comment: None,
+                elements: Vec::new(),
+            });
+        }
+    }
+    let policy_chains = [
+        (used.0, format!("service-{base}"), &cat.cluster),
+        (used.1, format!("local-{base}"), &cat.local),
+    ];
+    for (in_use, chain, eps) in policy_chains {
+        if !in_use {
+            continue;
+        }
+        let mut targets = Vec::new();
+        for e in eps.iter() {
+            let ep_chain = format!("endpoint-{}", names::endpoint_base(sp, e));
+            if affinity.is_some() {
+                b.rule(
+                    &chain,
+                    vec![
+                        Expr::SaddrInSet(format!("affinity-{}", names::endpoint_base(sp, e))),
+                        Expr::Goto(ep_chain.clone()),
+                    ],
+                    None,
+                );
+            }
+            targets.push(ep_chain);
+        }
+        b.rule(&chain, vec![Expr::NumgenGoto(targets)], None);
+    }
+    for e in &cat.all_reachable {
+        let ep_base = names::endpoint_base(sp, e);
+        let chain = format!("endpoint-{ep_base}");
+        b.rule(
+            &chain,
+            vec![
+                Expr::Saddr {
+                    negated: false,
+                    addr: Addr::Ip(e.ip),
+                },
+                Expr::Jump(MARK_FOR_MASQUERADE.into()),
+            ],
+            None,
+        );
+        if affinity.is_some() {
+            b.rule(
+                &chain,
+                vec![Expr::UpdateSaddr(format!("affinity-{ep_base}"))],
+                None,
+            );
+        }
+        b.rule(
+            &chain,
+            vec![
+                Expr::L4Proto(sp.protocol()),
+                Expr::DnatTo(SocketAddr::new(e.ip, e.port)),
+            ],
+            None,
+        );
+    }
 }
 
 /// Cuts a comment to [`COMMENT_LENGTH_MAX`] bytes (at a character boundary).

@@ -183,6 +183,17 @@ pub enum Expr {
         /// The name as written (`cbr0`, `veth*`).
         name: String,
     },
+    /// `iif [!=] NAME`: what the interface detectors wrote before 1.34
+    /// (see [`crate::config::KubeVersion::nftables_iifname`]).
+    Iif {
+        /// `!=`.
+        negated: bool,
+        /// The name as written.
+        name: String,
+    },
+    /// `PROTO dport PORT` (before 1.34, the per-service masquerade rule;
+    /// see [`crate::config::KubeVersion::nftables_masquerade_matches_port`]).
+    Dport(Protocol, u16),
     /// `ip daddr { A,B }` (kube-proxy joins its service CIDRs with a bare comma).
     DaddrInCidrs(Vec<Addr>),
     /// `ip saddr != { A , B }`.
@@ -195,6 +206,8 @@ pub enum Expr {
     ConnectionInSet(String),
     /// `mark and MARK != 0`.
     MarkSet(u32),
+    /// `mark and MARK == 0` (the masquerading chain until 1.35).
+    MarkUnset(u32),
     /// `meta l4proto PROTO`.
     L4Proto(Protocol),
     /// `mark set mark or MARK`.
@@ -224,6 +237,8 @@ pub enum Expr {
     Jump(String),
     /// `goto CHAIN`.
     Goto(String),
+    /// `return`.
+    Return,
     /// `drop`.
     Drop,
     /// `reject`.

@@ -253,6 +253,8 @@ fn write_expr(out: &mut impl Write, family: Family, e: &Expr) -> fmt::Result {
         Expr::Daddr { negated, addr } => write!(out, "{ip} daddr {}{addr}", neg(*negated)),
         Expr::Saddr { negated, addr } => write!(out, "{ip} saddr {}{addr}", neg(*negated)),
         Expr::Iifname { negated, name } => write!(out, "iifname {}{name}", neg(*negated)),
+        Expr::Iif { negated, name } => write!(out, "iif {}{name}", neg(*negated)),
+        Expr::Dport(p, port) => write!(out, "{} dport {port}", p.lower()),
         Expr::DaddrInCidrs(nets) => {
             write!(out, "{ip} daddr {{ ")?;
             write_joined(out, nets, ",", |o, _, n| write!(o, "{n}"))?;
@@ -270,6 +272,7 @@ fn write_expr(out: &mut impl Write, family: Family, e: &Expr) -> fmt::Result {
             "{ip} saddr . {ip} daddr . meta l4proto . th dport @{s}"
         ),
         Expr::MarkSet(m) => write!(out, "mark and {m:#x} != 0"),
+        Expr::MarkUnset(m) => write!(out, "mark and {m:#x} == 0"),
         Expr::L4Proto(p) => write!(out, "meta l4proto {}", p.lower()),
         Expr::SetMark(m) => write!(out, "mark set mark or {m:#x}"),
         Expr::ClearMark(m) => write!(out, "mark set mark xor {m:#x}"),
@@ -304,6 +307,7 @@ fn write_expr(out: &mut impl Write, family: Family, e: &Expr) -> fmt::Result {
         }
         Expr::Jump(c) => write!(out, "jump {c}"),
         Expr::Goto(c) => write!(out, "goto {c}"),
+        Expr::Return => write!(out, "return"),
         Expr::Drop => write!(out, "drop"),
         Expr::Reject => write!(out, "reject"),
     }

@@ -211,7 +211,8 @@ impl Tracer<'_> {
                 Expr::SaddrInSet(s) => self.in_set(s, &[KeyPart::Addr(self.src)]),
                 Expr::Daddr { negated, addr } => addr.contains(&self.dst) != *negated,
                 Expr::Saddr { negated, addr } => addr.contains(&self.src) != *negated,
-                Expr::Iifname { negated, name } => {
+                // `iif NAME` names one interface as `iifname` does.
+                Expr::Iifname { negated, name } | Expr::Iif { negated, name } => {
                     let iface = self.in_interface;
                     let hit = match name.strip_suffix('*') {
                         Some(prefix) => iface.is_some_and(|i| i.starts_with(prefix)),
@@ -233,6 +234,8 @@ impl Tracer<'_> {
                     ],
                 ),
                 Expr::MarkSet(_) => self.mark,
+                Expr::MarkUnset(_) => !self.mark,
+                Expr::Dport(p, port) => *p == self.proto && *port == self.port,
                 Expr::L4Proto(p) => *p == self.proto,
                 // Statements: the rule matched up to here.
                 Expr::SetMark(_) => {
@@ -309,6 +312,10 @@ impl Tracer<'_> {
                 Expr::Goto(c) => {
                     self.step(chain, rule);
                     return self.goto(c, weight);
+                }
+                Expr::Return => {
+                    self.step(chain, rule);
+                    return Flow::Return;
                 }
                 Expr::Drop => {
                     self.step(chain, rule);
