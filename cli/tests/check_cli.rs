@@ -92,3 +92,66 @@ fn an_unreadable_dump_exits_2_with_its_line() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("-:2:"), "{o:?}");
 }
+
+/// `--kube-version`: a node of an older release checks in sync against
+/// that release's render, and its release difference is drift against the
+/// reference 1.37 (docs/kube-versions.md).
+#[test]
+fn check_against_the_nodes_release() {
+    let base = [
+        "-f",
+        "examples/hello-world.yaml",
+        "--node-ip",
+        "192.168.0.2",
+    ];
+    let mut args = vec![
+        "render",
+        "--mode",
+        "nftables",
+        "--with-jumps",
+        "--kube-version",
+        "1.33",
+    ];
+    args.extend(base);
+    let o = svcgen(&args, "");
+    assert!(o.status.success(), "{o:?}");
+    let dump = String::from_utf8(o.stdout).unwrap();
+    assert!(dump.contains("jump mark-for-masquerade"), "{dump}");
+
+    let mut args = vec![
+        "check",
+        "--mode",
+        "nftables",
+        "--rules",
+        "-",
+        "--kube-version",
+        "v1.33.7",
+    ];
+    args.extend(base);
+    let o = svcgen(&args, &dump);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+
+    let o = check("nftables", &dump, false);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("mark-for-masquerade"),
+        "{o:?}"
+    );
+
+    let mut args = vec![
+        "check",
+        "--mode",
+        "nftables",
+        "--rules",
+        "-",
+        "--kube-version",
+        "1.32",
+    ];
+    args.extend(base);
+    let o = svcgen(&args, &dump);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("invalid --kube-version \"1.32\""),
+        "{o:?}"
+    );
+}

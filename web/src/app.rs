@@ -988,6 +988,10 @@ impl App {
             let s: HtmlSelectElement = e.target_unchecked_into();
             Msg::Setting(|f| &mut f.ip_family, s.value())
         });
+        let on_version = link.callback(|e: Event| {
+            let s: HtmlSelectElement = e.target_unchecked_into();
+            Msg::Setting(|f| &mut f.kube_version, s.value())
+        });
         let on_jumps = link.callback(|e: Event| {
             let i: HtmlInputElement = e.target_unchecked_into();
             Msg::WithJumps(i.checked())
@@ -1014,6 +1018,13 @@ impl App {
                         <select id="set-ipFamily" onchange={on_family}>
                             { for [("", "both (dual-stack)"), ("IPv4", "IPv4"), ("IPv6", "IPv6")].into_iter().map(|(v, l)| html! {
                                 <option value={v} selected={s.ip_family == v}>{ l }</option>
+                            }) }
+                        </select>
+                    </label>
+                    <label class="field"><span>{"kube-proxy release"}</span>
+                        <select id="set-kubeVersion" onchange={on_version}>
+                            { for [("", "1.37 (reference)"), ("1.36", "1.36"), ("1.35", "1.35"), ("1.34", "1.34"), ("1.33", "1.33")].into_iter().map(|(v, l)| html! {
+                                <option value={v} selected={s.kube_version == v}>{ l }</option>
                             }) }
                         </select>
                     </label>

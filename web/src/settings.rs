@@ -2,7 +2,7 @@
 //! them, mapped onto libsvc's [`Overrides`] and [`RenderOptions`]. An empty
 //! field means "as the manifests say, else Kubernetes' default".
 
-use libsvc::config::{IpFamily, parse_cidr};
+use libsvc::config::{IpFamily, KubeVersion, parse_cidr};
 use libsvc::render::RenderOptions;
 use libsvc::{Diagnostic, Overrides, Severity};
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,8 @@ pub struct FormSettings {
     pub namespace: String,
     /// iptables: add the jumps from the built-in chains.
     pub with_jumps: bool,
+    /// The kube-proxy release (`1.33`…`1.37`), or empty for 1.37.
+    pub kube_version: String,
 }
 
 /// What the form means, and what was wrong in it.
@@ -114,6 +116,21 @@ impl FormSettings {
             },
         };
         o.ipvs_scheduler = some(&self.ipvs_scheduler);
+        o.kube_version = match self.kube_version.trim() {
+            "" => None,
+            v => {
+                let parsed = KubeVersion::parse(v);
+                if parsed.is_none() {
+                    m.diagnostics.push(bad(
+                        "kubeVersion",
+                        "Kubernetes version",
+                        v,
+                        "one of 1.33, 1.34, 1.35, 1.36, 1.37",
+                    ));
+                }
+                parsed
+            }
+        };
         m.options.namespace = some(&self.namespace);
         m.options.with_jumps = self.with_jumps;
         // Every tab has a JSON view; the playground's inputs are small
@@ -144,5 +161,15 @@ mod tests {
         assert!(m.options.with_jumps);
         assert_eq!(m.diagnostics.len(), 1);
         assert!(m.diagnostics[0].message.contains("\"nope\""));
+    }
+
+    #[test]
+    fn maps_kube_version() {
+        let f: FormSettings = serde_json::from_str(r#"{"kubeVersion":"1.34"}"#).unwrap();
+        assert_eq!(f.map().overrides.kube_version, Some(KubeVersion::V1_34));
+        let f: FormSettings = serde_json::from_str(r#"{"kubeVersion":"1.20"}"#).unwrap();
+        let m = f.map();
+        assert_eq!(m.overrides.kube_version, None);
+        assert!(m.diagnostics[0].message.contains("Kubernetes version"));
     }
 }
