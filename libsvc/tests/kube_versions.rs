@@ -248,7 +248,17 @@ fn interface_detector_per_release() {
         interface_name_prefix: Some("veth".into()),
         ..Overrides::default()
     };
-    let old = text(&snapshot_loaded(KubeVersion::V1_33, &extra), Mode::Nftables);
+    let loaded = snapshot_loaded(KubeVersion::V1_33, &extra);
+    let rendered = render(&loaded, Mode::Nftables, &RenderOptions::default()).unwrap();
+    assert!(
+        rendered
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("fixed by kubernetes#134024 in 1.34")),
+        "{:?}",
+        rendered.diagnostics
+    );
+    let old = rendered.text;
     let new = text(&snapshot_loaded(KubeVersion::V1_34, &extra), Mode::Nftables);
     let line = "add rule ip kube-proxy service-6ACRP4GF-default/one/tcp/http ip daddr 10.96.0.21 tcp dport 80 iif != veth* jump mark-for-masquerade";
     assert!(old.contains(line), "{old}");

@@ -307,6 +307,21 @@ fn build_table(
         elements: BTreeMap::new(),
     };
     setup(&px, &mut b);
+    if !px.version.nftables_iifname()
+        && let Some(LocalDetector::Interface(_) | LocalDetector::InterfacePrefix(_)) = &px.detector
+    {
+        diags.push(Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "nftables: kube-proxy {} matches the pod interface with `iif`, which nft turns into \
+                 an interface index when it loads the rules: a name prefix (`veth*`) or an \
+                 interface that does not exist yet fails the whole transaction (\"Interface does \
+                 not exist\"; fixed by kubernetes#134024 in 1.34)",
+                px.version
+            ),
+            None,
+        ));
+    }
     for sp in service_ports(table, settings, family) {
         if let Some(bad) = names::unsafe_part(&sp) {
             diags.push(Diagnostic::new(
