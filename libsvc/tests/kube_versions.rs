@@ -454,3 +454,43 @@ proptest! {
         prop_assert!(report.in_sync, "{}", report.text());
     }
 }
+
+/// Each release's nftables render loads in a kernel (`nft -f` in a network
+/// namespace), and the node's `nft list ruleset` checks in sync against the
+/// same release: a real older node is not drift. Against 1.37 a 1.36 node
+/// differs in its single-endpoint DNATs only. Needs root and `nft`
+/// (skipped otherwise, like the other kernel tests).
+#[test]
+fn kernel_nodes_of_every_release_check_in_sync() {
+    use common::netns::{Netns, have, kernel_tests_enabled};
+    if !kernel_tests_enabled() || !have("nft") {
+        return;
+    }
+    let opts = RenderOptions {
+        with_jumps: true,
+        ..Default::default()
+    };
+    for version in KubeVersion::ALL {
+        let loaded = snapshot_loaded(version, &Overrides::default());
+        let text = render(&loaded, Mode::Nftables, &opts).unwrap().text;
+        let ns = Netns::new(&format!("kv-{}", version.minor())).expect("ip netns add");
+        ns.exec("nft", &["-f", "-"], &text).unwrap();
+        let listed = ns.exec("nft", &["list", "ruleset"], "").unwrap();
+        let (node, diags) = libsvc::dump::load(&[Input::new("node.nft", listed)]);
+        assert!(diags.is_empty(), "{version}: {diags:?}");
+        let report = libsvc::dump::check::check(&loaded, Mode::Nftables, &node).unwrap();
+        assert!(report.in_sync, "{version}: {}", report.text());
+        if version == KubeVersion::V1_36 {
+            let reference = snapshot_loaded(KubeVersion::V1_37, &Overrides::default());
+            let report = libsvc::dump::check::check(&reference, Mode::Nftables, &node).unwrap();
+            assert!(!report.in_sync);
+            for d in &report.differences {
+                let s = d.to_string();
+                assert!(
+                    s.contains("default/one:http") || s.contains("default/near:http"),
+                    "{s}"
+                );
+            }
+        }
+    }
+}
