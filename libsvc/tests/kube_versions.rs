@@ -440,6 +440,19 @@ proptest! {
         }
     }
 
+    /// The incremental engine at every release: the nftables delta between
+    /// two clusters applied to the old model gives the new one (what `svcgen
+    /// diff --kube-version` and the agent rely on; incremental/nftables.rs).
+    #[test]
+    fn deltas_apply_at_every_release(a in cluster(), b in cluster(), v in 0usize..5) {
+        use libsvc::incremental::nftables as inc;
+        let o = at(KubeVersion::ALL[v]);
+        let old = libsvc::proxy::nftables::ruleset(&libsvc::load(&[Input::new("a.yaml", a)], &o)).0;
+        let new = libsvc::proxy::nftables::ruleset(&libsvc::load(&[Input::new("b.yaml", b)], &o)).0;
+        let applied = inc::apply(&old, &inc::diff(&old, &new));
+        prop_assert_eq!(inc::normalize(&applied), inc::normalize(&new));
+    }
+
     /// At every release a render reads back as a dump that checks in sync
     /// with the same release (the agent's dry-run and `svcgen check`).
     #[test]
