@@ -670,6 +670,22 @@ fn release_gates(s: &mut Settings, objects: &Objects, diags: &mut Vec<Diagnostic
                 .map(|c| c.origin.locate(&format!("featureGates.{gate}"))),
         ));
     }
+    // GA and locked from 1.35: turning it off is refused at start-up.
+    let gate = PREFER_SAME_TRAFFIC_DISTRIBUTION;
+    if s.kube_version >= KubeVersion::V1_35 && s.proxy.feature_gates.get(gate) == Some(&false) {
+        diags.push(Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "featureGates: {gate}: false: the feature is GA and locked on in kube-proxy {}, \
+                 which refuses to turn it off; rendered with it on",
+                s.kube_version
+            ),
+            objects
+                .proxy_configs
+                .last()
+                .map(|c| c.origin.locate(&format!("featureGates.{gate}"))),
+        ));
+    }
 }
 
 /// kube-proxy's node: its name (`GetHostname`: `--node-name`, else

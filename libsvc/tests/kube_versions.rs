@@ -312,8 +312,21 @@ fn node_hints_per_release() {
         gated(KubeVersion::V1_34, false),
         "10.244.1.7:8080, 10.244.2.7:8080"
     );
-    // Locked on from 1.35.
+    // Locked on from 1.35, with a warning.
     assert_eq!(gated(KubeVersion::V1_35, false), "10.244.1.7:8080");
+    let input = SNAPSHOT_INPUT.replace(
+        "clusterCIDR: 10.244.0.0/16",
+        "clusterCIDR: 10.244.0.0/16\nfeatureGates: {PreferSameTrafficDistribution: false}",
+    );
+    let loaded = libsvc::load(&[Input::new("v.yaml", input)], &at(KubeVersion::V1_36));
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("GA and locked on in kube-proxy 1.36")),
+        "{:?}",
+        loaded.diagnostics
+    );
 }
 
 /// iptables and IPVS write the same rules in every release (no change
