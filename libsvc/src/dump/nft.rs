@@ -737,7 +737,9 @@ fn element(part: &[&Tok]) -> Option<Element> {
             skip -= 1;
             continue;
         }
+        // a quoted key is an interface name (`"docker0" : jump …`)
         if t.quoted {
+            key.push(Value::Name(t.text.clone()));
             continue;
         }
         match t.text.as_str() {

@@ -1,0 +1,640 @@
+//! Real traffic against the dump's trace. A node network namespace holds
+//! svcgen's render (iptables or nftables) next to a Docker-like and a
+//! CNI-like (Calico-style, with marks and sets) ruleset, written with the
+//! real tools; a pod namespace, an endpoint namespace and a "container"
+//! namespace hang off it by veth pairs. The node's rules are dumped
+//! (`iptables-save` + `ipset save`, `nft list ruleset`, `nft -j list
+//! ruleset`), read and traced, and for each packet:
+//!
+//! * the dump's trace agrees with the trace of the model the render came
+//!   from (kube-proxy's own verdict, endpoints and shares), where the
+//!   foreign rules leave the packet alone;
+//! * the dump's trace agrees with what real connections from the pod
+//!   namespace do: which endpoint answers (all of them, over enough
+//!   tries), refused for REJECT, no answer for DROP, and whether the
+//!   endpoint sees the client's address or the node's (masquerade).
+//!
+//! The dump tracer follows the kernel's hooks (`dump::trace`); the model
+//! tracers follow kube-proxy's rules (pkg/proxy/iptables/proxier.go
+//! syncProxyRules, pkg/proxy/nftables/proxier.go syncProxyRules).
+//!
+//! Needs root, `ip`, `iptables-restore`, `ipset`, `nft`, `python3`;
+//! skipped (with a message) otherwise or when `SVCGEN_SKIP_KERNEL_TESTS`
+//! is set. Every namespace is removed on drop, even when a test fails.
+
+mod common;
+
+use common::netns::{Netns, have, kernel_tests_enabled, run};
+use libsvc::dump::{self, model::Dump, trace};
+use libsvc::render::{Mode, RenderOptions, render};
+use libsvc::table::Protocol;
+use libsvc::trace::Packet;
+use libsvc::{Input, Overrides};
+use std::collections::BTreeSet;
+use std::process::{Child, Command, Stdio};
+
+const NODE_IP: &str = "192.168.0.2";
+
+/// web: two endpoints behind a ClusterIP and a NodePort; empty: none.
+const CLUSTER: &str = "apiVersion: v1
+kind: Node
+metadata: {name: test-node}
+status:
+  addresses: [{type: InternalIP, address: 192.168.0.2}]
+---
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clusterCIDR: 10.244.0.0/16
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.20
+  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: [10.244.2.10]
+  nodeName: other-node
+  conditions: {ready: true}
+- addresses: [10.244.2.11]
+  nodeName: other-node
+  conditions: {ready: true}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: empty, namespace: default}
+spec:
+  clusterIP: 10.96.0.30
+  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
+";
+
+/// Docker's chains as `dockerd` (iptables backend) writes them for one
+/// container publishing 8080 → 80.
+const DOCKER_IPTABLES: &str = "*filter
+:DOCKER - [0:0]
+:DOCKER-USER - [0:0]
+:DOCKER-ISOLATION-STAGE-1 - [0:0]
+:DOCKER-ISOLATION-STAGE-2 - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -j DOCKER-ISOLATION-STAGE-1
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -o docker0 -j DOCKER
+-A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A FORWARD -i docker0 -o docker0 -j ACCEPT
+-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT
+-A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+-A DOCKER-ISOLATION-STAGE-1 -j RETURN
+-A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+-A DOCKER-ISOLATION-STAGE-2 -j RETURN
+-A DOCKER-USER -j RETURN
+COMMIT
+*nat
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.2:80
+COMMIT
+";
+
+/// Calico's shape: a workload dispatch by interface, a policy chain that
+/// drops a blocked source (an ipset) and marks what it allows, an accept
+/// on the mark, NAT-outgoing by ipsets with `--random-fully`. Its FORWARD
+/// jump comes after kube-proxy's (appended, as flannel does), so
+/// kube-proxy's REJECT of a Service without endpoints is still met.
+const CALICO_IPTABLES: &str = "*mangle
+:cali-PREROUTING - [0:0]
+-I PREROUTING -m comment --comment \"cali:6gwbT8clXdHdC1b1\" -j cali-PREROUTING
+-A cali-PREROUTING -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A cali-PREROUTING -m mark --mark 0x10000/0x10000 -j ACCEPT
+COMMIT
+*filter
+:cali-FORWARD - [0:0]
+:cali-from-wl-dispatch - [0:0]
+:cali-fw-cali1234 - [0:0]
+-A FORWARD -m comment --comment \"cali:wUHhoiAYhphO9Mso\" -j cali-FORWARD
+-A cali-FORWARD -j MARK --set-xmark 0x0/0xe0000
+-A cali-FORWARD -i cali+ -j cali-from-wl-dispatch
+-A cali-FORWARD -m mark --mark 0x10000/0x10000 -j ACCEPT
+-A cali-from-wl-dispatch -i cali1234 -g cali-fw-cali1234
+-A cali-from-wl-dispatch -j DROP
+-A cali-fw-cali1234 -m conntrack --ctstate INVALID -j DROP
+-A cali-fw-cali1234 -m set --match-set cali40blocked src -j DROP
+-A cali-fw-cali1234 -j MARK --set-xmark 0x10000/0x10000
+COMMIT
+*nat
+:cali-POSTROUTING - [0:0]
+:cali-nat-outgoing - [0:0]
+-A POSTROUTING -m comment --comment \"cali:O3lYWMrLQYEMJtB5\" -j cali-POSTROUTING
+-A cali-POSTROUTING -j cali-nat-outgoing
+-A cali-nat-outgoing -m set --match-set cali40masq-ipam-pools src -m set ! --match-set cali40all-ipam-pools dst -j MASQUERADE --random-fully
+COMMIT
+";
+
+/// Docker's nftables backend (`firewall-backend: nftables`): its own
+/// table with interface verdict maps, for the same container.
+const DOCKER_NFT: &str = "table ip docker-bridges {
+  map filter-forward-in-jumps { type ifname : verdict ; elements = { \"docker0\" : jump filter-forward-in__docker0 } }
+  map filter-forward-out-jumps { type ifname : verdict ; elements = { \"docker0\" : jump filter-forward-out__docker0 } }
+  map nat-postrouting-in-jumps { type ifname : verdict ; elements = { \"docker0\" : jump nat-postrouting-in__docker0 } }
+  chain filter-FORWARD {
+    type filter hook forward priority filter ; policy accept ;
+    oifname vmap @filter-forward-in-jumps
+    iifname vmap @filter-forward-out-jumps
+  }
+  chain nat-PREROUTING {
+    type nat hook prerouting priority dstnat ; policy accept ;
+    fib daddr type local counter jump nat-prerouting-and-output
+  }
+  chain nat-OUTPUT {
+    type nat hook output priority -100 ; policy accept ;
+    ip daddr != 127.0.0.0/8 fib daddr type local counter jump nat-prerouting-and-output
+  }
+  chain nat-POSTROUTING {
+    type nat hook postrouting priority srcnat ; policy accept ;
+    iifname vmap @nat-postrouting-in-jumps
+  }
+  chain nat-prerouting-and-output {
+    iifname != \"docker0\" tcp dport 8080 counter dnat to 172.17.0.2:80 comment \"DNAT\"
+  }
+  chain filter-forward-in__docker0 {
+    ct state established,related counter accept
+    ip daddr 172.17.0.2 tcp dport 80 counter accept
+    counter drop comment \"UNPUBLISHED PORT DROP\"
+  }
+  chain filter-forward-out__docker0 {
+    ct state established,related counter accept
+    counter accept comment \"OUTGOING\"
+  }
+  chain nat-postrouting-in__docker0 {
+    ip saddr 172.17.0.0/16 oifname != \"docker0\" counter masquerade
+  }
+}
+";
+
+/// A CNI's own nft table (Calico's nftables data plane, cilium-like
+/// marks): the same policy as `CALICO_IPTABLES`.
+const CNI_NFT: &str = "table inet cni {
+  set blocked { type ipv4_addr ; elements = { 10.244.1.6 } ; }
+  set pools { type ipv4_addr ; flags interval ; elements = { 10.244.0.0/16 } ; }
+  chain forward {
+    type filter hook forward priority filter - 5 ; policy accept ;
+    meta mark set meta mark & 0xfff1ffff
+    iifname \"cali*\" jump from-wl
+    meta mark & 0x00010000 == 0x00010000 accept
+  }
+  chain from-wl {
+    ct state invalid drop
+    ip saddr @blocked drop
+    meta mark set meta mark | 0x00010000
+  }
+  chain postrouting {
+    type nat hook postrouting priority srcnat + 10 ; policy accept ;
+    ip saddr @pools ip daddr != @pools masquerade fully-random
+  }
+}
+";
+
+/// Serves `port` on every address: answers each connection with the
+/// address it reached and the peer's address, `10.244.2.10:8080 10.244.1.5`.
+const SERVER: &str = "import socket,sys
+s=socket.socket()
+s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
+s.bind(('0.0.0.0',int(sys.argv[1])))
+s.listen(64)
+s.settimeout(60)
+while True:
+    c,a=s.accept()
+    h,p=c.getsockname()
+    c.sendall(f'{h}:{p} {a[0]}\\n'.encode())
+    c.close()
+";
+
+/// Connects `n` times from `src` to `dst:port`; one line per try: the
+/// server's answer, `REFUSED` or `TIMEOUT`.
+const CLIENT: &str = "import socket,sys
+src,dst,port,n=sys.argv[1],sys.argv[2],int(sys.argv[3]),int(sys.argv[4])
+for i in range(n):
+    try:
+        c=socket.create_connection((dst,port),timeout=1.0,source_address=(src,0))
+        print(c.makefile().readline().strip())
+        c.close()
+    except ConnectionRefusedError:
+        print('REFUSED')
+    except (socket.timeout,TimeoutError):
+        print('TIMEOUT')
+    except OSError as e:
+        print('ERROR',e.errno)
+";
+
+/// A listener started in a namespace; killed on drop (by its own handle).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(ns: &Netns, port: u16) -> Server {
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns.name(), "python3", "-c", SERVER])
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3");
+    Server(child)
+}
+
+/// The node, a pod, two endpoints and a Docker container, wired by veth
+/// pairs; the node forwards. Interfaces on the node: `cali1234` (the
+/// pod's, as Calico names it), `vep` (the endpoints' network), `docker0`.
+struct Lab {
+    _servers: Vec<Server>,
+    node: Netns,
+    pod: Netns,
+    _others: Vec<Netns>,
+}
+
+fn lab(tag: &str) -> Lab {
+    let node = Netns::new(&format!("{tag}-node")).expect("ip netns add");
+    let pod = Netns::new(&format!("{tag}-pod")).expect("ip netns add");
+    let endpoints = Netns::new(&format!("{tag}-ep")).expect("ip netns add");
+    let container = Netns::new(&format!("{tag}-ctr")).expect("ip netns add");
+    let ip = |ns: &Netns, args: &str| {
+        let a: Vec<&str> = args.split_whitespace().collect();
+        ns.exec("ip", &a, "")
+            .unwrap_or_else(|e| panic!("{}: ip {args}: {e}", ns.name()))
+    };
+    for (peer, here, there) in [
+        (&pod, "cali1234", "eth0"),
+        (&endpoints, "vep", "eth0"),
+        (&container, "docker0", "eth0"),
+    ] {
+        run(
+            "ip",
+            &[
+                "-n",
+                node.name(),
+                "link",
+                "add",
+                here,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                there,
+                "netns",
+                peer.name(),
+            ],
+            "",
+        )
+        .expect("veth");
+    }
+    ip(&node, "link set lo up");
+    ip(&node, &format!("addr add {NODE_IP}/32 dev lo"));
+    ip(&node, "addr add 10.244.1.1/24 dev cali1234");
+    ip(&node, "addr add 10.244.2.1/24 dev vep");
+    ip(&node, "addr add 172.17.0.1/16 dev docker0");
+    for i in ["cali1234", "vep", "docker0"] {
+        ip(&node, &format!("link set {i} up"));
+    }
+    // a client "outside the cluster" lives in the pod namespace too; the
+    // default route is what lets a packet to a ClusterIP without endpoints
+    // reach the FORWARD hook (where kube-proxy rejects it)
+    ip(&node, "route add 203.0.113.9/32 dev cali1234");
+    ip(&node, "route add default dev vep");
+    for s in ["net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0"] {
+        node.exec("sysctl", &["-qw", s], "").expect("sysctl");
+    }
+    for (ns, addrs, gw) in [
+        (
+            &pod,
+            &["10.244.1.5/24", "10.244.1.6/24", "203.0.113.9/32"][..],
+            "10.244.1.1",
+        ),
+        (
+            &endpoints,
+            &["10.244.2.10/24", "10.244.2.11/24"][..],
+            "10.244.2.1",
+        ),
+        (&container, &["172.17.0.2/16"][..], "172.17.0.1"),
+    ] {
+        ip(ns, "link set lo up");
+        ip(ns, "link set eth0 up");
+        for a in addrs {
+            ip(ns, &format!("addr add {a} dev eth0"));
+        }
+        ip(ns, &format!("route add default via {gw} dev eth0"));
+    }
+    let servers = vec![serve(&endpoints, 8080), serve(&container, 80)];
+    Lab {
+        _servers: servers,
+        node,
+        pod,
+        _others: vec![endpoints, container],
+    }
+}
+
+fn loaded() -> libsvc::Loaded {
+    let o = Overrides {
+        node_ips: vec![NODE_IP.parse().unwrap()],
+        ip_family: Some(libsvc::config::IpFamily::IPv4),
+        ..Default::default()
+    };
+    let l = libsvc::load(&[Input::new("cluster.yaml", CLUSTER)], &o);
+    assert!(
+        !l.diagnostics.iter().any(|d| d.is_error()),
+        "{:#?}",
+        l.diagnostics
+    );
+    l
+}
+
+/// One connection to try, and whether kube-proxy's model alone decides it
+/// (the foreign rules leave it alone).
+struct Case {
+    what: &'static str,
+    src: &'static str,
+    dst: &'static str,
+    port: u16,
+    out_iface: &'static str,
+    tries: usize,
+    model_decides: bool,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        what: "pod to web's ClusterIP",
+        src: "10.244.1.5",
+        dst: "10.96.0.20",
+        port: 80,
+        out_iface: "vep",
+        tries: 24,
+        model_decides: true,
+    },
+    Case {
+        what: "outside to web's NodePort",
+        src: "203.0.113.9",
+        dst: NODE_IP,
+        port: 30080,
+        out_iface: "vep",
+        tries: 24,
+        model_decides: true,
+    },
+    Case {
+        what: "pod to a Service without endpoints",
+        src: "10.244.1.5",
+        dst: "10.96.0.30",
+        port: 80,
+        out_iface: "vep",
+        tries: 1,
+        model_decides: true,
+    },
+    Case {
+        what: "a pod the CNI blocks, to web's ClusterIP",
+        src: "10.244.1.6",
+        dst: "10.96.0.20",
+        port: 80,
+        out_iface: "vep",
+        tries: 1,
+        model_decides: false,
+    },
+    Case {
+        what: "outside to Docker's published port",
+        src: "203.0.113.9",
+        dst: NODE_IP,
+        port: 8080,
+        out_iface: "docker0",
+        tries: 2,
+        model_decides: false,
+    },
+];
+
+fn packet(c: &Case) -> Packet {
+    Packet {
+        src: c.src.parse().unwrap(),
+        dst: c.dst.parse().unwrap(),
+        port: c.port,
+        protocol: Protocol::TCP,
+        in_interface: Some("cali1234".into()),
+    }
+}
+
+/// What real connections did, in the trace's words: the endpoints that
+/// answered (or `REJECT` / `DROP`), and whether the endpoint saw another
+/// source than the client's.
+fn connect(lab: &Lab, c: &Case) -> (BTreeSet<String>, bool) {
+    let out = lab
+        .pod
+        .exec(
+            "python3",
+            &[
+                "-c",
+                CLIENT,
+                c.src,
+                c.dst,
+                &c.port.to_string(),
+                &c.tries.to_string(),
+            ],
+            "",
+        )
+        .expect("client");
+    let mut seen = BTreeSet::new();
+    let mut masqueraded = false;
+    for line in out.lines() {
+        if line.starts_with("ERROR") {
+            seen.insert(line.to_string());
+            continue;
+        }
+        match line.split_once(' ') {
+            Some((reached, peer)) => {
+                seen.insert(reached.to_string());
+                masqueraded |= peer != c.src;
+            }
+            None if line == "REFUSED" => {
+                seen.insert("REJECT".to_string());
+            }
+            None if line == "TIMEOUT" => {
+                seen.insert("DROP".to_string());
+            }
+            None => panic!("client said {line:?}"),
+        }
+    }
+    (seen, masqueraded)
+}
+
+/// The dump trace's answer in the same words: endpoints, or the verdict.
+fn answer(r: &libsvc::trace::TraceResult) -> BTreeSet<String> {
+    if r.endpoints.is_empty() {
+        r.outcome.split(", ").map(str::to_string).collect()
+    } else {
+        r.endpoints.iter().map(|e| e.endpoint.clone()).collect()
+    }
+}
+
+fn shares(r: &libsvc::trace::TraceResult) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = r
+        .endpoints
+        .iter()
+        .map(|e| (e.endpoint.clone(), (e.probability * 1e6).round() as u64))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every case: dump trace against model trace and against real traffic.
+fn agree(lab: &Lab, l: &libsvc::Loaded, mode: Mode, dumps: &[(&str, Dump)]) {
+    let mut results = Vec::new();
+    for c in CASES {
+        let p = packet(c);
+        let (seen, masqueraded) = connect(lab, c);
+        let model = libsvc::trace::trace(l, mode, &p).unwrap();
+        for (name, d) in dumps {
+            let opts = trace::Options {
+                local: vec![NODE_IP.parse().unwrap()],
+                in_iface: Some("cali1234".into()),
+                out_iface: Some(c.out_iface.into()),
+            };
+            let t = trace::trace(d, &opts, &p);
+            let mut wrong = Vec::new();
+            if c.model_decides {
+                let verdict = |r: &libsvc::trace::TraceResult| {
+                    if r.endpoints.is_empty() {
+                        r.outcome.clone()
+                    } else {
+                        String::new()
+                    }
+                };
+                if shares(&model) != shares(&t.result) || verdict(&model) != verdict(&t.result) {
+                    wrong.push(format!(
+                        "model {:?} {:?}, dump {:?} {:?}",
+                        model.outcome,
+                        shares(&model),
+                        t.result.outcome,
+                        shares(&t.result)
+                    ));
+                }
+                if model.masquerade != t.result.masquerade {
+                    wrong.push(format!(
+                        "masquerade: model {}, dump {}",
+                        model.masquerade, t.result.masquerade
+                    ));
+                }
+            }
+            if answer(&t.result) != seen {
+                wrong.push(format!("kernel answered {seen:?}"));
+            }
+            if !seen.contains("REJECT")
+                && !seen.contains("DROP")
+                && t.result.masquerade != masqueraded
+            {
+                wrong.push(format!("kernel masqueraded: {masqueraded}"));
+            }
+            if !t.branches.is_empty() {
+                wrong.push(format!("{} branch(es)", t.branches.len()));
+            }
+            results.push((
+                format!("{name}: {}", c.what),
+                if wrong.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{}\n{}", wrong.join("; "), trace::report(&p, &t)))
+                },
+            ));
+        }
+    }
+    common::report(&format!("traffic-kernel-{mode:?}"), &results, &[]);
+}
+
+fn read(name: &str, text: &[&str]) -> Dump {
+    let inputs: Vec<Input> = text.iter().map(|t| Input::new(name, *t)).collect();
+    let (d, diags) = dump::load(&inputs);
+    assert!(diags.is_empty(), "{name}: {diags:#?}\n{}", text.join("\n"));
+    d
+}
+
+fn tools(extra: &[&str]) -> bool {
+    kernel_tests_enabled()
+        && ["ip", "python3", "sysctl"]
+            .iter()
+            .chain(extra)
+            .all(|t| have(t))
+}
+
+#[test]
+fn iptables_node_next_to_docker_and_calico_traces_like_real_traffic() {
+    if !tools(&["iptables-restore", "iptables-save", "ipset"]) {
+        return;
+    }
+    let lab = lab("trf-ipt");
+    let l = loaded();
+    let n = &lab.node;
+    for set in [
+        "create cali40blocked hash:ip\nadd cali40blocked 10.244.1.6\n",
+        "create cali40masq-ipam-pools hash:net\nadd cali40masq-ipam-pools 10.244.0.0/16\n",
+        "create cali40all-ipam-pools hash:net\nadd cali40all-ipam-pools 10.244.0.0/16\n",
+    ] {
+        n.exec("ipset", &["restore"], set).expect("ipset restore");
+    }
+    let opts = RenderOptions {
+        with_jumps: true,
+        ..Default::default()
+    };
+    let text = render(&l, Mode::Iptables, &opts).unwrap().text;
+    n.exec("iptables-restore", &["--noflush"], &text).unwrap();
+    n.exec("iptables-restore", &["--noflush"], DOCKER_IPTABLES)
+        .unwrap();
+    n.exec("iptables-restore", &["--noflush"], CALICO_IPTABLES)
+        .unwrap();
+    let saved = n.exec("iptables-save", &[], "").unwrap();
+    let sets = n.exec("ipset", &["save"], "").unwrap();
+    let d = read("node", &[&saved, &sets]);
+    agree(
+        &lab,
+        &l,
+        Mode::Iptables,
+        &[("iptables-save + ipset save", d)],
+    );
+}
+
+#[test]
+fn nftables_node_next_to_docker_and_a_cni_traces_like_real_traffic() {
+    if !tools(&["nft"]) {
+        return;
+    }
+    let lab = lab("trf-nft");
+    let l = loaded();
+    let n = &lab.node;
+    let text = render(&l, Mode::Nftables, &RenderOptions::default())
+        .unwrap()
+        .text;
+    n.exec("nft", &["-f", "-"], &text).unwrap();
+    n.exec("nft", &["-f", "-"], DOCKER_NFT).unwrap();
+    n.exec("nft", &["-f", "-"], CNI_NFT).unwrap();
+    let listed = n.exec("nft", &["list", "ruleset"], "").unwrap();
+    let json = n.exec("nft", &["-j", "list", "ruleset"], "").unwrap();
+    agree(
+        &lab,
+        &l,
+        Mode::Nftables,
+        &[
+            ("nft list ruleset", read("node.nft", &[&listed])),
+            ("nft -j list ruleset", read("node.json", &[&json])),
+        ],
+    );
+}
