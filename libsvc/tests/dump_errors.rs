@@ -22,7 +22,10 @@ fn diagnostics(file: &str, text: &str) -> Vec<String> {
         .map(|d| {
             let l = d.location.as_ref().expect("a location");
             let severity = if d.is_error() { "error" } else { "warning" };
-            format!("{}:{}:{}: {severity}: {}", l.file, l.line, l.column, d.message)
+            format!(
+                "{}:{}:{}: {severity}: {}",
+                l.file, l.line, l.column, d.message
+            )
         })
         .collect()
 }

@@ -179,9 +179,7 @@ fn undeclared_targets(tables: &[Table], d: &mut Diags) {
                             map: SetRef::List(l),
                             ..
                         } => targets.extend(l.iter().filter_map(|e| match &e.value {
-                            Some(MapValue::Verdict(Verdict::Jump(x) | Verdict::Goto(x))) => {
-                                Some(x)
-                            }
+                            Some(MapValue::Verdict(Verdict::Jump(x) | Verdict::Goto(x))) => Some(x),
                             _ => None,
                         })),
                         _ => {}
@@ -585,7 +583,12 @@ impl Reader<'_> {
             return;
         };
         // nft refuses a command on a table, chain or set not yet declared
-        let at = |k: usize| toks.get(i + k).filter(|_| i + k < end).unwrap_or(&toks[i]).clone();
+        let at = |k: usize| {
+            toks.get(i + k)
+                .filter(|_| i + k < end)
+                .unwrap_or(&toks[i])
+                .clone()
+        };
         let known = self
             .tables
             .iter()
@@ -1431,7 +1434,10 @@ pub fn parse_json(file: &str, text: &str) -> Parsed {
     }
     note(
         &lines,
-        v["nftables"].as_array().map_or(0, |a| a.len()).wrapping_sub(1),
+        v["nftables"]
+            .as_array()
+            .map_or(0, |a| a.len())
+            .wrapping_sub(1),
     );
     let mut p = parse(file, &lines);
     // a rewritten line's position becomes its JSON object's
