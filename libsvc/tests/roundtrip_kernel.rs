@@ -5,7 +5,8 @@
 //!
 //! * iptables: the typed ruleset (`proxy::iptables::rulesets`, what
 //!   pkg/proxy/iptables/proxier.go syncProxyRules writes) through
-//!   `iptables-restore`, then `iptables-save`, equals
+//!   `iptables-restore` / `ip6tables-restore` of both backends (nf_tables
+//!   and legacy), then `iptables-save` / `ip6tables-save`, equals
 //!   `dump::iptables::from_kube` of the same ruleset: every table, every
 //!   chain with its rules in order (`Rule::canonical`), nothing more;
 //! * nftables: the render (pkg/proxy/nftables/proxier.go syncProxyRules)
@@ -110,20 +111,32 @@ fn in_sync(l: &libsvc::Loaded, mode: Mode, d: &Dump) -> Result<(), String> {
     if r.in_sync { Ok(()) } else { Err(r.text()) }
 }
 
-fn iptables_round_trip(l: &libsvc::Loaded) -> Result<(), String> {
+/// The iptables tools of a backend: `iptables-restore` etc. are nf_tables
+/// here; `-legacy` the old x_tables.
+const BACKENDS: [&str; 2] = ["", "-legacy"];
+
+fn iptables_round_trip(l: &libsvc::Loaded, backend: &str) -> Result<(), String> {
     let ns = Netns::new("rt-ipt")?;
-    let mut want = Vec::new();
+    let mut checked = Dump::default();
     for rs in libsvc::proxy::iptables::rulesets(l) {
-        if rs.family != libsvc::config::IpFamily::IPv4 {
-            continue;
-        }
+        let tool = match rs.family {
+            libsvc::config::IpFamily::IPv4 => "iptables",
+            libsvc::config::IpFamily::IPv6 => "ip6tables",
+        };
         let text = libsvc::proxy::iptables::render::restore_text(&rs, true);
-        ns.exec("iptables-restore", &["--noflush"], &text)?;
-        want.extend(dump::iptables::from_kube(&rs).tables);
+        // `-m nfacct` needs its accounting objects (kube-proxy's metrics)
+        for name in text.split("--nfacct-name ").skip(1) {
+            let name = name.split_whitespace().next().unwrap_or_default();
+            let _ = ns.exec("nfacct", &["add", name], "");
+        }
+        ns.exec(&format!("{tool}{backend}-restore"), &["--noflush"], &text)?;
+        let saved = ns.exec(&format!("{tool}{backend}-save"), &[], "")?;
+        let got = read(&format!("{tool}{backend}-save"), &saved)?;
+        same_model(&dump::iptables::from_kube(&rs).tables, &got.tables)
+            .map_err(|e| format!("{tool}{backend}: {e}"))?;
+        checked.tables.extend(got.tables);
     }
-    let got = read("iptables-save", &ns.exec("iptables-save", &[], "")?)?;
-    same_model(&want, &got.tables)?;
-    in_sync(l, Mode::Iptables, &got)
+    in_sync(l, Mode::Iptables, &checked).map_err(|e| format!("iptables{backend}: {e}"))
 }
 
 fn nftables_round_trip(l: &libsvc::Loaded) -> Result<(), String> {
@@ -145,7 +158,11 @@ fn nftables_round_trip(l: &libsvc::Loaded) -> Result<(), String> {
 }
 
 fn enabled() -> bool {
-    kernel_tests_enabled() && have("iptables-restore") && have("nft")
+    kernel_tests_enabled()
+        && ["iptables", "ip6tables"]
+            .iter()
+            .all(|t| BACKENDS.iter().all(|b| have(&format!("{t}{b}-restore"))))
+        && have("nft")
 }
 
 proptest! {
@@ -161,8 +178,41 @@ proptest! {
                 ..Default::default()
             };
             let l = libsvc::load(&[libsvc::Input::new("gen.yaml", manifest(&services))], &o);
-            iptables_round_trip(&l).map_err(TestCaseError::fail)?;
+            for b in BACKENDS {
+                iptables_round_trip(&l, b).map_err(TestCaseError::fail)?;
+            }
             nftables_round_trip(&l).map_err(TestCaseError::fail)?;
         }
     }
+}
+
+/// Every iptables and nftables corpus case (IPv6 and dual-stack ones
+/// included) round-trips the same way.
+#[test]
+fn corpus_cases_survive_the_kernel() {
+    if !enabled() {
+        return;
+    }
+    let mut results = Vec::new();
+    for (mode, corpus) in [(Mode::Iptables, "iptables"), (Mode::Nftables, "nftables")] {
+        for case in common::cases(corpus) {
+            let l = case.load();
+            let Ok(out) = render(&l, mode, &RenderOptions::default()) else {
+                continue; // a case whose expected output is an error
+            };
+            if out.text.contains("-m nfacct") && !have("nfacct") {
+                println!(
+                    "note: {corpus}/{}: no nfacct tool for its -m nfacct; skipped",
+                    case.name
+                );
+                continue;
+            }
+            let r = match mode {
+                Mode::Iptables => BACKENDS.iter().try_for_each(|b| iptables_round_trip(&l, b)),
+                _ => nftables_round_trip(&l),
+            };
+            results.push((format!("{corpus}/{}", case.name), r));
+        }
+    }
+    common::report("roundtrip-kernel-corpus", &results, &[]);
 }

@@ -1620,7 +1620,11 @@ fn json_expr(e: &serde_json::Value) -> String {
         "accept" | "drop" | "return" | "continue" => k.clone(),
         "reject" => "reject".into(),
         "jump" | "goto" => format!("{k} {}", x["target"].as_str().unwrap_or_default()),
-        "counter" => "counter".into(),
+        // a named counter is `{"counter": "NAME"}`
+        "counter" => match x.as_str() {
+            Some(name) => format!("counter name \"{name}\""),
+            None => "counter".into(),
+        },
         "log" => "log".into(),
         "comment" => format!("comment \"{}\"", x.as_str().unwrap_or_default()),
         "masquerade" => {
@@ -1750,5 +1754,23 @@ mod tests {
                 .iter()
                 .any(|r| r.matches.iter().any(|m| matches!(m, Match::Opaque(_))))
         );
+    }
+
+    /// `nft -j` writes a named counter as `{"counter": "NAME"}`; it reads
+    /// as the text form `counter name "NAME"` (found by roundtrip_kernel on
+    /// kube-proxy's localhost-nodeport counters).
+    #[test]
+    fn json_named_counter_is_the_text_form() {
+        let text = parse(
+            "t",
+            "table ip t {\n counter c1 { }\n chain x {\n  counter name \"c1\" reject\n }\n}\n",
+        );
+        let json = parse_json(
+            "j",
+            r#"{"nftables": [{"table": {"family": "ip", "name": "t"}}, {"chain": {"family": "ip", "table": "t", "name": "x"}}, {"rule": {"family": "ip", "table": "t", "chain": "x", "expr": [{"counter": "c1"}, {"reject": {"type": "icmp", "expr": "port-unreachable"}}]}}]}"#,
+        );
+        assert!(text.diagnostics.is_empty() && json.diagnostics.is_empty());
+        let rule = |p: &Parsed| p.tables[0].chain("x").unwrap().rules[0].canonical();
+        assert_eq!(rule(&text), rule(&json));
     }
 }
