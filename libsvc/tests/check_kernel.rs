@@ -1,12 +1,17 @@
 //! `dump::check` against a kernel: svcgen's render applied with the real
 //! tools in a network namespace next to foreign chains, dumped with
-//! `iptables-save` / `nft list ruleset`, is in sync; drift made by hand
-//! with the real tools (a KUBE-SEP chain deleted, a stale rule added, an
-//! endpoint changed, a map element removed) is reported exactly, and
-//! nothing else is.
+//! `iptables-save` / `nft list ruleset` / `nft -j list ruleset` /
+//! `ipset save`, is in sync; drift made by hand with the real tools, each
+//! alone, is reported exactly and nothing else is — iptables: an endpoint
+//! changed, a KUBE-SEP chain deleted, a stale rule, a rule twice, a
+//! Service port's KUBE-SVC chain missing; nftables: an endpoint changed or
+//! removed in a DNAT map, an endpoint chain deleted, a stale rule, a
+//! Service port's chain missing, a map element removed; IPVS: a kernel
+//! ipset entry deleted, a real server changed (`ipvsadm-save` text: this
+//! kernel has no IPVS).
 //!
-//! Needs root, `iptables-restore` and `nft`; skipped (with a message) when
-//! not root or when `SVCGEN_SKIP_KERNEL_TESTS` is set.
+//! Needs root, `iptables-restore`, `ipset` and `nft`; skipped (with a
+//! message) when not root or when `SVCGEN_SKIP_KERNEL_TESTS` is set.
 
 mod common;
 
