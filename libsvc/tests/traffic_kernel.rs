@@ -5,7 +5,8 @@
 //! namespace hang off it by veth pairs. Four nodes: iptables (nf_tables
 //! backend), iptables-legacy, nftables next to Docker's nftables backend
 //! and a CNI's nft table, and nftables next to Docker and Calico writing
-//! through iptables-nft. The node's rules are dumped (`iptables-save` +
+//! through iptables-nft; and IPv6 nodes (ip6tables, nftables) next to a
+//! CNI's IPv6 rules. The node's rules are dumped (`iptables-save` +
 //! `ipset save`, `nft list ruleset`, `nft -j list ruleset`), read and
 //! traced, and for each packet:
 //!
@@ -21,7 +22,7 @@
 //! tracers follow kube-proxy's rules (pkg/proxy/iptables/proxier.go
 //! syncProxyRules, pkg/proxy/nftables/proxier.go syncProxyRules).
 //!
-//! Needs root, `ip`, `iptables-restore`, `ipset`, `nft`, `python3`;
+//! Needs root, `ip`, `ss`, `iptables-restore`, `ipset`, `nft`, `python3`;
 //! skipped (with a message) otherwise or when `SVCGEN_SKIP_KERNEL_TESTS`
 //! is set. Every namespace is removed on drop, even when a test fails.
 
@@ -220,25 +221,29 @@ const CNI_NFT: &str = "table inet cni {
 /// Serves `port` on every address: answers each connection with the
 /// address it reached and the peer's address, `10.244.2.10:8080 10.244.1.5`.
 const SERVER: &str = "import socket,sys
-s=socket.socket()
+v6=len(sys.argv)>2
+s=socket.socket(socket.AF_INET6 if v6 else socket.AF_INET)
 s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)
-s.bind(('0.0.0.0',int(sys.argv[1])))
+s.bind(('::' if v6 else '0.0.0.0',int(sys.argv[1])))
 s.listen(64)
 s.settimeout(60)
 while True:
     c,a=s.accept()
-    h,p=c.getsockname()
+    h,p=c.getsockname()[:2]
+    h=f'[{h}]' if v6 else h
     c.sendall(f'{h}:{p} {a[0]}\\n'.encode())
     c.close()
 ";
 
 /// Connects `n` times from `src` to `dst:port`; one line per try: the
-/// server's answer, `REFUSED` or `TIMEOUT`.
+/// server's answer, `REFUSED` or `TIMEOUT`. The timeout outlasts one SYN
+/// retransmission (1 s): over IPv6 the first ICMPv6 error of a REJECT can
+/// be lost while the node resolves the pod's neighbour entry.
 const CLIENT: &str = "import socket,sys
 src,dst,port,n=sys.argv[1],sys.argv[2],int(sys.argv[3]),int(sys.argv[4])
 for i in range(n):
     try:
-        c=socket.create_connection((dst,port),timeout=1.0,source_address=(src,0))
+        c=socket.create_connection((dst,port),timeout=3.0,source_address=(src,0))
         print(c.makefile().readline().strip())
         c.close()
     except ConnectionRefusedError:
@@ -259,15 +264,27 @@ impl Drop for Server {
     }
 }
 
-fn serve(ns: &Netns, port: u16) -> Server {
+/// Starts the listener and waits until it listens (a connection before
+/// that would be refused by the endpoint itself).
+fn serve(ns: &Netns, port: u16, v6: bool) -> Server {
     let child = Command::new("ip")
         .args(["netns", "exec", ns.name(), "python3", "-c", SERVER])
         .arg(port.to_string())
+        .args(v6.then_some("6"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("python3");
-    Server(child)
+    let server = Server(child);
+    let filter = format!("sport = :{port}");
+    for _ in 0..100 {
+        let listening = ns.exec("ss", &["-Hltn", &filter], "");
+        if listening.is_ok_and(|out| !out.trim().is_empty()) {
+            return server;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("{}: nothing listens on port {port}", ns.name());
 }
 
 /// The node, a pod, two endpoints and a Docker container, wired by veth
@@ -351,7 +368,7 @@ fn lab(tag: &str) -> Lab {
         }
         ip(ns, &format!("route add default via {gw} dev eth0"));
     }
-    let servers = vec![serve(&endpoints, 8080), serve(&container, 80)];
+    let servers = vec![serve(&endpoints, 8080, false), serve(&container, 80, false)];
     Lab {
         _servers: servers,
         node,
@@ -509,14 +526,25 @@ fn shares(r: &libsvc::trace::TraceResult) -> Vec<(String, u64)> {
 
 /// Every case: dump trace against model trace and against real traffic.
 fn agree(lab: &Lab, l: &libsvc::Loaded, mode: Mode, dumps: &[(&str, Dump)]) {
+    agree_on(lab, l, mode, dumps, CASES, NODE_IP)
+}
+
+fn agree_on(
+    lab: &Lab,
+    l: &libsvc::Loaded,
+    mode: Mode,
+    dumps: &[(&str, Dump)],
+    cases: &[Case],
+    node_ip: &str,
+) {
     let mut results = Vec::new();
-    for c in CASES {
+    for c in cases {
         let p = packet(c);
         let (seen, masqueraded) = connect(lab, c);
         let model = libsvc::trace::trace(l, mode, &p).unwrap();
         for (name, d) in dumps {
             let opts = trace::Options {
-                local: vec![NODE_IP.parse().unwrap()],
+                local: vec![node_ip.parse().unwrap()],
                 in_iface: Some("cali1234".into()),
                 out_iface: Some(c.out_iface.into()),
             };
@@ -583,7 +611,8 @@ fn agree(lab: &Lab, l: &libsvc::Loaded, mode: Mode, dumps: &[(&str, Dump)]) {
             ));
         }
     }
-    common::report(&format!("traffic-kernel-{mode:?}"), &results, &[]);
+    let family = if node_ip.contains(':') { "-ipv6" } else { "" };
+    common::report(&format!("traffic-kernel-{mode:?}{family}"), &results, &[]);
 }
 
 fn read(name: &str, text: &[&str]) -> Dump {
@@ -595,7 +624,7 @@ fn read(name: &str, text: &[&str]) -> Dump {
 
 fn tools(extra: &[&str]) -> bool {
     kernel_tests_enabled()
-        && ["ip", "python3", "sysctl"]
+        && ["ip", "python3", "sysctl", "ss"]
             .iter()
             .chain(extra)
             .all(|t| have(t))
@@ -708,5 +737,245 @@ fn nftables_node_next_to_iptables_nft_docker_and_calico_traces_like_real_traffic
             "nft list ruleset + ipset save",
             read("node", &[&listed, &sets]),
         )],
+    );
+}
+
+const NODE_IP6: &str = "fd00::2";
+
+/// web and empty again, single-stack IPv6.
+const CLUSTER6: &str = "apiVersion: v1
+kind: Node
+metadata: {name: test-node}
+status:
+  addresses: [{type: InternalIP, address: \"fd00::2\"}]
+---
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clusterCIDR: fd00:244::/32
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: NodePort
+  ipFamilies: [IPv6]
+  clusterIP: fd00:96::20
+  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: default
+  labels: {kubernetes.io/service-name: web}
+addressType: IPv6
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: [\"fd00:244:2::10\"]
+  nodeName: other-node
+  conditions: {ready: true}
+- addresses: [\"fd00:244:2::11\"]
+  nodeName: other-node
+  conditions: {ready: true}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: empty, namespace: default}
+spec:
+  ipFamilies: [IPv6]
+  clusterIP: fd00:96::30
+  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
+";
+
+/// A CNI's IPv6 forwarding chain, as ip6tables writes it.
+const CNI_IP6TABLES: &str = "*filter
+:CNI-FORWARD - [0:0]
+-A FORWARD -m comment --comment \"CNI firewall plugin rules\" -j CNI-FORWARD
+-A CNI-FORWARD -s fd00:244:1::6/128 -j DROP
+-A CNI-FORWARD -i cali+ -j ACCEPT
+COMMIT
+";
+
+const CASES6: &[Case] = &[
+    Case {
+        what: "pod to web's ClusterIP",
+        src: "fd00:244:1::5",
+        dst: "fd00:96::20",
+        port: 80,
+        out_iface: "vep",
+        tries: 24,
+        model_decides: true,
+    },
+    Case {
+        what: "outside to web's NodePort",
+        src: "2001:db8::9",
+        dst: NODE_IP6,
+        port: 30080,
+        out_iface: "vep",
+        tries: 24,
+        model_decides: true,
+    },
+    Case {
+        what: "pod to a Service without endpoints",
+        src: "fd00:244:1::5",
+        dst: "fd00:96::30",
+        port: 80,
+        out_iface: "vep",
+        tries: 1,
+        model_decides: true,
+    },
+    Case {
+        what: "a pod the CNI blocks, to web's ClusterIP",
+        src: "fd00:244:1::6",
+        dst: "fd00:96::20",
+        port: 80,
+        out_iface: "vep",
+        tries: 1,
+        model_decides: false,
+    },
+];
+
+/// The IPv6 node, pod and endpoints (no Docker: it leaves IPv6 alone by
+/// default); addresses without duplicate address detection, so they are
+/// usable at once.
+fn lab6(tag: &str) -> Lab {
+    let node = Netns::new(&format!("{tag}-node")).expect("ip netns add");
+    let pod = Netns::new(&format!("{tag}-pod")).expect("ip netns add");
+    let endpoints = Netns::new(&format!("{tag}-ep")).expect("ip netns add");
+    let ip = |ns: &Netns, args: &str| {
+        let a: Vec<&str> = args.split_whitespace().collect();
+        ns.exec("ip", &a, "")
+            .unwrap_or_else(|e| panic!("{}: ip {args}: {e}", ns.name()))
+    };
+    for (peer, here) in [(&pod, "cali1234"), (&endpoints, "vep")] {
+        run(
+            "ip",
+            &[
+                "-n",
+                node.name(),
+                "link",
+                "add",
+                here,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                peer.name(),
+            ],
+            "",
+        )
+        .expect("veth");
+    }
+    ip(&node, "link set lo up");
+    ip(&node, &format!("-6 addr add {NODE_IP6}/128 dev lo"));
+    ip(&node, "-6 addr add fd00:244:1::1/64 dev cali1234 nodad");
+    ip(&node, "-6 addr add fd00:244:2::1/64 dev vep nodad");
+    for i in ["cali1234", "vep"] {
+        ip(&node, &format!("link set {i} up"));
+    }
+    ip(&node, "-6 route add 2001:db8::9/128 dev cali1234");
+    ip(&node, "-6 route add default dev vep");
+    node.exec("sysctl", &["-qw", "net.ipv6.conf.all.forwarding=1"], "")
+        .expect("sysctl");
+    for (ns, addrs, gw) in [
+        (
+            &pod,
+            &["fd00:244:1::5/64", "fd00:244:1::6/64", "2001:db8::9/128"][..],
+            "fd00:244:1::1",
+        ),
+        (
+            &endpoints,
+            &["fd00:244:2::10/64", "fd00:244:2::11/64"][..],
+            "fd00:244:2::1",
+        ),
+    ] {
+        ip(ns, "link set lo up");
+        ip(ns, "link set eth0 up");
+        for a in addrs {
+            ip(ns, &format!("-6 addr add {a} dev eth0 nodad"));
+        }
+        ip(ns, &format!("-6 route add default via {gw} dev eth0"));
+    }
+    let servers = vec![serve(&endpoints, 8080, true)];
+    Lab {
+        _servers: servers,
+        node,
+        pod,
+        _others: vec![endpoints],
+    }
+}
+
+fn loaded6() -> libsvc::Loaded {
+    let o = Overrides {
+        node_ips: vec![NODE_IP6.parse().unwrap()],
+        ip_family: Some(libsvc::config::IpFamily::IPv6),
+        service_cidrs: vec!["fd00:96::/112".parse().unwrap()],
+        ..Default::default()
+    };
+    let l = libsvc::load(&[Input::new("cluster6.yaml", CLUSTER6)], &o);
+    assert!(
+        !l.diagnostics.iter().any(|d| d.is_error()),
+        "{:#?}",
+        l.diagnostics
+    );
+    l
+}
+
+/// IPv6: `ip6tables-save` and `nft list ruleset` of nodes holding the
+/// render next to a CNI's rules, against real IPv6 connections.
+#[test]
+fn ipv6_nodes_trace_like_real_traffic() {
+    if !tools(&["ip6tables-restore", "ip6tables-save", "nft"]) {
+        return;
+    }
+    let l = loaded6();
+    {
+        let lab = lab6("trf-ip6t");
+        let n = &lab.node;
+        for rs in libsvc::proxy::iptables::rulesets(&l) {
+            if rs.family == libsvc::config::IpFamily::IPv6 {
+                let text = libsvc::proxy::iptables::render::restore_text(&rs, true);
+                n.exec("ip6tables-restore", &["--noflush"], &text).unwrap();
+            }
+        }
+        n.exec("ip6tables-restore", &["--noflush"], CNI_IP6TABLES)
+            .unwrap();
+        let saved = n.exec("ip6tables-save", &[], "").unwrap();
+        let d = read("node", &[&saved]);
+        agree_on(
+            &lab,
+            &l,
+            Mode::Iptables,
+            &[("ip6tables-save", d)],
+            CASES6,
+            NODE_IP6,
+        );
+    }
+    let lab = lab6("trf-nft6");
+    let n = &lab.node;
+    let text = render(&l, Mode::Nftables, &RenderOptions::default())
+        .unwrap()
+        .text;
+    n.exec("nft", &["-f", "-"], &text).unwrap();
+    n.exec(
+        "nft",
+        &["-f", "-"],
+        "table inet cni6 {\n chain forward {\n  type filter hook forward priority filter - 5 ; policy accept ;\n  ip6 saddr fd00:244:1::6 drop\n  iifname \"cali*\" accept\n }\n}\n",
+    )
+    .unwrap();
+    let listed = n.exec("nft", &["list", "ruleset"], "").unwrap();
+    let json = n.exec("nft", &["-j", "list", "ruleset"], "").unwrap();
+    agree_on(
+        &lab,
+        &l,
+        Mode::Nftables,
+        &[
+            ("nft list ruleset", read("node.nft", &[&listed])),
+            ("nft -j list ruleset", read("node.json", &[&json])),
+        ],
+        CASES6,
+        NODE_IP6,
     );
 }
