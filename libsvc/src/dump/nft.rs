@@ -1603,6 +1603,9 @@ fn json_expr(e: &serde_json::Value) -> String {
         }
     }
     match k.as_str() {
+        // iptables-nft's `-m comment`: nft -j gives only the extension's
+        // name, and a comment matches every packet
+        "xt" if x["type"] == "match" && x["name"] == "comment" => String::new(),
         "match" => {
             let left = json_val(&x["left"]);
             let o = x["op"].as_str().unwrap_or("==");
