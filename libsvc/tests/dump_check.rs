@@ -326,3 +326,66 @@ fn a_removed_real_server_is_a_missing_endpoint_of_its_service_port() {
         "{d}"
     );
 }
+
+/// The README's "why is my Service unreachable" workflow, on the node
+/// dumps of `examples/dumps/` (made by `examples/dumps/make.sh` in a
+/// network namespace): half of hello-world's connections from a pod go to
+/// 10.244.2.7, which no EndpointSlice names, and `check` says exactly
+/// that, in iptables and nftables mode.
+#[test]
+fn the_readme_workflow_on_the_example_node_dumps() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let file = |p: &str| {
+        libsvc::Input::new(
+            format!("examples/{p}"),
+            std::fs::read_to_string(dir.join(p)).unwrap(),
+        )
+    };
+    let o = libsvc::Overrides {
+        node_ips: vec!["192.168.0.2".parse().unwrap()],
+        cluster_cidrs: vec!["10.244.0.0/16".parse().unwrap()],
+        ..Default::default()
+    };
+    let l = libsvc::load(&[file("hello-world.yaml")], &o);
+    let (ipt, diags) = dump::load(&[file("dumps/node-1.iptables"), file("dumps/node-1.ipset")]);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let p = libsvc::trace::Packet {
+        src: "10.244.1.5".parse().unwrap(),
+        dst: "10.98.137.145".parse().unwrap(),
+        port: 8080,
+        protocol: libsvc::table::Protocol::TCP,
+        in_interface: Some("cali1234".into()),
+    };
+    let opts = dump::trace::Options {
+        local: vec!["192.168.0.2".parse().unwrap()],
+        in_iface: Some("cali1234".into()),
+        out_iface: Some("eth0".into()),
+    };
+    let t = dump::trace::trace(&ipt, &opts, &p);
+    assert_eq!(t.result.outcome, "10.244.1.30:8080, 10.244.2.7:8080");
+    assert!(t.branches.is_empty());
+    assert!(
+        t.result
+            .path
+            .iter()
+            .any(|s| s.chain == "cali-FORWARD" && s.rule.contains("-j ACCEPT"))
+    );
+    let r = check(&l, Mode::Iptables, &ipt).unwrap();
+    assert_eq!(
+        r.text(),
+        "default/hello-world: endpoint 10.244.2.31:8080 in an EndpointSlice but not programmed (nat/KUBE-SEP-O4YHDPEHF4OLZA4G)
+default/hello-world: endpoint 10.244.2.7:8080 programmed but not in any EndpointSlice (nat/KUBE-SEP-O4YHDPEHF4OLZA4G) at examples/dumps/node-1.iptables:72
+drift: 2 difference(s) in 48 kube-proxy iptables item(s)
+"
+    );
+    let (nft, diags) = dump::load(&[file("dumps/node-1.nft")]);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let r = check(&l, Mode::Nftables, &nft).unwrap();
+    assert_eq!(
+        r.text(),
+        "default/hello-world: endpoint 10.244.2.31:8080 in an EndpointSlice but not programmed (ip kube-proxy/service-AN52JS3S-default/hello-world/tcp/)
+default/hello-world: endpoint 10.244.2.7:8080 programmed but not in any EndpointSlice (ip kube-proxy/service-AN52JS3S-default/hello-world/tcp/) at examples/dumps/node-1.nft:123
+drift: 2 difference(s) in 56 kube-proxy nftables item(s)
+"
+    );
+}

@@ -451,6 +451,74 @@ fn rule_item(place: &str, chain: &str, t: &Table, r: &Rule, target: Option<Strin
     }
 }
 
+/// kube-proxy's nftables load balancing is one rule per Service port,
+/// `dnat … to numgen random mod N map { 0 : A . P, … }`, or with session
+/// affinity `numgen random mod N vmap { 0 : goto endpoint-…, … }`
+/// (pkg/proxy/nftables/proxier.go writeServiceToEndpointRules): compared
+/// as the rule's shape (the modulus only when it does not fit the slots)
+/// plus one item per endpoint, so a changed or lost endpoint reads as
+/// that endpoint and not as the whole rule.
+fn numgen_items(place: &str, chain: &str, t: &Table, r: &Rule) -> Option<Vec<Item>> {
+    let (modulus, elements) = r.stmts.iter().find_map(|s| match s {
+        Stmt::DnatMap {
+            modulus,
+            map: SetRef::List(l),
+        }
+        | Stmt::Vmap {
+            modulus: Some(modulus),
+            map: SetRef::List(l),
+            ..
+        } => Some((*modulus, l)),
+        _ => None,
+    })?;
+    let mut slots: Vec<u32> = elements
+        .iter()
+        .filter_map(|e| match e.key.as_slice() {
+            [Value::Num(a, b)] if a == b => Some(*a),
+            _ => None,
+        })
+        .collect();
+    slots.sort_unstable();
+    let fits = slots.len() == elements.len()
+        && modulus as usize == slots.len()
+        && slots.iter().enumerate().all(|(i, s)| *s as usize == i);
+    let mut shape = r.clone();
+    for s in &mut shape.stmts {
+        if let Stmt::DnatMap { modulus: m, map }
+        | Stmt::Vmap {
+            modulus: Some(m),
+            map,
+            ..
+        } = s
+        {
+            *map = SetRef::List(Vec::new());
+            *m = if fits { 0 } else { *m };
+        }
+    }
+    let mut canon = shape.canonical();
+    if !fits {
+        canon.push_str(&format!(" slots {slots:?}"));
+    }
+    let mut out = vec![Item {
+        canon,
+        ..rule_item(place, chain, t, r, None)
+    }];
+    for e in elements {
+        let (what, target) = match &e.value {
+            Some(MapValue::Nat(n)) => (format!("endpoint {n}"), None),
+            Some(MapValue::Verdict(Verdict::Goto(c))) => (format!("goto {c}"), Some(c.clone())),
+            Some(MapValue::Verdict(Verdict::Jump(c))) => (format!("jump {c}"), Some(c.clone())),
+            _ => (format!("element {}", element(e)), None),
+        };
+        out.push(Item {
+            canon: what.clone(),
+            what,
+            ..rule_item(place, chain, t, r, target)
+        });
+    }
+    Some(out)
+}
+
 fn nft_items(t: &Table, out: &mut Vec<Item>) {
     let fam = t.family.as_str();
     for c in &t.chains {
@@ -473,6 +541,10 @@ fn nft_items(t: &Table, out: &mut Vec<Item>) {
                 Stmt::Verdict(Verdict::Jump(x) | Verdict::Goto(x)) => Some(x.clone()),
                 _ => None,
             });
+            if let Some(split) = numgen_items(&place, &c.name, t, r) {
+                out.extend(split);
+                continue;
+            }
             out.push(rule_item(&place, &c.name, t, r, target));
         }
     }
@@ -643,5 +715,45 @@ mod tests {
         assert_eq!(r.differences.len(), 1, "{r:#?}");
         assert_eq!(r.differences[0].kind, Kind::Extra);
         assert_eq!(r.differences[0].place, "ip6 kube-proxy/services");
+    }
+
+    /// writeServiceToEndpointRules (pkg/proxy/nftables/proxier.go): the
+    /// numgen DNAT map is compared endpoint by endpoint; slot order is not
+    /// a difference, a modulus that does not fit its slots is.
+    #[test]
+    fn numgen_maps_compare_by_endpoint() {
+        let chain = |map: &str| {
+            nft(&format!(
+                "table ip kube-proxy {{\n chain service-A-default/web/tcp/http {{\n  meta l4proto tcp dnat ip addr . port to numgen random mod {map}\n }}\n}}\n"
+            ))
+        };
+        let want = chain("2 map { 0 : 10.244.1.30 . 8080 , 1 : 10.244.2.31 . 8080 }");
+        let lines = |got: &Dump| -> Vec<String> {
+            compare(Mode::Nftables, &want, got)
+                .differences
+                .iter()
+                .map(|d| d.to_string())
+                .collect()
+        };
+        let swapped = chain("2 map { 0 : 10.244.2.31 . 8080 , 1 : 10.244.1.30 . 8080 }");
+        assert_eq!(lines(&swapped), Vec::<String>::new());
+        let changed = chain("2 map { 0 : 10.244.1.30 . 8080 , 1 : 10.244.2.7 . 8080 }");
+        assert_eq!(
+            lines(&changed),
+            [
+                "default/web:http: endpoint 10.244.2.31:8080 in an EndpointSlice but not programmed (ip kube-proxy/service-A-default/web/tcp/http)",
+                "default/web:http: endpoint 10.244.2.7:8080 programmed but not in any EndpointSlice (ip kube-proxy/service-A-default/web/tcp/http) at node.nft:3",
+            ]
+        );
+        let lost = chain("1 map { 0 : 10.244.1.30 . 8080 }");
+        assert_eq!(lines(&lost).len(), 1, "{:?}", lines(&lost));
+        // one slot never taken: a third of the connections go nowhere
+        let unfit = chain("3 map { 0 : 10.244.1.30 . 8080 , 1 : 10.244.2.31 . 8080 }");
+        let l = lines(&unfit);
+        assert_eq!(l.len(), 2, "{l:?}");
+        assert!(
+            l.iter().all(|x| x.contains("rule `meta l4proto tcp dnat")),
+            "{l:?}"
+        );
     }
 }

@@ -44,8 +44,16 @@ impl Diags {
     }
 
     pub(crate) fn error(&mut self, line: u32, column: u32, msg: impl Into<String>) {
+        self.push(Severity::Error, line, column, msg);
+    }
+
+    pub(crate) fn warning(&mut self, line: u32, column: u32, msg: impl Into<String>) {
+        self.push(Severity::Warning, line, column, msg);
+    }
+
+    fn push(&mut self, severity: Severity, line: u32, column: u32, msg: impl Into<String>) {
         self.out.push(Diagnostic::new(
-            Severity::Error,
+            severity,
             msg,
             Some(Location {
                 file: self.file.clone(),

@@ -157,10 +157,49 @@ pub fn parse(file: &str, text: &str) -> Parsed {
         file: file.to_string(),
     };
     r.top();
+    undeclared_targets(&r.tables, &mut r.d);
     Parsed {
         tables: r.tables,
         diagnostics: r.d.out,
         ..Default::default()
+    }
+}
+
+/// A jump or goto to a chain its table does not declare: `nft` refuses
+/// such a rule, so a whole ruleset never has one; a listing of one chain
+/// (`nft list chain …`) does, so it is a warning, and the trace says where
+/// the walk stops.
+fn undeclared_targets(tables: &[Table], d: &mut Diags) {
+    for t in tables {
+        for c in &t.chains {
+            for r in &c.rules {
+                let mut targets = Vec::new();
+                for s in &r.stmts {
+                    match s {
+                        Stmt::Verdict(Verdict::Jump(x) | Verdict::Goto(x)) => targets.push(x),
+                        Stmt::Vmap {
+                            map: SetRef::List(l),
+                            ..
+                        } => targets.extend(l.iter().filter_map(|e| match &e.value {
+                            Some(MapValue::Verdict(Verdict::Jump(x) | Verdict::Goto(x))) => Some(x),
+                            _ => None,
+                        })),
+                        _ => {}
+                    }
+                }
+                for x in targets.into_iter().filter(|x| t.chain(x).is_none()) {
+                    d.warning(
+                        r.pos.line,
+                        r.pos.column,
+                        format!(
+                            "chain {x} is not declared in table {} {}",
+                            t.family.as_str(),
+                            t.name
+                        ),
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -545,7 +584,42 @@ impl Reader<'_> {
             self.err(&t, format!("expected a family after `{} {what}`", w(0)));
             return;
         };
+        // nft refuses a command on a table, chain or set not yet declared
+        let at = |k: usize| {
+            toks.get(i + k)
+                .filter(|_| i + k < end)
+                .unwrap_or(&toks[i])
+                .clone()
+        };
+        let known = self
+            .tables
+            .iter()
+            .position(|t| t.family == fam && t.name == w(3));
+        if what != "table" && known.is_none() {
+            self.err(
+                &at(3),
+                format!("table {} {} is not declared", fam.as_str(), w(3)),
+            );
+            return;
+        }
         let ti = self.table_idx(fam, &w(3));
+        let missing = match what.as_str() {
+            "rule" => self.tables[ti].chain(&w(4)).is_none().then_some("chain"),
+            "element" => self.tables[ti].set(&w(4)).is_none().then_some("set"),
+            _ => None,
+        };
+        if let Some(kind) = missing {
+            self.err(
+                &at(4),
+                format!(
+                    "{kind} {} is not declared in table {} {}",
+                    w(4),
+                    fam.as_str(),
+                    w(3)
+                ),
+            );
+            return;
+        }
         let pos = Pos {
             line: toks[i].line,
             column: toks[i].col,
@@ -737,7 +811,9 @@ fn element(part: &[&Tok]) -> Option<Element> {
             skip -= 1;
             continue;
         }
+        // a quoted key is an interface name (`"docker0" : jump …`)
         if t.quoted {
+            key.push(Value::Name(t.text.clone()));
             continue;
         }
         match t.text.as_str() {
@@ -1272,7 +1348,17 @@ pub fn parse_json(file: &str, text: &str) -> Parsed {
         }
     };
     let mut lines = String::new();
-    for obj in v["nftables"].as_array().into_iter().flatten() {
+    // the JSON object each rewritten line comes from
+    let mut origin: Vec<usize> = Vec::new();
+    let mut scanned = 0;
+    let mut note = |lines: &str, object: usize| {
+        let added = lines[scanned..].matches('\n').count();
+        origin.extend(std::iter::repeat_n(object, added));
+        scanned = lines.len();
+    };
+    for (n, obj) in v["nftables"].as_array().into_iter().flatten().enumerate() {
+        // what the object before wrote
+        note(&lines, n.wrapping_sub(1));
         let Some((kind, o)) = obj.as_object().and_then(|m| m.iter().next()) else {
             continue;
         };
@@ -1348,17 +1434,75 @@ pub fn parse_json(file: &str, text: &str) -> Parsed {
             _ => {}
         }
     }
+    note(
+        &lines,
+        v["nftables"]
+            .as_array()
+            .map_or(0, |a| a.len())
+            .wrapping_sub(1),
+    );
     let mut p = parse(file, &lines);
-    // positions in the rewritten text mean nothing in the JSON
+    // a rewritten line's position becomes its JSON object's
+    let starts = json_object_starts(text);
+    let at = |line: u32| -> Pos {
+        origin
+            .get((line as usize).wrapping_sub(1))
+            .and_then(|o| starts.get(*o))
+            .copied()
+            .unwrap_or_default()
+    };
     for t in &mut p.tables {
         for c in &mut t.chains {
+            c.pos = at(c.pos.line);
             for r in &mut c.rules {
-                r.pos = Pos::default();
+                r.pos = at(r.pos.line);
             }
         }
     }
-    p.diagnostics.iter_mut().for_each(|d| d.location = None);
+    for d in &mut p.diagnostics {
+        if let Some(l) = &mut d.location {
+            let pos = at(l.line);
+            l.line = pos.line.max(1);
+            l.column = pos.column.max(1);
+        }
+    }
     p
+}
+
+/// Where each object of the `nftables` array starts (line, column), as
+/// `nft -j` writes it: `{"nftables": [{…}, {…}]}`.
+fn json_object_starts(text: &str) -> Vec<Pos> {
+    let (mut line, mut column) = (1u32, 0u32);
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut out = Vec::new();
+    for ch in text.chars() {
+        column += 1;
+        if ch == '\n' {
+            line += 1;
+            column = 0;
+        }
+        if in_string {
+            match ch {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match ch {
+            '"' => in_string = true,
+            '{' | '[' => {
+                if depth == 2 && ch == '{' {
+                    out.push(Pos { line, column });
+                }
+                depth += 1;
+            }
+            '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// A JSON value or expression as nft text.
@@ -1459,6 +1603,9 @@ fn json_expr(e: &serde_json::Value) -> String {
         }
     }
     match k.as_str() {
+        // iptables-nft's `-m comment`: nft -j gives only the extension's
+        // name, and a comment matches every packet
+        "xt" if x["type"] == "match" && x["name"] == "comment" => String::new(),
         "match" => {
             let left = json_val(&x["left"]);
             let o = x["op"].as_str().unwrap_or("==");
@@ -1476,7 +1623,11 @@ fn json_expr(e: &serde_json::Value) -> String {
         "accept" | "drop" | "return" | "continue" => k.clone(),
         "reject" => "reject".into(),
         "jump" | "goto" => format!("{k} {}", x["target"].as_str().unwrap_or_default()),
-        "counter" => "counter".into(),
+        // a named counter is `{"counter": "NAME"}`
+        "counter" => match x.as_str() {
+            Some(name) => format!("counter name \"{name}\""),
+            None => "counter".into(),
+        },
         "log" => "log".into(),
         "comment" => format!("comment \"{}\"", x.as_str().unwrap_or_default()),
         "masquerade" => {
@@ -1568,6 +1719,8 @@ mod tests {
 		ip daddr 10.96.0.1 tcp dport 443 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
 		meta l4proto tcp dnat ip addr . port to numgen random mod 2 map { 0 : 10.244.1.30 . 8080, 1 : 10.244.2.31 . 8080 }
 	}
+	chain mark-for-masquerade {
+	}
 }
 "#,
         );
@@ -1604,5 +1757,23 @@ mod tests {
                 .iter()
                 .any(|r| r.matches.iter().any(|m| matches!(m, Match::Opaque(_))))
         );
+    }
+
+    /// `nft -j` writes a named counter as `{"counter": "NAME"}`; it reads
+    /// as the text form `counter name "NAME"` (found by roundtrip_kernel on
+    /// kube-proxy's localhost-nodeport counters).
+    #[test]
+    fn json_named_counter_is_the_text_form() {
+        let text = parse(
+            "t",
+            "table ip t {\n counter c1 { }\n chain x {\n  counter name \"c1\" reject\n }\n}\n",
+        );
+        let json = parse_json(
+            "j",
+            r#"{"nftables": [{"table": {"family": "ip", "name": "t"}}, {"chain": {"family": "ip", "table": "t", "name": "x"}}, {"rule": {"family": "ip", "table": "t", "chain": "x", "expr": [{"counter": "c1"}, {"reject": {"type": "icmp", "expr": "port-unreachable"}}]}}]}"#,
+        );
+        assert!(text.diagnostics.is_empty() && json.diagnostics.is_empty());
+        let rule = |p: &Parsed| p.tables[0].chain("x").unwrap().rules[0].canonical();
+        assert_eq!(rule(&text), rule(&json));
     }
 }

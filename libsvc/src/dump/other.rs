@@ -145,8 +145,11 @@ pub fn parse_ipvsadm(file: &str, text: &str) -> Parsed {
                 },
             }),
             "-a" | "--add-server" => {
-                let Some(real) = get(&["-r", "--real-server"]).and_then(sockaddr) else {
-                    d.error(ln, 1, "expected -r ADDRESS:PORT");
+                let r = get(&["-r", "--real-server"]);
+                let Some(real) = r.and_then(sockaddr) else {
+                    // at the bad address, or at the line when there is none
+                    let col = r.and_then(|r| line.rfind(r)).map_or(1, |c| c as u32 + 1);
+                    d.error(ln, col, "expected -r ADDRESS:PORT");
                     continue;
                 };
                 let weight = get(&["-w", "--weight"])

@@ -2,6 +2,7 @@
 //! `conformance/README.md` ("Feeding a case to svcgen") says, and reporting.
 #![allow(dead_code)]
 
+pub mod generated;
 pub mod netns;
 
 use libsvc::config::IpFamily;
