@@ -101,11 +101,7 @@ pub fn trace(manifests: &str, settings_json: &str, packet_json: &str) -> String 
         Err(e) => return error(format!("packet: {e}")),
     };
     let (loaded, _) = compute::load(manifests, &form);
-    let ns = match form.namespace.trim() {
-        "" => "default",
-        ns => ns,
-    };
-    match compute::trace(&loaded, &packet, ns) {
+    match compute::trace(&loaded, &packet, &namespace(&form)) {
         Traced::Done(p, r, warning) => json!({
             "ok": true,
             "report": libsvc::trace::report(&p, &r),
@@ -120,6 +116,83 @@ pub fn trace(manifests: &str, settings_json: &str, packet_json: &str) -> String 
         })
         .to_string(),
         Traced::Failed(e) => error(e),
+    }
+}
+
+/// Checks a node's dumped rules against the manifests, as `svcgen check`:
+/// `{"ok": true, "mode", "modeFound", "diagnostics": [{"severity",
+/// "message", "line", "column"}], "report"?: {"mode", "in_sync",
+/// "compared", "differences"}, "text"?}` (no report while the dump is
+/// empty or has errors), or `{"ok": false, "error"}`. `mode` is
+/// `iptables`, `nftables`, `ipvs`, or empty: found from the dump.
+#[wasm_bindgen(js_name = checkRules)]
+pub fn check_rules(manifests: &str, settings_json: &str, rules: &str, mode: &str) -> String {
+    let form = match settings(settings_json) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let (loaded, _) = compute::load(manifests, &form);
+    let node = crate::node::check(
+        &loaded,
+        &crate::node::NodeForm {
+            rules: rules.to_string(),
+            mode: mode.to_string(),
+        },
+    );
+    let mut out = json!({
+        "ok": true,
+        "mode": node.mode.0.name(),
+        "modeFound": node.mode.1,
+        "diagnostics": node.diagnostics,
+    });
+    match node.check {
+        Some(Ok(r)) => {
+            out["text"] = r.text().into();
+            out["report"] = serde_json::to_value(&r).unwrap_or_default();
+        }
+        Some(Err(e)) => return error(e),
+        None => {}
+    }
+    out.to_string()
+}
+
+/// Traces a packet (`{"src", "dst", "port", "proto"}`, as [`trace`])
+/// through a node's dumped rules, as `svcgen trace --rules`: `{"ok": true,
+/// "report", "result"}` (`result` with the branches) or `{"ok": false,
+/// "error"}`.
+#[wasm_bindgen(js_name = traceRules)]
+pub fn trace_rules(manifests: &str, settings_json: &str, rules: &str, packet_json: &str) -> String {
+    let form = match settings(settings_json) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let packet: TraceForm = match serde_json::from_str(packet_json) {
+        Ok(p) => p,
+        Err(e) => return error(format!("packet: {e}")),
+    };
+    let (loaded, _) = compute::load(manifests, &form);
+    let node = crate::node::check(
+        &loaded,
+        &crate::node::NodeForm {
+            rules: rules.to_string(),
+            mode: String::new(),
+        },
+    );
+    match crate::node::trace(&loaded, &node, &packet, &namespace(&form)) {
+        Ok((p, t)) => json!({
+            "ok": true,
+            "report": libsvc::dump::trace::report(&p, &t),
+            "result": t,
+        })
+        .to_string(),
+        Err(e) => error(e),
+    }
+}
+
+fn namespace(form: &FormSettings) -> String {
+    match form.namespace.trim() {
+        "" => "default".into(),
+        ns => ns.into(),
     }
 }
 

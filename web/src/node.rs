@@ -154,8 +154,8 @@ pub struct Node {
 pub fn check(loaded: &Loaded, form: &NodeForm) -> Node {
     let (dump, diagnostics) = read(&form.rules);
     let mode = mode(form, &dump);
-    let usable = !form.rules.trim().is_empty()
-        && !diagnostics.iter().any(|d| d.severity == Severity::Error);
+    let usable =
+        !form.rules.trim().is_empty() && !diagnostics.iter().any(|d| d.severity == Severity::Error);
     let check = usable.then(|| {
         if loaded.has_parse_errors() {
             return Err("the manifests have errors; fix them to check the node".into());
@@ -179,7 +179,11 @@ pub fn trace(
     form: &TraceForm,
     namespace: &str,
 ) -> Result<(Packet, trace::DumpTrace), String> {
-    if node.diagnostics.iter().any(|d| d.severity == Severity::Error) {
+    if node
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == Severity::Error)
+    {
         return Err("the node's rules have errors; fix them to trace".into());
     }
     if node.dump.tables.is_empty() && node.dump.ipvs.is_empty() {
