@@ -186,8 +186,10 @@ struct Perf {
     update_at: Option<f64>,
     /// The last update's compute time (load + the visible output).
     compute_ms: f64,
-    /// Of which loading the input (libsvc::load).
+    /// Of which loading the input (libsvc::load: parse + load_parsed).
     load_ms: f64,
+    /// Where the last update's time went.
+    timings: compute::Timings,
 }
 
 /// Where the editor's text comes from.
@@ -207,6 +209,8 @@ pub struct App {
     trace_form: TraceForm,
     /// The newest update.
     outputs: Rc<Outputs>,
+    /// What was read from each YAML document, kept across keystrokes.
+    reader: compute::Reader,
     /// The newest update whose input could be read: shown while the
     /// manifests do not parse, so a half-typed line does not blank the page.
     shown: Rc<Outputs>,
@@ -336,8 +340,14 @@ impl App {
     fn recompute(&mut self) {
         let t0 = now();
         let before = self.trace_target_key();
-        let out = Rc::new(compute::compute_lazy(&self.manifests, &self.settings));
+        let out = Rc::new(compute::update(
+            &mut self.reader,
+            &self.manifests,
+            &self.settings,
+            &now,
+        ));
         self.perf.load_ms = now() - t0;
+        self.perf.timings = out.timings.clone();
         if !out.loaded.has_parse_errors() {
             self.shown = out.clone();
         }
@@ -503,7 +513,13 @@ impl Component for App {
             (Source::Example(i), text)
         };
         let t0 = now();
-        let outputs = Rc::new(compute::compute_lazy(&manifests, &state.settings));
+        let mut reader = compute::Reader::default();
+        let outputs = Rc::new(compute::update(
+            &mut reader,
+            &manifests,
+            &state.settings,
+            &now,
+        ));
         let compute_ms = now() - t0;
         let mut app = App {
             manifests,
@@ -516,6 +532,7 @@ impl Component for App {
             },
             shown: outputs.clone(),
             outputs,
+            reader,
             traced: None,
             node_form: if from_link {
                 state.node
@@ -819,6 +836,10 @@ impl Component for App {
         let update_ms = done - started;
         set("data-compute-ms", format!("{compute_ms:.2}"));
         set("data-load-ms", format!("{:.2}", self.perf.load_ms));
+        let t = &self.perf.timings;
+        set("data-parse-ms", format!("{:.2}", t.parse));
+        set("data-load-parsed-ms", format!("{:.2}", t.load));
+        set("data-reparsed", format!("{}/{}", t.reparsed, t.documents));
         set("data-update-ms", format!("{update_ms:.2}"));
         let updates = el
             .get_attribute("data-updates")
