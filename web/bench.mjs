@@ -1,7 +1,7 @@
 // The keystroke benchmark: what the playground computes for one keystroke
 // at 200 Services (8k lines of YAML), run in the built wasm under node.
 // Checks the budget (keystroke -> every visible output <= 50 ms, compute
-// part) and says where the time goes: parse (only the edited YAML
+// part, in CPU time so that a busy machine does not fail it) and says where the time goes: parse (only the edited YAML
 // document is read again), load (libsvc::load_parsed: validate, resolve),
 // render of the visible output, diagnostics, the trace form's addresses.
 // The browser's part (DOM diff, layout, paint) is measured by the e2e test
@@ -68,9 +68,13 @@ const keystrokes = (session, mode, count) => {
   const runs = [];
   for (let k = 0; k < count; k++) {
     const edited = k % 2 === 0 ? text.slice(0, at) + "x" + text.slice(at) : text;
-    const t0 = performance.now();
+    const [t0, c0] = [performance.now(), process.cpuUsage()];
     const t = JSON.parse(session.update(edited, mode));
+    const c = process.cpuUsage(c0);
     t.wall = performance.now() - t0;
+    // CPU time: what the update costs on a core of its own, whatever else
+    // the machine runs (wall time waits for the CPU on a busy machine).
+    t.cpu = (c.user + c.system) / 1000;
     runs.push(t);
   }
   return (k) => median(runs.map((r) => r[k]));
@@ -84,15 +88,15 @@ for (const mode of ["iptables", "nftables", "ipvs", "env", "dns"]) {
   const b = keystrokes(whole, mode, 6);
   const m = keystrokes(session, mode, 20);
   console.log(
-    `${mode}: keystroke ${fmt(m("wall"))} ms median (parse ${fmt(m("parse"))}, load ${fmt(m("load"))}, rest ${fmt(m("rest"))}, ` +
+    `${mode}: keystroke ${fmt(m("cpu"))} ms CPU, ${fmt(m("wall"))} ms wall, median (parse ${fmt(m("parse"))}, load ${fmt(m("load"))}, rest ${fmt(m("rest"))}, ` +
       `render ${fmt(m("render"))}, diagnostics ${fmt(m("diagnostics"))}, targets ${fmt(m("targets"))}; ` +
       `${m("reparsed")}/${m("documents")} documents read again); ` +
-      `reading the whole text: ${fmt(b("wall"))} ms (parse ${fmt(b("parse"))}); first update ${fmt(first.total)} ms`,
+      `reading the whole text: ${fmt(b("cpu"))} ms CPU, ${fmt(b("wall"))} ms wall (parse ${fmt(b("parse"))}); first update ${fmt(first.total)} ms`,
   );
-  if (m("wall") > budget) {
+  if (m("cpu") > budget) {
     console.log(`  over the budget of ${budget} ms`);
     failed = true;
   }
 }
-console.log(`${n} Services, ${text.split("\n").length} lines; budget ${budget} ms per keystroke (compute)`);
+console.log(`${n} Services, ${text.split("\n").length} lines; budget ${budget} ms CPU per keystroke (compute); phases in wall time`);
 process.exit(failed ? 1 : 0);

@@ -1761,8 +1761,10 @@ fn diagram(
 /// chain before the rule). Unmarked runs of lines stay one text node, so
 /// large outputs stay cheap.
 fn highlight(body: &str, hits: &[(&str, &str)]) -> Html {
+    let mut parts: Vec<Html> = Vec::new();
     if hits.is_empty() {
-        return html! { { body.to_string() } };
+        blocks(body, &mut parts);
+        return parts.into_iter().collect::<Html>();
     }
     let lines: Vec<&str> = body.split_inclusive('\n').collect();
     // Each step marks the first line after the previous step's line that
@@ -1782,13 +1784,10 @@ fn highlight(body: &str, hits: &[(&str, &str)]) -> Html {
             step_of.insert(n, i);
         }
     }
-    let mut parts: Vec<Html> = Vec::new();
     let mut run = String::new();
     for (n, line) in lines.iter().enumerate() {
         if let Some(i) = step_of.get(&n) {
-            if !run.is_empty() {
-                parts.push(html! { { std::mem::take(&mut run) } });
-            }
+            blocks(&std::mem::take(&mut run), &mut parts);
             // A block of its own: the highlight spans the line, and the
             // newline it replaces is implied.
             let shown = line.strip_suffix('\n').unwrap_or(line);
@@ -1799,8 +1798,39 @@ fn highlight(body: &str, hits: &[(&str, &str)]) -> Html {
             run.push_str(line);
         }
     }
-    if !run.is_empty() {
-        parts.push(html! { { run } });
-    }
+    blocks(&run, &mut parts);
     parts.into_iter().collect::<Html>()
+}
+
+/// Lines per block of an output.
+const BLOCK_LINES: usize = 100;
+
+/// Unmarked lines of an output as blocks of [`BLOCK_LINES`] lines: the
+/// browser lays out only the blocks on screen (`content-visibility: auto`,
+/// each block's height given in lines so that scrolling stays exact), and
+/// a keystroke's diff replaces only the blocks whose text changed. Each
+/// block keeps its last newline, so the text (and a copy of it) is the
+/// output's.
+fn blocks(run: &str, parts: &mut Vec<Html>) {
+    let mut lines = 0;
+    let mut start = 0;
+    for (at, _) in run.match_indices('\n') {
+        lines += 1;
+        if lines == BLOCK_LINES {
+            parts.push(block(&run[start..=at], lines));
+            (start, lines) = (at + 1, 0);
+        }
+    }
+    if start < run.len() {
+        parts.push(block(
+            &run[start..],
+            lines + usize::from(!run.ends_with('\n')),
+        ));
+    }
+}
+
+fn block(text: &str, lines: usize) -> Html {
+    html! {
+        <span class="block" style={format!("contain-intrinsic-block-size: calc({lines} * 1.45em)")}>{ text.to_string() }</span>
+    }
 }
