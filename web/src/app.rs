@@ -115,6 +115,9 @@ impl Tab {
     }
 }
 
+/// A trace through the node's rules, or why there is none.
+type NodeTraced = Result<(libsvc::trace::Packet, DumpTrace), String>;
+
 /// A settings form field: where its text lives.
 type Field = fn(&mut FormSettings) -> &mut String;
 /// A trace form field.
@@ -221,7 +224,11 @@ pub struct App {
     /// when the panel is shown, dropped on every change.
     node: RefCell<Option<Rc<node::Node>>>,
     /// The last trace through the node's rules (kept in step with edits).
-    node_traced: Option<Result<(libsvc::trace::Packet, DumpTrace), String>>,
+    /// Made when shown, dropped on every change of the manifests, the
+    /// rules or the trace form.
+    node_traced: RefCell<Option<Rc<NodeTraced>>>,
+    /// The person asked for a trace through the node's rules.
+    node_trace_on: bool,
     /// Why the example dump could not be made.
     node_error: Option<String>,
     node_text: NodeRef,
@@ -379,23 +386,32 @@ impl App {
             .clone()
     }
 
-    /// The manifests or the node's rules changed: check again when shown,
-    /// and trace again if a trace is shown.
+    /// The manifests or the node's rules changed: check (and trace, if
+    /// asked for) again when the tab is shown.
     fn node_changed(&mut self) {
         self.node.replace(None);
-        if self.node_traced.is_some() {
-            self.node_trace();
-        }
+        self.node_traced.replace(None);
     }
 
-    fn node_trace(&mut self) {
+    /// The trace form's packet through the node's rules, once asked for.
+    fn node_traced(&self) -> Option<Rc<NodeTraced>> {
+        if !self.node_trace_on {
+            return None;
+        }
         let node = self.node();
-        self.node_traced = Some(node::trace(
-            &self.shown.loaded,
-            &node,
-            &self.trace_form,
-            &self.namespace(),
-        ));
+        Some(
+            self.node_traced
+                .borrow_mut()
+                .get_or_insert_with(|| {
+                    Rc::new(node::trace(
+                        &self.shown.loaded,
+                        &node,
+                        &self.trace_form,
+                        &self.namespace(),
+                    ))
+                })
+                .clone(),
+        )
     }
 
     /// The key of the Service address the trace form points at, if any.
@@ -540,7 +556,8 @@ impl Component for App {
                 crate::drafts::rules().unwrap_or_default()
             },
             node: RefCell::new(None),
-            node_traced: None,
+            node_traced: RefCell::new(None),
+            node_trace_on: false,
             node_error: None,
             node_text: NodeRef::default(),
             show_json: false,
@@ -678,6 +695,7 @@ impl Component for App {
             }
             Msg::TraceSet(field, value) => {
                 *field(&mut self.trace_form) = value;
+                self.node_traced.replace(None);
                 self.trace_pick = None;
                 self.save_later(ctx);
                 true
@@ -688,6 +706,7 @@ impl Component for App {
                     .find(|t| t.key() == key)
                 {
                     self.set_trace_target(t);
+                    self.node_traced.replace(None);
                 }
                 self.save_later(ctx);
                 true
@@ -770,7 +789,8 @@ impl Component for App {
                 true
             }
             Msg::NodeTrace => {
-                self.node_trace();
+                self.node_trace_on = true;
+                self.node_traced.replace(None);
                 self.save_later(ctx);
                 true
             }
@@ -1352,7 +1372,8 @@ impl App {
             }
         };
         let f = &self.trace_form;
-        let traced = match &self.node_traced {
+        let traced = self.node_traced();
+        let traced = match traced.as_deref() {
             None => html! {},
             Some(Err(e)) => {
                 html! { <p id="node-trace-result" class="note error">{ e.clone() }</p> }
