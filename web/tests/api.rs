@@ -107,6 +107,8 @@ fn state_round_trips() {
                 s["nodeName"] = "n1".into();
                 s["withJumps"] = true.into();
                 o.insert("settings".into(), s);
+                // A link without node rules (older links) has none.
+                o.insert("node".into(), serde_json::json!({"rules": "", "mode": ""}));
                 Value::Object(o)
             })
             .unwrap()
