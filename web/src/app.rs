@@ -616,8 +616,18 @@ impl Component for App {
                 if !self.outputs.pending() && !self.shown.pending() {
                     return false;
                 }
-                self.outputs.fill();
-                self.shown.fill();
+                // One output at a time, the page free in between: a
+                // keystroke that comes meanwhile waits for one render at
+                // most, and stops the rest (a new update).
+                let mut more = self.outputs.fill_one();
+                if !Rc::ptr_eq(&self.outputs, &self.shown) {
+                    more |= self.shown.fill_one();
+                }
+                if more {
+                    let link = ctx.link().clone();
+                    self.fill_timer = Some(Timeout::new(0, move || link.send_message(Msg::Fill)));
+                    return false;
+                }
                 crate::editor::set_diagnostics(&self.outputs.diagnostics());
                 true
             }

@@ -397,6 +397,17 @@ impl Outputs {
         }
     }
 
+    /// Renders the first output not rendered yet; whether more are left.
+    pub fn fill_one(&self) -> bool {
+        if let Some(mode) = Mode::ALL
+            .into_iter()
+            .find(|m| self.peek(*m, |o| *o == Output::Pending))
+        {
+            self.get(mode);
+        }
+        self.pending()
+    }
+
     /// Whether some output is not rendered yet.
     pub fn pending(&self) -> bool {
         self.modes
@@ -892,6 +903,12 @@ mod tests {
         assert!(out.settings.contains("node-a"));
         let lazy = compute_lazy(crate::examples::STARTER, &FormSettings::default());
         assert!(lazy.pending());
+        let one = compute_lazy(crate::examples::STARTER, &FormSettings::default());
+        let mut steps = 1;
+        while one.fill_one() {
+            steps += 1;
+        }
+        assert_eq!(steps, Mode::ALL.len(), "one output per step");
         assert_eq!(lazy.get(Mode::Env), out.get(Mode::Env));
         assert!(lazy.json(Mode::Env).unwrap().contains("WEB_SERVICE_HOST"));
     }
