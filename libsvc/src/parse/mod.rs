@@ -9,6 +9,7 @@ mod fields;
 pub mod node;
 mod read;
 mod scan;
+mod tree;
 
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::model::Objects;
@@ -233,9 +234,21 @@ pub fn skipped_summary(skipped: &[Skipped]) -> Option<Diagnostic> {
 
 /// Reads every input. Never panics; what cannot be read becomes a diagnostic.
 pub fn parse(inputs: &[Input]) -> Parsed {
+    parse_with(inputs, true)
+}
+
+/// [`parse`] with every document read by serde-saphyr, none by the fast
+/// path: the reference the fast path is tested against
+/// (`libsvc/tests/parse_paths.rs`).
+#[doc(hidden)]
+pub fn parse_slow(inputs: &[Input]) -> Parsed {
+    parse_with(inputs, false)
+}
+
+fn parse_with(inputs: &[Input], fast: bool) -> Parsed {
     let mut parsed = Parsed::default();
     for input in inputs {
-        read::parse_input(input, &mut parsed);
+        read::parse_input(input, &mut parsed, fast);
     }
     parsed.diagnostics.extend(skipped_summary(&parsed.skipped));
     parsed
