@@ -135,7 +135,7 @@ fn generated_clusters_read_the_same_both_ways() {
 
 #[test]
 fn deep_documents_read_the_same_both_ways() {
-    for depth in [28, 29, 30, 31, 32, 33, 34, 40] {
+    for depth in [28usize, 29, 30, 31, 32, 33, 34, 40] {
         let mut v = String::from("1");
         for _ in 0..depth.saturating_sub(2) {
             v = format!("{{a: {v}}}");
