@@ -101,11 +101,7 @@ pub fn trace(manifests: &str, settings_json: &str, packet_json: &str) -> String 
         Err(e) => return error(format!("packet: {e}")),
     };
     let (loaded, _) = compute::load(manifests, &form);
-    let ns = match form.namespace.trim() {
-        "" => "default",
-        ns => ns,
-    };
-    match compute::trace(&loaded, &packet, ns) {
+    match compute::trace(&loaded, &packet, &namespace(&form)) {
         Traced::Done(p, r, warning) => json!({
             "ok": true,
             "report": libsvc::trace::report(&p, &r),
@@ -120,6 +116,83 @@ pub fn trace(manifests: &str, settings_json: &str, packet_json: &str) -> String 
         })
         .to_string(),
         Traced::Failed(e) => error(e),
+    }
+}
+
+/// Checks a node's dumped rules against the manifests, as `svcgen check`:
+/// `{"ok": true, "mode", "modeFound", "diagnostics": [{"severity",
+/// "message", "line", "column"}], "report"?: {"mode", "in_sync",
+/// "compared", "differences"}, "text"?}` (no report while the dump is
+/// empty or has errors), or `{"ok": false, "error"}`. `mode` is
+/// `iptables`, `nftables`, `ipvs`, or empty: found from the dump.
+#[wasm_bindgen(js_name = checkRules)]
+pub fn check_rules(manifests: &str, settings_json: &str, rules: &str, mode: &str) -> String {
+    let form = match settings(settings_json) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let (loaded, _) = compute::load(manifests, &form);
+    let node = crate::node::check(
+        &loaded,
+        &crate::node::NodeForm {
+            rules: rules.to_string(),
+            mode: mode.to_string(),
+        },
+    );
+    let mut out = json!({
+        "ok": true,
+        "mode": node.mode.0.name(),
+        "modeFound": node.mode.1,
+        "diagnostics": node.diagnostics,
+    });
+    match node.check {
+        Some(Ok(r)) => {
+            out["text"] = r.text().into();
+            out["report"] = serde_json::to_value(&r).unwrap_or_default();
+        }
+        Some(Err(e)) => return error(e),
+        None => {}
+    }
+    out.to_string()
+}
+
+/// Traces a packet (`{"src", "dst", "port", "proto"}`, as [`trace`])
+/// through a node's dumped rules, as `svcgen trace --rules`: `{"ok": true,
+/// "report", "result"}` (`result` with the branches) or `{"ok": false,
+/// "error"}`.
+#[wasm_bindgen(js_name = traceRules)]
+pub fn trace_rules(manifests: &str, settings_json: &str, rules: &str, packet_json: &str) -> String {
+    let form = match settings(settings_json) {
+        Ok(s) => s,
+        Err(e) => return error(e),
+    };
+    let packet: TraceForm = match serde_json::from_str(packet_json) {
+        Ok(p) => p,
+        Err(e) => return error(format!("packet: {e}")),
+    };
+    let (loaded, _) = compute::load(manifests, &form);
+    let node = crate::node::check(
+        &loaded,
+        &crate::node::NodeForm {
+            rules: rules.to_string(),
+            mode: String::new(),
+        },
+    );
+    match crate::node::trace(&loaded, &node, &packet, &namespace(&form)) {
+        Ok((p, t)) => json!({
+            "ok": true,
+            "report": libsvc::dump::trace::report(&p, &t),
+            "result": t,
+        })
+        .to_string(),
+        Err(e) => error(e),
+    }
+}
+
+fn namespace(form: &FormSettings) -> String {
+    match form.namespace.trim() {
+        "" => "default".into(),
+        ns => ns.into(),
     }
 }
 
@@ -139,5 +212,87 @@ pub fn decode_state(encoded: &str) -> String {
     match share::decode(encoded) {
         Ok(s) => serde_json::to_string(&s).unwrap_or_default(),
         Err(e) => error(e),
+    }
+}
+
+/// The page's clock (`performance.now()`, in the page and under node);
+/// none natively.
+fn clock() -> f64 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();
+        perf.and_then(|p| {
+            let now: js_sys::Function = js_sys::Reflect::get(&p, &"now".into())
+                .ok()?
+                .dyn_into()
+                .ok()?;
+            now.call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or(0.0)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        0.0
+    }
+}
+
+/// A session of keystrokes, for the benchmark (`web/bench.mjs`): each
+/// [`Session::update`] computes what the page computes for a keystroke
+/// (libsvc reads only the edited YAML document, the visible output is
+/// rendered, the diagnostics placed, the trace form's Service addresses
+/// listed) and says where the time went.
+#[wasm_bindgen]
+pub struct Session {
+    reader: compute::Reader,
+    settings: FormSettings,
+    /// Read the whole text every time (as before the reader kept documents).
+    whole: bool,
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// A new session with the settings form's JSON.
+    #[wasm_bindgen(constructor)]
+    pub fn new(settings_json: &str) -> Session {
+        Session {
+            reader: compute::Reader::default(),
+            settings: settings(settings_json).unwrap_or_default(),
+            whole: false,
+        }
+    }
+
+    /// Reads the whole text on every update (`true`), for comparison.
+    #[wasm_bindgen(js_name = readWhole)]
+    pub fn read_whole(&mut self, whole: bool) {
+        self.whole = whole;
+    }
+
+    /// One keystroke's update with `mode`'s tab open: `{"parse", "load",
+    /// "rest", "render", "diagnostics", "targets", "total"}` in ms, and
+    /// `"documents"`, `"reparsed"`.
+    pub fn update(&mut self, manifests: &str, mode: &str) -> String {
+        if self.whole {
+            self.reader = compute::Reader::default();
+        }
+        let t0 = clock();
+        let out = compute::update(&mut self.reader, manifests, &self.settings, &clock);
+        let t1 = clock();
+        if let Some(m) = Mode::parse(mode) {
+            out.get(m);
+        }
+        let t2 = clock();
+        let diagnostics = out.diagnostics().len();
+        let t3 = clock();
+        let targets = compute::targets(&out.loaded).len();
+        let t4 = clock();
+        let mut v = serde_json::to_value(&out.timings).unwrap_or_default();
+        v["render"] = (t2 - t1).into();
+        v["diagnostics"] = (t3 - t2).into();
+        v["targets"] = (t4 - t3).into();
+        v["total"] = (t4 - t0).into();
+        v["diagnosticCount"] = diagnostics.into();
+        v["targetCount"] = targets.into();
+        v.to_string()
     }
 }

@@ -10,11 +10,14 @@
 //! the browser test.
 
 use crate::compute::{self, Diag, Output, Outputs, Traced, View};
+use crate::node::{self, NodeForm};
 use crate::settings::FormSettings;
 use crate::share::{self, State, TraceForm};
 use gloo_timers::callback::Timeout;
 use libsvc::Severity;
+use libsvc::dump::trace::DumpTrace;
 use libsvc::render::Mode;
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement};
@@ -32,6 +35,8 @@ pub enum Tab {
     Mode(Mode),
     /// A kubectl view.
     View(View),
+    /// A node's real rules: traced and checked against the manifests.
+    Node,
     /// The effective settings (YAML).
     Settings,
     /// Every diagnostic.
@@ -52,7 +57,7 @@ impl Tab {
             ]
             .map(Tab::View),
         );
-        v.extend([Tab::Settings, Tab::Diagnostics]);
+        v.extend([Tab::Node, Tab::Settings, Tab::Diagnostics]);
         v
     }
 
@@ -65,6 +70,7 @@ impl Tab {
             Tab::View(View::GetSlices) => "get-endpointslices",
             Tab::View(View::GetPods) => "get-pods",
             Tab::View(View::Describe) => "describe",
+            Tab::Node => "node-rules",
             Tab::Settings => "settings",
             Tab::Diagnostics => "diagnostics",
         }
@@ -87,6 +93,7 @@ impl Tab {
             Tab::View(View::GetSlices) => "get endpointslices",
             Tab::View(View::GetPods) => "get pods",
             Tab::View(View::Describe) => "describe",
+            Tab::Node => "node rules",
             Tab::Settings => "settings (yaml)",
             Tab::Diagnostics => "diagnostics",
         }
@@ -107,6 +114,9 @@ impl Tab {
         }
     }
 }
+
+/// A trace through the node's rules, or why there is none.
+type NodeTraced = Result<(libsvc::trace::Packet, DumpTrace), String>;
 
 /// A settings form field: where its text lives.
 type Field = fn(&mut FormSettings) -> &mut String;
@@ -158,6 +168,16 @@ pub enum Msg {
     /// The person paused: render the outputs not shown yet (for their
     /// diagnostics and badges).
     Fill,
+    /// The node rules text changed.
+    NodeRules(String),
+    /// The mode to check the node's rules as (empty: found from the dump).
+    NodeMode(String),
+    /// Put an example dump in: the render with one rule left out.
+    NodeExample,
+    /// Trace the trace form's packet through the node's rules.
+    NodeTrace,
+    /// Select a line:col of the node rules text.
+    NodeGoto(u32, u32),
 }
 
 /// Timings of the page (milliseconds).
@@ -169,8 +189,10 @@ struct Perf {
     update_at: Option<f64>,
     /// The last update's compute time (load + the visible output).
     compute_ms: f64,
-    /// Of which loading the input (libsvc::load).
+    /// Of which loading the input (libsvc::load: parse + load_parsed).
     load_ms: f64,
+    /// Where the last update's time went.
+    timings: compute::Timings,
 }
 
 /// Where the editor's text comes from.
@@ -190,10 +212,26 @@ pub struct App {
     trace_form: TraceForm,
     /// The newest update.
     outputs: Rc<Outputs>,
+    /// What was read from each YAML document, kept across keystrokes.
+    reader: compute::Reader,
     /// The newest update whose input could be read: shown while the
     /// manifests do not parse, so a half-typed line does not blank the page.
     shown: Rc<Outputs>,
     traced: Option<Traced>,
+    /// The node rules panel's form.
+    node_form: NodeForm,
+    /// The node's rules read and checked, for the manifests shown: made
+    /// when the panel is shown, dropped on every change.
+    node: RefCell<Option<Rc<node::Node>>>,
+    /// The last trace through the node's rules (kept in step with edits).
+    /// Made when shown, dropped on every change of the manifests, the
+    /// rules or the trace form.
+    node_traced: RefCell<Option<Rc<NodeTraced>>>,
+    /// The person asked for a trace through the node's rules.
+    node_trace_on: bool,
+    /// Why the example dump could not be made.
+    node_error: Option<String>,
+    node_text: NodeRef,
     show_json: bool,
     source: Source,
     /// Examples with a kept draft (their names).
@@ -264,6 +302,7 @@ impl App {
             settings: self.settings.clone(),
             tab: self.tab.id().to_string(),
             trace: self.trace_form.clone(),
+            node: self.node_form.clone(),
         }
     }
 
@@ -282,8 +321,10 @@ impl App {
         }
     }
 
-    /// Keeps the open example's draft (or forgets it when it is unedited).
+    /// Keeps the open example's draft (or forgets it when it is unedited),
+    /// and the node rules.
     fn save_draft(&mut self) {
+        crate::drafts::set_rules(&self.node_form);
         if let Source::Example(i) = self.source {
             let name = example_name(i);
             crate::drafts::put(name, &self.manifests, example_text(i));
@@ -306,8 +347,14 @@ impl App {
     fn recompute(&mut self) {
         let t0 = now();
         let before = self.trace_target_key();
-        let out = Rc::new(compute::compute_lazy(&self.manifests, &self.settings));
+        let out = Rc::new(compute::update(
+            &mut self.reader,
+            &self.manifests,
+            &self.settings,
+            &now,
+        ));
         self.perf.load_ms = now() - t0;
+        self.perf.timings = out.timings.clone();
         if !out.loaded.has_parse_errors() {
             self.shown = out.clone();
         }
@@ -328,6 +375,43 @@ impl App {
                 &self.namespace(),
             ));
         }
+        self.node_changed();
+    }
+
+    /// The node's rules read and checked against the manifests shown.
+    fn node(&self) -> Rc<node::Node> {
+        self.node
+            .borrow_mut()
+            .get_or_insert_with(|| Rc::new(node::check(&self.shown.loaded, &self.node_form)))
+            .clone()
+    }
+
+    /// The manifests or the node's rules changed: check (and trace, if
+    /// asked for) again when the tab is shown.
+    fn node_changed(&mut self) {
+        self.node.replace(None);
+        self.node_traced.replace(None);
+    }
+
+    /// The trace form's packet through the node's rules, once asked for.
+    fn node_traced(&self) -> Option<Rc<NodeTraced>> {
+        if !self.node_trace_on {
+            return None;
+        }
+        let node = self.node();
+        Some(
+            self.node_traced
+                .borrow_mut()
+                .get_or_insert_with(|| {
+                    Rc::new(node::trace(
+                        &self.shown.loaded,
+                        &node,
+                        &self.trace_form,
+                        &self.namespace(),
+                    ))
+                })
+                .clone(),
+        )
     }
 
     /// The key of the Service address the trace form points at, if any.
@@ -445,7 +529,13 @@ impl Component for App {
             (Source::Example(i), text)
         };
         let t0 = now();
-        let outputs = Rc::new(compute::compute_lazy(&manifests, &state.settings));
+        let mut reader = compute::Reader::default();
+        let outputs = Rc::new(compute::update(
+            &mut reader,
+            &manifests,
+            &state.settings,
+            &now,
+        ));
         let compute_ms = now() - t0;
         let mut app = App {
             manifests,
@@ -458,7 +548,18 @@ impl Component for App {
             },
             shown: outputs.clone(),
             outputs,
+            reader,
             traced: None,
+            node_form: if from_link {
+                state.node
+            } else {
+                crate::drafts::rules().unwrap_or_default()
+            },
+            node: RefCell::new(None),
+            node_traced: RefCell::new(None),
+            node_trace_on: false,
+            node_error: None,
+            node_text: NodeRef::default(),
             show_json: false,
             source,
             modified,
@@ -515,8 +616,18 @@ impl Component for App {
                 if !self.outputs.pending() && !self.shown.pending() {
                     return false;
                 }
-                self.outputs.fill();
-                self.shown.fill();
+                // One output at a time, the page free in between: a
+                // keystroke that comes meanwhile waits for one render at
+                // most, and stops the rest (a new update).
+                let mut more = self.outputs.fill_one();
+                if !Rc::ptr_eq(&self.outputs, &self.shown) {
+                    more |= self.shown.fill_one();
+                }
+                if more {
+                    let link = ctx.link().clone();
+                    self.fill_timer = Some(Timeout::new(0, move || link.send_message(Msg::Fill)));
+                    return false;
+                }
                 crate::editor::set_diagnostics(&self.outputs.diagnostics());
                 true
             }
@@ -594,6 +705,7 @@ impl Component for App {
             }
             Msg::TraceSet(field, value) => {
                 *field(&mut self.trace_form) = value;
+                self.node_traced.replace(None);
                 self.trace_pick = None;
                 self.save_later(ctx);
                 true
@@ -604,6 +716,7 @@ impl Component for App {
                     .find(|t| t.key() == key)
                 {
                     self.set_trace_target(t);
+                    self.node_traced.replace(None);
                 }
                 self.save_later(ctx);
                 true
@@ -652,6 +765,52 @@ impl Component for App {
             Msg::Copied => {
                 self.copied = None;
                 true
+            }
+            Msg::NodeRules(text) => {
+                self.node_form.rules = text;
+                self.node_error = None;
+                self.node_changed();
+                self.save_later(ctx);
+                true
+            }
+            Msg::NodeMode(m) => {
+                self.node_form.mode = m;
+                self.node_changed();
+                self.save_later(ctx);
+                true
+            }
+            Msg::NodeExample => {
+                let (found, _) = node::mode(&self.node_form, &self.node().dump);
+                let mode =
+                    if self.node_form.mode.is_empty() && self.node_form.rules.trim().is_empty() {
+                        Mode::Iptables
+                    } else {
+                        found
+                    };
+                match node::example(&self.shown.loaded, mode) {
+                    Ok(text) => {
+                        self.node_form.rules = text;
+                        self.node_error = None;
+                        self.node_changed();
+                        self.save_later(ctx);
+                    }
+                    Err(e) => self.node_error = Some(e),
+                }
+                true
+            }
+            Msg::NodeTrace => {
+                self.node_trace_on = true;
+                self.node_traced.replace(None);
+                self.save_later(ctx);
+                true
+            }
+            Msg::NodeGoto(line, column) => {
+                if let Some(el) = self.node_text.cast::<web_sys::HtmlTextAreaElement>() {
+                    let at = crate::text::utf16_offset(&self.node_form.rules, line, column);
+                    let _ = el.focus();
+                    let _ = el.set_selection_range(at, at);
+                }
+                false
             }
         }
     }
@@ -707,6 +866,10 @@ impl Component for App {
         let update_ms = done - started;
         set("data-compute-ms", format!("{compute_ms:.2}"));
         set("data-load-ms", format!("{:.2}", self.perf.load_ms));
+        let t = &self.perf.timings;
+        set("data-parse-ms", format!("{:.2}", t.parse));
+        set("data-load-parsed-ms", format!("{:.2}", t.load));
+        set("data-reparsed", format!("{}/{}", t.reparsed, t.documents));
         set("data-update-ms", format!("{update_ms:.2}"));
         let updates = el
             .get_attribute("data-updates")
@@ -1118,6 +1281,7 @@ impl App {
                 (Some(t), Some(j), None)
             }
             Tab::Settings => (Some(self.shown.settings.clone()), None, None),
+            Tab::Node => return self.view_node(ctx),
             Tab::Diagnostics => return self.view_problems(ctx, "diagnostics-list", usize::MAX),
         };
         let shows_json = self.show_json && json.is_some();
@@ -1171,6 +1335,136 @@ impl App {
                 if self.tab == Tab::View(View::Describe) && !shows_json {
                     { self.service_diagram(&describe) }
                 }
+            </div>
+        }
+    }
+
+    /// The node rules panel: a pasted dump, its problems at line:col, the
+    /// check against the manifests, and the trace form's packet traced
+    /// through it.
+    fn view_node(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let node = self.node();
+        let (mode, found) = node.mode;
+        let oninput = link.callback(|e: InputEvent| {
+            let t: web_sys::HtmlTextAreaElement = e.target_unchecked_into();
+            Msg::NodeRules(t.value())
+        });
+        let on_mode = link.callback(|e: Event| {
+            let s: HtmlSelectElement = e.target_unchecked_into();
+            Msg::NodeMode(s.value())
+        });
+        let auto = if found && !self.node_form.rules.trim().is_empty() {
+            format!("found from the dump: {}", mode.name())
+        } else {
+            "found from the dump".to_string()
+        };
+        let check = match &node.check {
+            None if self.node_form.rules.trim().is_empty() => html! {
+                <p class="hint">{"Paste what a node has — iptables-save, ip6tables-save, nft list ruleset (text or -j), ipset save, ipvsadm-save -n, one after another — or take the example dump. Its kube-proxy part is checked against the manifests (as svcgen check), and the trace form's packet can be sent through all of it (as svcgen trace --rules)."}</p>
+            },
+            None => html! {},
+            Some(Err(e)) => html! { <p id="node-check" class="note error">{ e.clone() }</p> },
+            Some(Ok(r)) => {
+                let (class, head) = if r.in_sync {
+                    (
+                        "in-sync",
+                        format!(
+                            "In sync: kube-proxy's {} rules on this node are what the manifests give.",
+                            mode.name()
+                        ),
+                    )
+                } else {
+                    (
+                        "drift",
+                        format!(
+                            "Drift: {} difference(s) between the node's kube-proxy {} rules and the manifests.",
+                            r.differences.len(),
+                            mode.name()
+                        ),
+                    )
+                };
+                html! {
+                    <div id="node-check" class={classes!("node-check", class)} data-in-sync={r.in_sync.to_string()}>
+                        <p role="status"><b>{ head }</b></p>
+                        <pre id="node-check-report" class="output" tabindex="0" aria-label="svcgen check">{ r.text() }</pre>
+                    </div>
+                }
+            }
+        };
+        let f = &self.trace_form;
+        let traced = self.node_traced();
+        let traced = match traced.as_deref() {
+            None => html! {},
+            Some(Err(e)) => {
+                html! { <p id="node-trace-result" class="note error">{ e.clone() }</p> }
+            }
+            Some(Ok((p, t))) => {
+                let verdict = if t.result.outcome.is_empty() {
+                    "passes unchanged".to_string()
+                } else {
+                    t.result.outcome.clone()
+                };
+                html! {
+                    <div id="node-trace-result" class="trace-result">
+                        <p>{"verdict: "}<b id="node-trace-verdict">{ verdict }</b>
+                            {" · masquerade: "}<b>{ if t.result.masquerade { "yes" } else { "no" } }</b>
+                            if !t.branches.is_empty() { { format!(" · {} branch(es) on unknown matches", t.branches.len()) } }</p>
+                        if !t.result.endpoints.is_empty() {
+                            <table class="endpoints"><tr><th>{"endpoint"}</th><th>{"share"}</th></tr>
+                                { for t.result.endpoints.iter().map(|e| html! {
+                                    <tr><td>{ e.endpoint.clone() }</td><td>{ format!("{:.1} %", e.probability * 100.0) }</td></tr>
+                                }) }
+                            </table>
+                        }
+                        <pre id="node-trace-report" class="output" tabindex="0" aria-label="svcgen trace --rules">{ libsvc::dump::trace::report(p, t) }</pre>
+                    </div>
+                }
+            }
+        };
+        html! {
+            <div class="panel output-panel node-panel">
+                <div class="panel-head">
+                    <span class="title">{"A node's rules"}</span>
+                    <label class="inline">{"Check as "}
+                        <select id="node-mode" onchange={on_mode}>
+                            <option value="" selected={self.node_form.mode.is_empty()}>{ auto }</option>
+                            { for node::PROXIES.iter().map(|m| html! {
+                                <option value={m.name()} selected={self.node_form.mode == m.name()}>{ m.name() }</option>
+                            }) }
+                        </select>
+                    </label>
+                    <span class="spacer"></span>
+                    <button id="node-example" class="btn small" onclick={link.callback(|_| Msg::NodeExample)}
+                        title="What kube-proxy programs for these manifests, with one rule left out">{"Example dump (one rule left out)"}</button>
+                </div>
+                <textarea id="node-rules" class="node-rules" ref={self.node_text.clone()} spellcheck="false" rows="12"
+                    aria-label="The node's rules (dumps)" placeholder="Paste iptables-save, nft list ruleset, ipset save or ipvsadm-save -n output"
+                    value={self.node_form.rules.clone()} {oninput} />
+                if let Some(e) = &self.node_error {
+                    <p class="note error">{ e.clone() }</p>
+                }
+                if !node.diagnostics.is_empty() {
+                    <ul id="node-diags" class="diags" tabindex="0" aria-label="Problems of the node's rules">
+                        { for node.diagnostics.iter().take(50).map(|d| {
+                            let (l, c) = (d.line, d.column);
+                            html! {
+                                <li class={classes!("diag", d.severity.to_string())}>
+                                    <button class="loc" title="Move the cursor here" onclick={link.callback(move |_| Msg::NodeGoto(l, c))}>{ format!("{l}:{c}") }</button>
+                                    <span class="sev">{ d.severity.to_string() }</span>
+                                    <span class="msg">{ d.message.clone() }</span>
+                                </li>
+                            }
+                        }) }
+                    </ul>
+                }
+                { check }
+                <div class="node-trace">
+                    <button id="node-trace-run" class="btn primary" onclick={link.callback(|_| Msg::NodeTrace)}>
+                        { format!("Trace {} {} → {}:{} through these rules", f.proto, f.src, f.dst, f.port) }</button>
+                    <span class="hint">{" The packet of the trace form below; the node's IPs from the settings are local."}</span>
+                </div>
+                { traced }
             </div>
         }
     }
@@ -1509,8 +1803,10 @@ fn diagram(
 /// chain before the rule). Unmarked runs of lines stay one text node, so
 /// large outputs stay cheap.
 fn highlight(body: &str, hits: &[(&str, &str)]) -> Html {
+    let mut parts: Vec<Html> = Vec::new();
     if hits.is_empty() {
-        return html! { { body.to_string() } };
+        blocks(body, &mut parts);
+        return parts.into_iter().collect::<Html>();
     }
     let lines: Vec<&str> = body.split_inclusive('\n').collect();
     // Each step marks the first line after the previous step's line that
@@ -1530,13 +1826,10 @@ fn highlight(body: &str, hits: &[(&str, &str)]) -> Html {
             step_of.insert(n, i);
         }
     }
-    let mut parts: Vec<Html> = Vec::new();
     let mut run = String::new();
     for (n, line) in lines.iter().enumerate() {
         if let Some(i) = step_of.get(&n) {
-            if !run.is_empty() {
-                parts.push(html! { { std::mem::take(&mut run) } });
-            }
+            blocks(&std::mem::take(&mut run), &mut parts);
             // A block of its own: the highlight spans the line, and the
             // newline it replaces is implied.
             let shown = line.strip_suffix('\n').unwrap_or(line);
@@ -1547,8 +1840,39 @@ fn highlight(body: &str, hits: &[(&str, &str)]) -> Html {
             run.push_str(line);
         }
     }
-    if !run.is_empty() {
-        parts.push(html! { { run } });
-    }
+    blocks(&run, &mut parts);
     parts.into_iter().collect::<Html>()
+}
+
+/// Lines per block of an output.
+const BLOCK_LINES: usize = 100;
+
+/// Unmarked lines of an output as blocks of [`BLOCK_LINES`] lines: the
+/// browser lays out only the blocks on screen (`content-visibility: auto`,
+/// each block's height given in lines so that scrolling stays exact), and
+/// a keystroke's diff replaces only the blocks whose text changed. Each
+/// block keeps its last newline, so the text (and a copy of it) is the
+/// output's.
+fn blocks(run: &str, parts: &mut Vec<Html>) {
+    let mut lines = 0;
+    let mut start = 0;
+    for (at, _) in run.match_indices('\n') {
+        lines += 1;
+        if lines == BLOCK_LINES {
+            parts.push(block(&run[start..=at], lines));
+            (start, lines) = (at + 1, 0);
+        }
+    }
+    if start < run.len() {
+        parts.push(block(
+            &run[start..],
+            lines + usize::from(!run.ends_with('\n')),
+        ));
+    }
+}
+
+fn block(text: &str, lines: usize) -> Html {
+    html! {
+        <span class="block" style={format!("contain-intrinsic-block-size: calc({lines} * 1.45em)")}>{ text.to_string() }</span>
+    }
 }

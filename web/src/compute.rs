@@ -73,6 +73,278 @@ pub enum Output {
     Pending,
 }
 
+/// Where one update's time went (milliseconds, by the clock the caller
+/// gives: libsvc and this module read none).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// Reading the YAML (libsvc::parse), only the documents that changed.
+    pub parse: f64,
+    /// Validating and resolving (libsvc::load_parsed).
+    pub load: f64,
+    /// The effective settings as YAML, and the diagnostics placed.
+    pub rest: f64,
+    /// Documents in the text, and how many were read anew.
+    pub documents: usize,
+    /// Documents read anew (the others' reading was kept).
+    pub reparsed: usize,
+}
+
+/// What stays between keystrokes: each YAML document of the editor's
+/// text and what libsvc read from it, so that a keystroke reads only the
+/// document it changed. A document is kept by its text and its first
+/// line: an edit that adds or removes lines reads the documents after it
+/// again (their positions moved).
+#[derive(Debug, Default)]
+pub struct Reader {
+    docs: Vec<Doc>,
+}
+
+#[derive(Debug)]
+struct Doc {
+    /// 0-based line of its first line in the text.
+    start: usize,
+    text: String,
+    parsed: libsvc::parse::Parsed,
+}
+
+/// The editor's text cut at its `---` lines: (first line, text) of each
+/// document. `None` when the text must be read whole to be read as the
+/// CLI reads it: JSON, YAML directives and `...` ends, templates (said
+/// once per input), more anchors or aliases than one document may hold
+/// (libsvc counts them per input), or input over the size limit.
+fn documents(text: &str) -> Option<Vec<(usize, &str)>> {
+    if text.len() > libsvc::parse::MAX_INPUT_BYTES
+        || text.contains("{{")
+        || text.bytes().filter(|b| *b == b'*' || *b == b'&').count() >= 10_000
+    {
+        return None;
+    }
+    let mut out = Vec::new();
+    let (mut start_line, mut start_byte, mut at) = (0, 0, 0);
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let l = line.trim_end_matches(['\n', '\r']);
+        if l.starts_with('%') || l.starts_with("...") {
+            return None;
+        }
+        let marker = l == "---" || l.starts_with("--- ") || l.starts_with("---\t");
+        if marker && n > 0 {
+            out.push((start_line, &text[start_byte..at]));
+            (start_line, start_byte) = (n, at);
+        }
+        at += line.len();
+    }
+    out.push((start_line, &text[start_byte..]));
+    Some(out)
+}
+
+impl Reader {
+    /// Reads the text as `libsvc::parse::parse` reads it as one input,
+    /// reading again only the documents that changed since the last call.
+    /// Each document is read as an input of its own, padded with empty
+    /// lines so that positions are the text's; if any of them has an
+    /// error, the whole text is read again as one input, so that errors
+    /// are exactly the CLI's.
+    pub fn parse(&mut self, text: &str) -> (libsvc::parse::Parsed, usize, usize) {
+        use libsvc::parse::{Parsed, parse, skipped_summary};
+        let whole = |reader: &mut Reader| {
+            reader.docs.clear();
+            (parse(&[Input::new(INPUT_NAME, text)]), 1, 1)
+        };
+        let Some(docs) = documents(text).filter(|d| d.len() > 1) else {
+            return whole(self);
+        };
+        let mut old: std::collections::HashMap<(usize, String), Parsed> = self
+            .docs
+            .drain(..)
+            .map(|d| ((d.start, d.text), d.parsed))
+            .collect();
+        let misses = docs
+            .iter()
+            .filter(|(start, t)| !old.contains_key(&(*start, t.to_string())))
+            .count();
+        if misses > MAX_REREAD {
+            // Many documents to read (a paste, a line added near the top):
+            // reading the whole text once costs less than one by one; what
+            // each document gave is kept from it.
+            let (whole, _, _) = whole(self);
+            if let Some(parts) = split(&docs, &whole) {
+                self.docs = docs
+                    .iter()
+                    .zip(parts)
+                    .map(|((start, t), parsed)| Doc {
+                        start: *start,
+                        text: t.to_string(),
+                        parsed,
+                    })
+                    .collect();
+            }
+            return (whole, docs.len(), docs.len());
+        }
+        let mut reparsed = 0;
+        for (start, t) in &docs {
+            let parsed = match old.remove(&(*start, t.to_string())) {
+                Some(p) => p,
+                None => {
+                    reparsed += 1;
+                    let mut padded = "\n".repeat(*start);
+                    padded.push_str(t);
+                    let mut p = parse(&[Input::new(INPUT_NAME, padded)]);
+                    // The summary of skipped objects is said once, for the whole text.
+                    if !p.skipped.is_empty() {
+                        p.diagnostics.pop();
+                    }
+                    p
+                }
+            };
+            self.docs.push(Doc {
+                start: *start,
+                text: t.to_string(),
+                parsed,
+            });
+        }
+        if self
+            .docs
+            .iter()
+            .any(|d| d.parsed.diagnostics.iter().any(Diagnostic::is_error))
+        {
+            return whole(self);
+        }
+        let mut all = Parsed::default();
+        for d in &self.docs {
+            let (o, p) = (&mut all.objects, &d.parsed.objects);
+            o.services.extend_from_slice(&p.services);
+            o.endpoints.extend_from_slice(&p.endpoints);
+            o.endpoint_slices.extend_from_slice(&p.endpoint_slices);
+            o.pods.extend_from_slice(&p.pods);
+            o.nodes.extend_from_slice(&p.nodes);
+            o.service_cidrs.extend_from_slice(&p.service_cidrs);
+            o.proxy_configs.extend_from_slice(&p.proxy_configs);
+            o.workloads.extend_from_slice(&p.workloads);
+            all.diagnostics.extend_from_slice(&d.parsed.diagnostics);
+            all.skipped.extend_from_slice(&d.parsed.skipped);
+        }
+        all.diagnostics.extend(skipped_summary(&all.skipped));
+        (all, docs.len(), reparsed)
+    }
+}
+
+/// Beyond this many documents to read again, the whole text is read.
+const MAX_REREAD: usize = 8;
+
+/// Cuts what the whole text gave into what each document gives: objects,
+/// diagnostics and skipped objects by the line they start on. `None`
+/// when that is not a cut of the whole in order (an error, a diagnostic
+/// without a place, one out of document order): such text is read whole.
+fn split(
+    docs: &[(usize, &str)],
+    whole: &libsvc::parse::Parsed,
+) -> Option<Vec<libsvc::parse::Parsed>> {
+    if whole.diagnostics.iter().any(Diagnostic::is_error) {
+        return None;
+    }
+    // 1-based first line of each document.
+    let starts: Vec<u32> = docs.iter().map(|(s, _)| *s as u32 + 1).collect();
+    let doc_of = |line: u32| starts.partition_point(|s| *s <= line).checked_sub(1);
+    let mut parts = vec![libsvc::parse::Parsed::default(); docs.len()];
+    // Places each item in its document, in order: the documents' items,
+    // one after another, are the whole's.
+    fn place<T: Clone>(
+        items: &[T],
+        line: impl Fn(&T) -> Option<u32>,
+        doc_of: &impl Fn(u32) -> Option<usize>,
+        parts: &mut [libsvc::parse::Parsed],
+        into: impl Fn(&mut libsvc::parse::Parsed) -> &mut Vec<T>,
+    ) -> Option<()> {
+        let mut last = 0;
+        for item in items {
+            let d = doc_of(line(item)?)?;
+            if d < last {
+                return None;
+            }
+            last = d;
+            into(&mut parts[d]).push(item.clone());
+        }
+        Some(())
+    }
+    let o = &whole.objects;
+    place(
+        &o.services,
+        |x| Some(x.origin.pos.line),
+        &doc_of,
+        &mut parts,
+        |p| &mut p.objects.services,
+    )?;
+    place(
+        &o.endpoints,
+        |x| Some(x.origin.pos.line),
+        &doc_of,
+        &mut parts,
+        |p| &mut p.objects.endpoints,
+    )?;
+    place(
+        &o.endpoint_slices,
+        |x| Some(x.origin.pos.line),
+        &doc_of,
+        &mut parts,
+        |p| &mut p.objects.endpoint_slices,
+    )?;
+    place(
+        &o.pods,
+        |x| Some(x.origin.pos.line),
+        &doc_of,
+        &mut parts,
+        |p| &mut p.objects.pods,
+    )?;
+    place(
+        &o.nodes,
+        |x| Some(x.origin.pos.line),
+        &doc_of,
+        &mut parts,
+        |p| &mut p.objects.nodes,
+    )?;
+    place(
+        &o.service_cidrs,
+        |x| Some(x.origin.pos.line),
+        &doc_of,
+        &mut parts,
+        |p| &mut p.objects.service_cidrs,
+    )?;
+    place(
+        &o.proxy_configs,
+        |x| Some(x.origin.pos.line),
+        &doc_of,
+        &mut parts,
+        |p| &mut p.objects.proxy_configs,
+    )?;
+    place(
+        &o.workloads,
+        |x| Some(x.origin.pos.line),
+        &doc_of,
+        &mut parts,
+        |p| &mut p.objects.workloads,
+    )?;
+    // The summary of skipped objects is the whole text's last word.
+    let mut diagnostics = whole.diagnostics.as_slice();
+    if !whole.skipped.is_empty() {
+        diagnostics = diagnostics.split_last()?.1;
+    }
+    place(
+        diagnostics,
+        |d| d.location.as_ref().map(|l| l.line),
+        &doc_of,
+        &mut parts,
+        |p| &mut p.diagnostics,
+    )?;
+    place(
+        &whole.skipped,
+        |x| Some(x.location.line),
+        &doc_of,
+        &mut parts,
+        |p| &mut p.skipped,
+    )?;
+    Some(parts)
+}
+
 /// Everything one update produces. The modes' outputs are rendered on
 /// first use ([`Outputs::get`], [`Outputs::fill`]).
 #[derive(Debug)]
@@ -89,6 +361,8 @@ pub struct Outputs {
     base: Vec<Diag>,
     /// The text, to place the outputs' diagnostics.
     manifests: String,
+    /// Where the time went.
+    pub timings: Timings,
 }
 
 impl Outputs {
@@ -121,6 +395,17 @@ impl Outputs {
             self.peek(mode, |o| *o == Output::Pending)
                 .then(|| self.get(mode));
         }
+    }
+
+    /// Renders the first output not rendered yet; whether more are left.
+    pub fn fill_one(&self) -> bool {
+        if let Some(mode) = Mode::ALL
+            .into_iter()
+            .find(|m| self.peek(*m, |o| *o == Output::Pending))
+        {
+            self.get(mode);
+        }
+        self.pending()
     }
 
     /// Whether some output is not rendered yet.
@@ -191,7 +476,24 @@ pub fn render(loaded: &Loaded, mapped: &Mapped, mode: Mode) -> Output {
 /// One update: loads the input; outputs are rendered when first asked for
 /// (text only: the JSON models on demand, [`Outputs::json`]).
 pub fn compute_lazy(manifests: &str, settings: &FormSettings) -> Outputs {
-    let (loaded, mut mapped) = load(manifests, settings);
+    update(&mut Reader::default(), manifests, settings, &|| 0.0)
+}
+
+/// One update of the page: as [`compute_lazy`], reading only the
+/// documents that changed since the `reader`'s last update, and timed by
+/// `clock` (milliseconds).
+pub fn update(
+    reader: &mut Reader,
+    manifests: &str,
+    settings: &FormSettings,
+    clock: &dyn Fn() -> f64,
+) -> Outputs {
+    let t0 = clock();
+    let (parsed, documents, reparsed) = reader.parse(manifests);
+    let t1 = clock();
+    let mut mapped = settings.map();
+    let loaded = libsvc::load_parsed(parsed, &mapped.overrides);
+    let t2 = clock();
     mapped.options.json = false;
     let blocked = loaded.has_parse_errors();
     let modes: Vec<(Mode, Output)> = Mode::ALL
@@ -219,6 +521,13 @@ pub fn compute_lazy(manifests: &str, settings: &FormSettings) -> Outputs {
             .map(|d| Diag::new(d, "settings", manifests)),
     );
     let settings = serde_saphyr::to_string(&loaded.settings).unwrap_or_default();
+    let timings = Timings {
+        parse: t1 - t0,
+        load: t2 - t1,
+        rest: clock() - t2,
+        documents,
+        reparsed,
+    };
     Outputs {
         loaded,
         mapped,
@@ -226,6 +535,7 @@ pub fn compute_lazy(manifests: &str, settings: &FormSettings) -> Outputs {
         settings,
         base,
         manifests: manifests.to_string(),
+        timings,
     }
 }
 
@@ -593,8 +903,116 @@ mod tests {
         assert!(out.settings.contains("node-a"));
         let lazy = compute_lazy(crate::examples::STARTER, &FormSettings::default());
         assert!(lazy.pending());
+        let one = compute_lazy(crate::examples::STARTER, &FormSettings::default());
+        let mut steps = 1;
+        while one.fill_one() {
+            steps += 1;
+        }
+        assert_eq!(steps, Mode::ALL.len(), "one output per step");
         assert_eq!(lazy.get(Mode::Env), out.get(Mode::Env));
         assert!(lazy.json(Mode::Env).unwrap().contains("WEB_SERVICE_HOST"));
+    }
+
+    /// `n` Services with an EndpointSlice each, in `n` namespaces' worth of
+    /// YAML documents (the e2e test's and the benchmark's input).
+    pub(crate) fn services(n: usize) -> String {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "apiVersion: v1\nkind: Service\nmetadata:\n  name: svc-{i}\n  namespace: ns-{ns}\nspec:\n  clusterIP: 10.96.{hi}.{lo}\n  selector:\n    app: svc-{i}\n  ports:\n  - name: http\n    port: 80\n    targetPort: 8080\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: svc-{i}-a\n  namespace: ns-{ns}\n  labels:\n    kubernetes.io/service-name: svc-{i}\naddressType: IPv4\nports:\n- name: http\n  port: 8080\nendpoints:\n- addresses: [\"10.244.{e}.5\"]\n",
+                    ns = i % 10,
+                    hi = i / 200 + 2,
+                    lo = i % 200 + 1,
+                    e = i % 250
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("---\n")
+    }
+
+    /// What the reader gives is what libsvc::parse::parse gives for the
+    /// whole text as one input (libsvc/src/parse/mod.rs, `parse`):
+    /// objects, diagnostics (positions included) and skipped objects.
+    fn same_as_whole(reader: &mut Reader, text: &str) -> usize {
+        let whole = libsvc::parse::parse(&[Input::new(INPUT_NAME, text)]);
+        let (got, _, reparsed) = reader.parse(text);
+        assert_eq!(got.objects, whole.objects, "objects of {text:?}");
+        assert_eq!(
+            got.diagnostics, whole.diagnostics,
+            "diagnostics of {text:?}"
+        );
+        assert_eq!(got.skipped, whole.skipped);
+        reparsed
+    }
+
+    #[test]
+    fn a_keystroke_reads_one_document() {
+        let mut r = Reader::default();
+        let mut text = services(20);
+        assert_eq!(same_as_whole(&mut r, &text), 40);
+        // A character typed inside a line: that document only.
+        let at = text.find("app: svc-7").unwrap() + "app: svc-7".len();
+        text.insert(at, '7');
+        assert_eq!(same_as_whole(&mut r, &text), 1);
+        // A line added: that document and the ones after it (all of them,
+        // read as one text, when there are many).
+        let at = text.find("app: svc-17").unwrap();
+        text.insert_str(at, "tier: web\n    ");
+        let after = text[at..].matches("\n---").count();
+        assert_eq!(after, 5);
+        assert_eq!(same_as_whole(&mut r, &text), after + 1);
+        let at = text.find("app: svc-2\n").unwrap();
+        text.insert_str(at, "tier: web\n    ");
+        assert_eq!(same_as_whole(&mut r, &text), 40);
+        // And what the whole text gave is kept per document.
+        assert_eq!(same_as_whole(&mut r, &text), 0);
+        // Kinds svcgen skips are summed up once, for the whole text.
+        text.push_str("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: b}\n");
+        same_as_whole(&mut r, &text);
+        // An error anywhere: the whole text is read as one input.
+        let bad = text.replacen("port: 80\n", "port: [\n", 1);
+        same_as_whole(&mut r, &bad);
+        same_as_whole(&mut r, &text);
+        for (name, t) in crate::examples::all() {
+            let mut r = Reader::default();
+            same_as_whole(&mut r, t);
+            assert!(
+                same_as_whole(&mut r, t) == 0 || documents(t).is_none_or(|d| d.len() < 2),
+                "{name}"
+            );
+        }
+    }
+
+    // (natively only: proptest does not build for wasm32.)
+    #[cfg(not(target_arch = "wasm32"))]
+    mod edits {
+        use super::*;
+
+        proptest::proptest! {
+            #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+            /// Any edit of any example (a piece cut out, a piece put in) reads
+            /// as the whole text does, before and after.
+            #[test]
+            fn any_edit_reads_as_the_whole_text(
+                example in 0..=crate::examples::all().len(),
+                from in 0usize..100_000,
+                len in 0usize..40,
+                put in "[-a-z: \n\\[\\]{}'\"#&*0-9]{0,12}",
+            ) {
+                // The examples, and 12 Services (read whole, then kept per document).
+                let many = services(12);
+                let t = crate::examples::all().get(example).map_or(many.as_str(), |e| e.1);
+                let mut r = Reader::default();
+                same_as_whole(&mut r, t);
+                let mut text = t.to_string();
+                let mut a = from % (text.len() + 1);
+                while !text.is_char_boundary(a) { a -= 1; }
+                let mut b = (a + len).min(text.len());
+                while !text.is_char_boundary(b) { b -= 1; }
+                text.replace_range(a..b, &put);
+                same_as_whole(&mut r, &text);
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 const PREFIX: &str = "svcgen.draft.";
 const CURRENT: &str = "svcgen.current";
+const RULES: &str = "svcgen.rules";
 
 fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok()?
@@ -36,4 +37,20 @@ pub fn set_current(example: &str) {
     if let Some(s) = storage() {
         let _ = s.set_item(CURRENT, example);
     }
+}
+
+/// The node rules panel's form, kept last.
+pub fn rules() -> Option<crate::node::NodeForm> {
+    let s = storage()?.get_item(RULES).ok()??;
+    serde_json::from_str(&s).ok()
+}
+
+/// Keeps the node rules panel's form (forgets it when empty).
+pub fn set_rules(form: &crate::node::NodeForm) {
+    let Some(s) = storage() else { return };
+    let _ = if form == &crate::node::NodeForm::default() {
+        s.remove_item(RULES)
+    } else {
+        s.set_item(RULES, &serde_json::to_string(form).unwrap_or_default())
+    };
 }

@@ -15,6 +15,7 @@ pub mod compute;
 pub mod drafts;
 pub mod editor;
 pub mod examples;
+pub mod node;
 pub mod settings;
 pub mod share;
 pub mod text;

@@ -51,6 +51,8 @@ pub struct State {
     pub tab: String,
     /// The trace form.
     pub trace: TraceForm,
+    /// The node rules panel: the pasted dump and the mode to check it as.
+    pub node: crate::node::NodeForm,
 }
 
 /// Encodes a state for a URL fragment.
@@ -86,6 +88,7 @@ mod tests {
         };
         s.settings.node_name = "node-ä".into();
         s.trace.port = "443".into();
+        s.node.rules = "*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n".into();
         let enc = encode(&s);
         assert!(enc.len() < 400, "compressed: {}", enc.len());
         assert!(

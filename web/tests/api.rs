@@ -107,9 +107,35 @@ fn state_round_trips() {
                 s["nodeName"] = "n1".into();
                 s["withJumps"] = true.into();
                 o.insert("settings".into(), s);
+                // A link without node rules (older links) has none.
+                o.insert("node".into(), serde_json::json!({"rules": "", "mode": ""}));
                 Value::Object(o)
             })
             .unwrap()
     );
     assert_eq!(json(&api::decode_state("1.garbage"))["ok"], false);
+}
+
+// As `svcgen check` and `svcgen trace --rules` (libsvc::dump::check::check,
+// libsvc::dump::trace::trace): the example dump drifts by one endpoint.
+#[wasm_bindgen_test]
+fn check_and_trace_a_nodes_rules() {
+    let settings = svcgen_web::settings::FormSettings::default();
+    let (loaded, _) = svcgen_web::compute::load(examples::STARTER, &settings);
+    let dump = svcgen_web::node::example(&loaded, libsvc::render::Mode::Iptables).unwrap();
+    let out = json(&api::check_rules(examples::STARTER, "{}", &dump, ""));
+    assert_eq!(out["mode"], "iptables", "{out}");
+    assert_eq!(out["modeFound"], true);
+    assert_eq!(out["report"]["in_sync"], false);
+    assert_eq!(
+        out["report"]["differences"][0]["service_port"],
+        "default/web:http"
+    );
+    let bad = json(&api::check_rules(examples::STARTER, "{}", "hello", ""));
+    assert_eq!(bad["diagnostics"][0]["line"], 1);
+    assert!(bad.get("report").is_none());
+    let packet = r#"{"src": "10.244.3.9", "dst": "web", "port": "http", "proto": "tcp"}"#;
+    let t = json(&api::trace_rules(examples::STARTER, "{}", &dump, packet));
+    assert_eq!(t["result"]["outcome"], "10.244.1.5:8080", "{t}");
+    assert!(t["report"].as_str().unwrap().contains("10.244.1.5:8080"));
 }

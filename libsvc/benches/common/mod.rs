@@ -102,3 +102,51 @@ pub fn cluster(services: usize, endpoints: usize, shape: Shape) -> Loaded {
         &overrides(),
     )
 }
+
+/// The same cluster as `kubectl get svc,endpointslices -A -o json` prints it:
+/// one `List`, four-space indentation, then the settings document (a second
+/// input, since a JSON text holds one value).
+pub fn cluster_json(services: usize, endpoints: usize, shape: Shape) -> String {
+    let mut items = Vec::with_capacity(services * 2);
+    for i in 0..services {
+        let (ns, name) = (format!("ns{}", i % 10), format!("svc{i}"));
+        let ip = format!("172.30.{}.{}", i / 250, i % 250 + 1);
+        let mut port = serde_json::json!({"name": "http", "port": 80});
+        let mut spec = serde_json::json!({"clusterIP": ip});
+        if i.is_multiple_of(shape.node_port_every) {
+            spec["type"] = "NodePort".into();
+            port["nodePort"] = (30000 + i / shape.node_port_every).into();
+        }
+        spec["ports"] = serde_json::json!([port]);
+        items.push(serde_json::json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": spec,
+        }));
+        let eps: Vec<serde_json::Value> = (0..endpoints)
+            .map(|e| {
+                let n = i * endpoints + e;
+                let mut ep = serde_json::json!({"addresses": [format!("10.{}.{}.{}", n >> 16 & 255, n >> 8 & 255, n & 255)]});
+                if shape.nodes > 0 {
+                    ep["nodeName"] = format!("node-{}", e % shape.nodes).into();
+                }
+                ep
+            })
+            .collect();
+        items.push(serde_json::json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": format!("{name}-1"), "namespace": ns,
+                         "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080}],
+            "endpoints": eps,
+        }));
+    }
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}});
+    let mut out = Vec::new();
+    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
+    serde::Serialize::serialize(&list, &mut ser).expect("JSON of JSON values");
+    out.push(b'\n');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}

@@ -1,7 +1,7 @@
 //! Node trees → typed objects, with a field path and position for every value.
 
 use super::node::{Node, Pos, Value};
-use super::{Origin, Parsed, Skipped};
+use super::{Origin, Parsed, Skipped, Spans};
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::model::*;
 use std::collections::BTreeMap;
@@ -170,7 +170,7 @@ fn join(path: &str, key: &str) -> String {
 struct Decoder {
     file: Arc<str>,
     pos: Pos,
-    spans: BTreeMap<String, Pos>,
+    spans: Spans,
     diags: Vec<Diagnostic>,
 }
 
@@ -179,7 +179,7 @@ impl Decoder {
         Decoder {
             file: file.clone(),
             pos,
-            spans: BTreeMap::new(),
+            spans: Spans::default(),
             diags: Vec::new(),
         }
     }
@@ -188,7 +188,7 @@ impl Decoder {
         Origin {
             file: self.file.clone(),
             pos: self.pos,
-            spans: Arc::new(self.spans.clone()),
+            spans: Arc::new(self.spans.clone().sorted()),
         }
     }
 
@@ -196,7 +196,7 @@ impl Decoder {
         Origin {
             file: self.file.clone(),
             pos: self.pos,
-            spans: Arc::new(std::mem::take(&mut self.spans)),
+            spans: Arc::new(std::mem::take(&mut self.spans).sorted()),
         }
     }
 
@@ -247,7 +247,7 @@ impl Decoder {
             .iter()
             .find(|(k, _)| matches!(&k.value, Value::Str(s) if s == key))?;
         let p = join(path, key);
-        self.spans.insert(p.clone(), node.pos);
+        self.spans.insert(&p, node.pos);
         if matches!(node.value, Value::Null) {
             return None;
         }
@@ -356,7 +356,7 @@ impl Decoder {
         let mut out = Vec::with_capacity(items.len());
         for (i, it) in items.iter().enumerate() {
             let ip = format!("{p}[{i}]");
-            self.spans.insert(ip.clone(), it.pos);
+            self.spans.insert(&ip, it.pos);
             if let Some(v) = item(self, it, &ip) {
                 out.push(v);
             }
@@ -395,7 +395,7 @@ impl Decoder {
                 continue;
             };
             let vp = join(&p, key);
-            self.spans.insert(vp.clone(), v.pos);
+            self.spans.insert(&vp, v.pos);
             if let Some(v) = self.string_value(v, &vp) {
                 out.insert(key.to_string(), v);
             }

@@ -9,6 +9,7 @@ mod fields;
 pub mod node;
 mod read;
 mod scan;
+mod tree;
 
 use crate::diag::{Diagnostic, Location, Severity};
 use crate::model::Objects;
@@ -112,7 +113,55 @@ pub struct Origin {
     /// Where the object starts.
     pub pos: Pos,
     /// Field path → position of its value.
-    pub spans: Arc<BTreeMap<String, Pos>>,
+    pub spans: Arc<Spans>,
+}
+
+/// Field path → position, for one object. All the paths live in one
+/// string with an index sorted by path: two allocations per object
+/// instead of one per field (objects hold hundreds of fields, and a
+/// cluster's load made and freed them all).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Spans {
+    paths: String,
+    /// (start, end) in `paths`, and the position; sorted by path once
+    /// [`Spans::sorted`].
+    index: Vec<(u32, u32, Pos)>,
+}
+
+impl Spans {
+    /// Records `path` at `pos` (a later record of the same path wins).
+    pub fn insert(&mut self, path: &str, pos: Pos) {
+        let start = self.paths.len();
+        self.paths.push_str(path);
+        // Inputs are capped at 64 MiB, so offsets fit; saturate regardless.
+        let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.index.push((at(start), at(self.paths.len()), pos));
+    }
+
+    fn path(&self, (start, end, _): &(u32, u32, Pos)) -> &str {
+        self.paths.get(*start as usize..*end as usize).unwrap_or("")
+    }
+
+    /// Ready for [`Spans::get`]: sorted by path, one record per path (the
+    /// last one made).
+    pub fn sorted(mut self) -> Self {
+        let mut index = std::mem::take(&mut self.index);
+        index.reverse();
+        index.sort_by(|a, b| self.path(a).cmp(self.path(b)));
+        index.dedup_by(|b, a| self.path(a) == self.path(b));
+        self.index = index;
+        self.index.shrink_to_fit();
+        self.paths.shrink_to_fit();
+        self
+    }
+
+    /// The position recorded for `path`.
+    pub fn get(&self, path: &str) -> Option<Pos> {
+        self.index
+            .binary_search_by(|e| self.path(e).cmp(path))
+            .ok()
+            .map(|i| self.index[i].2)
+    }
 }
 
 impl Origin {
@@ -122,7 +171,7 @@ impl Origin {
         let mut p = path;
         let pos = loop {
             if let Some(pos) = self.spans.get(p) {
-                break *pos;
+                break pos;
             }
             match p.rfind(['.', '[']) {
                 Some(i) => p = &p[..i],
@@ -233,9 +282,21 @@ pub fn skipped_summary(skipped: &[Skipped]) -> Option<Diagnostic> {
 
 /// Reads every input. Never panics; what cannot be read becomes a diagnostic.
 pub fn parse(inputs: &[Input]) -> Parsed {
+    parse_with(inputs, true)
+}
+
+/// [`parse`] with every document read by serde-saphyr, none by the fast
+/// path: the reference the fast path is tested against
+/// (`libsvc/tests/parse_paths.rs`).
+#[doc(hidden)]
+pub fn parse_slow(inputs: &[Input]) -> Parsed {
+    parse_with(inputs, false)
+}
+
+fn parse_with(inputs: &[Input], fast: bool) -> Parsed {
     let mut parsed = Parsed::default();
     for input in inputs {
-        read::parse_input(input, &mut parsed);
+        read::parse_input(input, &mut parsed, fast);
     }
     parsed.diagnostics.extend(skipped_summary(&parsed.skipped));
     parsed

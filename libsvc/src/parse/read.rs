@@ -79,9 +79,11 @@ struct Reader<'a> {
     allowance: Allowance,
     /// The input was found to be a template; said once.
     template: bool,
+    /// Use the trees the scan built (see [`super::tree`]).
+    fast: bool,
 }
 
-pub(super) fn parse_input(input: &Input, out: &mut Parsed) {
+pub(super) fn parse_input(input: &Input, out: &mut Parsed, fast: bool) {
     if input.text.len() > super::MAX_INPUT_BYTES {
         out.diagnostics.push(Diagnostic::new(
             Severity::Error,
@@ -103,10 +105,9 @@ pub(super) fn parse_input(input: &Input, out: &mut Parsed) {
         out,
         allowance: Allowance::default(),
         template: false,
+        fast,
     };
-    for doc in scan::scan(&input.text) {
-        r.doc(&doc);
-    }
+    scan::scan(&input.text, r.fast, |doc| r.doc(doc));
 }
 
 /// The kinds a document may be: read in full, skipped, or without a kind.
@@ -161,11 +162,11 @@ impl Reader<'_> {
         self.out.diagnostics.push(d);
     }
 
-    fn doc(&mut self, doc: &Doc) {
-        if let Some(error) = &doc.error {
-            return self.broken(doc, error);
+    fn doc(&mut self, mut doc: Doc) {
+        if let Some(error) = doc.error.take() {
+            return self.broken(&mut doc, &error);
         }
-        let Some(root) = &doc.root else {
+        let Some(root) = &mut doc.root else {
             return;
         };
         if let Some(at) = root.template {
@@ -174,7 +175,7 @@ impl Reader<'_> {
         // A List is read item by item, so that a large item of another
         // kind is skipped like a document of its own. Aliases could point
         // from one item into another: then the List is read whole.
-        if let (Class::Read(kind), Some(items)) = (class(root), &doc.items)
+        if let (Class::Read(kind), Some(items)) = (class(root), &mut doc.items)
             && is_list(kind, root.api_version.as_ref().map(|t| t.value.as_str()))
             && !doc.aliases
         {
@@ -196,7 +197,7 @@ impl Reader<'_> {
     /// A document that is not valid YAML. If it is of a kind svcgen skips,
     /// that is a warning; otherwise an error. The documents after it are
     /// still read.
-    fn broken(&mut self, doc: &Doc, error: &SyntaxError) {
+    fn broken(&mut self, doc: &mut Doc, error: &SyntaxError) {
         // Template text mostly breaks YAML right where a `{{` is, if not
         // before (a `{{ x }}` that still parsed as a mapping).
         let earlier = [doc.root.as_ref(), doc.broken_item.as_ref()]
@@ -223,7 +224,7 @@ impl Reader<'_> {
         // kubectl's JSON, `kind: List` comes after the items, so a root
         // with `items` and no kind yet is taken for a List.)
         let mut failed = doc.root.as_ref();
-        if let (Some(root), Some(items)) = (&doc.root, &doc.items)
+        if let (Some(root), Some(items)) = (&doc.root, &mut doc.items)
             && match class(root) {
                 Class::Read(kind) => {
                     is_list(kind, root.api_version.as_ref().map(|t| t.value.as_str()))
@@ -290,7 +291,7 @@ impl Reader<'_> {
     }
 
     /// One object candidate.
-    fn unit(&mut self, unit: &Unit, max_depth: usize) {
+    fn unit(&mut self, unit: &mut Unit, max_depth: usize) {
         if let Some(at) = unit.template {
             return self.template(at);
         }
@@ -343,7 +344,8 @@ impl Reader<'_> {
                 Some(path.clone()),
             );
         }
-        let Some(node) = self.read(unit, max_depth, &what) else {
+        let tree = unit.tree.take();
+        let Some(node) = tree.or_else(|| self.read(unit, max_depth, &what)) else {
             return;
         };
         if matches!(node.value, Value::Null) {

@@ -9,7 +9,8 @@
 //! trees, under serde-saphyr's budgets; every other kind is skipped whatever
 //! its size or nesting.
 
-use super::node::Pos;
+use super::node::{Node, Pos, Value};
+use super::tree::{self, Builder};
 use serde_saphyr::granit_parser::{ErrorKind, Event, Options, Parser, ScalarStyle, Span};
 use std::ops::Range;
 
@@ -21,8 +22,6 @@ pub const MAX_DEPTH: usize = 32;
 /// One YAML document of the input.
 #[derive(Debug, Default)]
 pub struct Doc {
-    /// From where the document starts to where the next one starts.
-    pub region: Range<usize>,
     /// The root node; `None` for an empty document.
     pub root: Option<Unit>,
     /// The items of a top-level `items:` list (a `List`), complete ones only.
@@ -101,6 +100,9 @@ pub struct Unit {
     pub template: Option<Pos>,
     /// A value that is entirely `{{ … }}` in a field svcgen may read.
     pub template_value: Option<Pos>,
+    /// Its tree, built from the scan's events when that is certain to be
+    /// what serde-saphyr would read ([`super::tree`]); `None`: read it again.
+    pub tree: Option<Node>,
 }
 
 impl Unit {
@@ -118,6 +120,7 @@ impl Unit {
             too_deep: None,
             template: None,
             template_value: None,
+            tree: None,
         }
     }
 }
@@ -178,25 +181,37 @@ fn path(stack: &[Frame], base: usize) -> String {
 /// then its `items` sequence.
 const ITEM_BASE: usize = 2;
 
-struct Scan<'t> {
+struct Scan<'t, F> {
     text: &'t str,
-    docs: Vec<Doc>,
+    each: F,
     doc: Doc,
+    /// The document's tree, when the fast path is on.
+    tree: Option<Builder>,
+    fast: bool,
     stack: Vec<Frame>,
     item: Option<Unit>,
     /// Where the node being read starts.
     current_pos: Pos,
 }
 
-/// Scans an input into documents.
-pub fn scan(text: &str) -> Vec<Doc> {
+/// How deep the fast path builds trees (the rest is read by serde-saphyr,
+/// whose depth budget then decides). Two levels under [`MAX_DEPTH`], so a
+/// tree it builds is never one serde-saphyr's budget would refuse.
+const TREE_DEPTH: usize = MAX_DEPTH - 2;
+
+/// Scans an input into documents, handing each to `each` as soon as it
+/// ends (so only one document's trees are held at a time). `fast`: build
+/// the trees the fast path can (see [`Unit::tree`]).
+pub fn scan(text: &str, fast: bool, each: impl FnMut(Doc)) {
     let mut options = Options::default();
     options.set_emit_comments(false);
     let mut parser = Parser::new_from_str_with_options(text, options);
     let mut s = Scan {
         text,
-        docs: Vec::new(),
+        each,
         doc: Doc::default(),
+        tree: None,
+        fast,
         stack: Vec::new(),
         item: None,
         current_pos: Pos::default(),
@@ -208,7 +223,7 @@ pub fn scan(text: &str) -> Vec<Doc> {
             Some(Ok((event, span))) => match event {
                 Event::StreamStart | Event::StreamEnd => {}
                 Event::DocumentStart(..) => {
-                    s.start_doc(offset(text, span.start));
+                    s.start_doc();
                     open = true;
                 }
                 Event::DocumentEnd => {
@@ -218,25 +233,38 @@ pub fn scan(text: &str) -> Vec<Doc> {
                 Event::Alias(_) => {
                     s.doc.aliases = true;
                     s.node_start(&span, Shape::Scalar, false, None);
-                    s.node_end(&span);
+                    let done = s.tree.as_ref().map(|_| (Node { value: Value::Null, pos: pos(span.start) }, false));
+                    s.node_end(&span, done);
                 }
-                Event::Scalar(value, style, ..) => {
+                Event::Scalar(value, style, anchor, tag) => {
                     s.node_start(&span, Shape::Scalar, false, Some((value.as_ref(), style)));
-                    s.node_end(&span);
+                    let done = s.tree.as_ref().map(|_| {
+                        let v = if anchor == 0 && tag.is_none() {
+                            tree::scalar(&value, style)
+                        } else {
+                            None
+                        };
+                        let sure = v.is_some();
+                        (Node { value: v.unwrap_or(Value::Null), pos: pos(span.start) }, sure)
+                    });
+                    s.node_end(&span, done);
                 }
-                Event::SequenceStart(style, ..) => {
+                Event::SequenceStart(style, anchor, tag) => {
                     let block = style == serde_saphyr::granit_parser::StructureStyle::Block;
                     s.node_start(&span, Shape::Seq, block, None);
                     s.push(false);
+                    s.tree_start(false, &span, anchor != 0 || tag.is_some());
                 }
-                Event::MappingStart(style, ..) => {
+                Event::MappingStart(style, anchor, tag) => {
                     let block = style == serde_saphyr::granit_parser::StructureStyle::Block;
                     s.node_start(&span, Shape::Map, block, None);
                     s.push(true);
+                    s.tree_start(true, &span, anchor != 0 || tag.is_some());
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
                     s.stack.pop();
-                    s.node_end(&span);
+                    let done = s.tree.as_mut().and_then(Builder::end);
+                    s.node_end(&span, done);
                 }
                 _ => {}
             },
@@ -244,7 +272,7 @@ pub fn scan(text: &str) -> Vec<Doc> {
                 if !open {
                     // An error before any document event: start one so the
                     // error has a place.
-                    s.start_doc(offset(text, *e.marker()).min(text.len()));
+                    s.start_doc();
                 }
                 s.doc.error = Some(SyntaxError {
                     pos: pos(*e.marker()),
@@ -254,6 +282,8 @@ pub fn scan(text: &str) -> Vec<Doc> {
                     simple_key: matches!(e.kind(), ErrorKind::SimpleKeyExpected),
                 });
                 s.doc.broken_item = s.item.take();
+                // A broken document is not read whole.
+                s.tree = None;
                 s.end_doc();
                 open = false;
                 // Resume at the next `---` (or end): the rest of the stream
@@ -267,31 +297,35 @@ pub fn scan(text: &str) -> Vec<Doc> {
     if open {
         s.end_doc();
     }
-    let end = text.len();
-    if let Some(last) = s.docs.last_mut() {
-        last.region.end = end;
-    }
-    s.docs
 }
 
-impl Scan<'_> {
-    fn start_doc(&mut self, at: usize) {
-        if let Some(prev) = self.docs.last_mut() {
-            prev.region.end = at;
-        }
-        self.doc = Doc {
-            region: at..at,
-            ..Doc::default()
-        };
+impl<F: FnMut(Doc)> Scan<'_, F> {
+    fn start_doc(&mut self) {
+        self.doc = Doc::default();
         self.stack.clear();
         self.item = None;
+        self.tree = self.fast.then(|| Builder::new(TREE_DEPTH));
     }
 
     fn end_doc(&mut self) {
         self.stack.clear();
         self.item = None;
-        let doc = std::mem::take(&mut self.doc);
-        self.docs.push(doc);
+        let mut doc = std::mem::take(&mut self.doc);
+        if let (Some(root), Some(tree)) = (&mut doc.root, self.tree.take()) {
+            root.tree = tree.finish();
+        }
+        (self.each)(doc);
+    }
+
+    /// A collection starts: in the tree too (an anchored or tagged one is
+    /// serde-saphyr's to read).
+    fn tree_start(&mut self, map: bool, span: &Span, unsure: bool) {
+        if let Some(t) = &mut self.tree {
+            t.start(map, pos(span.start));
+            if unsure {
+                t.poison();
+            }
+        }
     }
 
     fn push(&mut self, map: bool) {
@@ -437,9 +471,11 @@ impl Scan<'_> {
     }
 
     /// A node ended at `span`: close the unit it was the root of, and
-    /// move its parent on to the next key, value or item.
-    fn node_end(&mut self, span: &Span) {
+    /// move its parent on to the next key, value or item. `done`: the
+    /// node's tree and whether it is sure (with the fast path on).
+    fn node_end(&mut self, span: &Span, done: Option<(Node, bool)>) {
         let end = offset(self.text, span.end);
+        let mut done = done;
         if self.stack.is_empty() {
             if let Some(root) = &mut self.doc.root {
                 root.range.end = end.max(root.range.start);
@@ -448,9 +484,21 @@ impl Scan<'_> {
             && let Some(mut item) = self.item.take()
         {
             item.range.end = end.max(item.range.start);
+            // A List item keeps its own tree (read item by item); the
+            // document's tree is then incomplete, hence unsure.
+            if let (Some(t), Some((node, sure))) = (&mut self.tree, done.take()) {
+                item.tree = sure.then_some(node);
+                t.poison();
+            }
             if let Some(items) = &mut self.doc.items {
                 items.push(item);
             }
+        }
+        if let (Some(t), Some((node, sure))) = (&mut self.tree, done) {
+            if !sure {
+                t.poison();
+            }
+            t.add(node);
         }
         if let Some(top) = self.stack.last_mut() {
             if top.map {

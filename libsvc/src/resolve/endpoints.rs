@@ -38,21 +38,23 @@ pub(super) fn attach_slices(
             .or_insert(e);
     }
     let nodes = super::topology::Nodes::new(&objects.nodes);
-    let mut pods_by_ns: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
-    for p in &objects.pods {
-        pods_by_ns.entry(p.meta.namespace()).or_default().push(p);
-    }
+    let pods = PodIndex::new(&objects.pods);
+    let written: BTreeMap<(&str, &str), &crate::model::Service> = objects
+        .services
+        .iter()
+        .rev()
+        .map(|s| ((s.meta.namespace(), s.meta.name.as_str()), s))
+        .collect();
     for svc in services.iter_mut() {
         let key = (svc.namespace.as_str(), svc.name.as_str());
         let has_selector = svc.selector.as_ref().is_some_and(|s| !s.is_empty());
         let mut slices = if let Some(list) = given.get(&key) {
             list.iter().map(|s| given_slice(s)).collect()
-        } else if has_selector {
-            let pods = pods_by_ns
-                .get(svc.namespace.as_str())
-                .map_or(&[][..], Vec::as_slice);
-            explain(svc, pods, objects, diags);
-            compute(svc, &objects.pods)
+        } else if let Some(selector) = svc.selector.as_ref().filter(|_| has_selector) {
+            let selected = pods.select(&svc.namespace, selector);
+            let written = written.get(&key).copied();
+            explain(svc, &selected, written, objects, diags);
+            compute(svc, &selected)
         } else if let Some(ep) = legacy.get(&key) {
             super::mirroring::mirror(ep)
                 .iter()
@@ -119,6 +121,63 @@ fn given_slice(s: &EndpointSlice) -> SliceInfo {
     }
 }
 
+/// The Pods of the input, found by namespace and label: what the
+/// controllers' informer indexers give them (`podLister.Pods(ns)`), plus
+/// one index per label pair so that a selector is matched against the
+/// Pods carrying its rarest pair rather than every Pod of the namespace
+/// (Services × Pods made resolving a large cluster quadratic).
+pub(crate) struct PodIndex<'a> {
+    pods: &'a [Pod],
+    by_namespace: BTreeMap<&'a str, Vec<usize>>,
+    /// namespace → label key → value → Pods.
+    by_label: BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<&'a str, Vec<usize>>>>,
+}
+
+impl<'a> PodIndex<'a> {
+    pub(crate) fn new(pods: &'a [Pod]) -> Self {
+        let mut index = PodIndex {
+            pods,
+            by_namespace: BTreeMap::new(),
+            by_label: BTreeMap::new(),
+        };
+        for (i, p) in pods.iter().enumerate() {
+            let ns = p.meta.namespace();
+            index.by_namespace.entry(ns).or_default().push(i);
+            let labels = index.by_label.entry(ns).or_default();
+            for (k, v) in &p.meta.labels {
+                labels
+                    .entry(k.as_str())
+                    .or_default()
+                    .entry(v.as_str())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        index
+    }
+
+    /// The Pods of `namespace` that `selector` matches, in input order
+    /// (an empty selector matches every Pod of the namespace).
+    pub(crate) fn select(&self, namespace: &str, selector: &BTreeMap<String, String>) -> Vec<&'a Pod> {
+        let candidates = if selector.is_empty() {
+            self.by_namespace.get(namespace)
+        } else {
+            let labels = self.by_label.get(namespace);
+            selector
+                .iter()
+                .map(|(k, v)| labels.and_then(|l| l.get(k.as_str())?.get(v.as_str())))
+                .min_by_key(|l| l.map_or(0, Vec::len))
+                .flatten()
+        };
+        candidates
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|&i| &self.pods[i])
+            .filter(|p| selects(selector, &p.meta.labels))
+            .collect()
+    }
+}
+
 /// A label selector (`spec.selector`, equality only) matches `labels`.
 pub(super) fn selects(
     selector: &BTreeMap<String, String>,
@@ -150,8 +209,9 @@ pub(super) fn resolve_target_port(
 /// The EndpointSlice controller (`Reconciler.Reconcile`): Pods of the
 /// Service's namespace matching its selector, one endpoint per Pod and
 /// address type of the Service, grouped by the ports they resolve to, then
-/// packed into slices (`super::slice_controller::pack`).
-fn compute(svc: &ServiceInfo, pods: &[Pod]) -> Vec<SliceInfo> {
+/// packed into slices (`super::slice_controller::pack`). `pods`: those its
+/// selector matches in its namespace ([`PodIndex::select`]).
+fn compute(svc: &ServiceInfo, pods: &[&Pod]) -> Vec<SliceInfo> {
     let Some(selector) = &svc.selector else {
         return Vec::new();
     };
@@ -163,6 +223,7 @@ fn compute(svc: &ServiceInfo, pods: &[Pod]) -> Vec<SliceInfo> {
     // (family, ports) → endpoints, in pod order (sorted by name for determinism).
     let mut selected: Vec<&Pod> = pods
         .iter()
+        .copied()
         .filter(|p| p.meta.namespace() == svc.namespace && selects(selector, &p.meta.labels))
         .filter(|p| super::endpoints_controller::should_pod_be_in_endpoints(p, true))
         .collect();
@@ -235,9 +296,15 @@ fn selector_text(selector: &BTreeMap<String, String>) -> String {
 /// Says why a Service with a selector would have no endpoints, in one
 /// place: a selector that matches nothing in the input, or a named
 /// targetPort that no selected Pod defines. kube-proxy's rules stay as they
-/// are (a Service without endpoints rejects its traffic). `pods`: those of
-/// the Service's namespace.
-fn explain(svc: &ServiceInfo, pods: &[&Pod], objects: &Objects, diags: &mut Vec<Diagnostic>) {
+/// are (a Service without endpoints rejects its traffic). `pods`: those its
+/// selector matches in its namespace; `written`: the Service as written.
+fn explain(
+    svc: &ServiceInfo,
+    pods: &[&Pod],
+    written: Option<&crate::model::Service>,
+    objects: &Objects,
+    diags: &mut Vec<Diagnostic>,
+) {
     let Some(selector) = svc.selector.as_ref().filter(|s| !s.is_empty()) else {
         return;
     };
@@ -248,12 +315,14 @@ fn explain(svc: &ServiceInfo, pods: &[&Pod], objects: &Objects, diags: &mut Vec<
         .filter(|p| selects(selector, &p.meta.labels))
         .filter(|p| !matches!(p.phase.as_deref(), Some("Succeeded") | Some("Failed")))
         .collect();
-    let workload_matches = objects
-        .workloads
-        .iter()
-        .any(|w| w.meta.namespace() == ns && selects(selector, &w.template.labels));
+    let workload_matches = || {
+        objects
+            .workloads
+            .iter()
+            .any(|w| w.meta.namespace() == ns && selects(selector, &w.template.labels))
+    };
     let sel = selector_text(selector);
-    if selected.is_empty() && !workload_matches {
+    if selected.is_empty() && !workload_matches() {
         let hint = nothing_matches_hint(selector, ns, objects);
         let mut d = Diagnostic::new(
             Severity::Warning,
@@ -273,11 +342,7 @@ fn explain(svc: &ServiceInfo, pods: &[&Pod], objects: &Objects, diags: &mut Vec<
         return;
     }
     // The Service as written, for the index of each port in spec.ports.
-    let Some(written) = objects
-        .services
-        .iter()
-        .find(|s| s.meta.namespace() == ns && s.meta.name == svc.name)
-    else {
+    let Some(written) = written else {
         return;
     };
     for (i, port) in written.spec.ports.iter().enumerate() {

@@ -118,18 +118,20 @@ pub struct Port {
 /// for the others (and stored ones, read from a cluster, as they are).
 pub fn endpoints_objects(objects: &Objects, table: &ServiceTable) -> Vec<EndpointsObject> {
     let mut out: BTreeMap<(String, String), EndpointsObject> = BTreeMap::new();
+    let mut stored: std::collections::BTreeSet<(&str, &str)> = Default::default();
     for e in &objects.endpoints {
         let key = (e.meta.namespace().to_string(), e.meta.name.clone());
         out.entry(key).or_insert_with(|| given(e));
+        if e.meta.is_stored() {
+            stored.insert((e.meta.namespace(), e.meta.name.as_str()));
+        }
     }
+    let pods = super::endpoints::PodIndex::new(&objects.pods);
     for svc in &table.services {
         let key = (svc.namespace.clone(), svc.name.clone());
         // A stored object is the cluster's state; any other Endpoints of a
         // Service with a selector is overwritten by the controller.
-        let stored = objects.endpoints.iter().any(|e| {
-            e.meta.namespace() == svc.namespace && e.meta.name == svc.name && e.meta.is_stored()
-        });
-        if stored {
+        if stored.contains(&(svc.namespace.as_str(), svc.name.as_str())) {
             continue;
         }
         // The Pod scan runs only for a Service whose slices the input gives.
@@ -142,18 +144,16 @@ pub fn endpoints_objects(objects: &Objects, table: &ServiceTable) -> Vec<Endpoin
                 .selector
                 .as_ref()
                 .filter(|sel| !sel.is_empty())
-                .is_some_and(|sel| {
-                    !objects.pods.iter().any(|p| {
-                        p.meta.namespace() == svc.namespace && selects(sel, &p.meta.labels)
-                    })
-                });
+                .is_some_and(|sel| pods.select(&svc.namespace, sel).is_empty());
         if slices_without_pods {
             // The input gives the Service's EndpointSlices but none of its
             // Pods: the slices stand for the Pods the cluster has (as they
             // do for kube-proxy and DNS), so the Endpoints are what the
             // controller would write from those Pods.
             out.insert(key, from_slices(svc));
-        } else if let Some(e) = sync_service(svc, &objects.pods) {
+        } else if let Some(e) =
+            sync_selected(svc, |sel| pods.select(&svc.namespace, sel).into_iter())
+        {
             out.insert(key, e);
         }
     }
@@ -259,16 +259,25 @@ fn given(e: &Endpoints) -> EndpointsObject {
 /// `Controller.syncService`: the Endpoints of `svc` from the Pods, or
 /// `None` when the controller writes none (no selector, ExternalName).
 pub fn sync_service(svc: &ServiceInfo, pods: &[Pod]) -> Option<EndpointsObject> {
+    sync_selected(svc, |selector| {
+        pods.iter()
+            .filter(move |p| p.meta.namespace() == svc.namespace && selects(selector, &p.meta.labels))
+    })
+}
+
+/// [`sync_service`] given how to find the Pods a selector matches in the
+/// Service's namespace (in input order).
+fn sync_selected<'p, I: Iterator<Item = &'p Pod>>(
+    svc: &'p ServiceInfo,
+    select: impl FnOnce(&'p BTreeMap<String, String>) -> I,
+) -> Option<EndpointsObject> {
     if svc.type_ == ServiceType::ExternalName {
         return None;
     }
     // An empty selector is stored as none.
     let selector = svc.selector.as_ref().filter(|s| !s.is_empty())?;
     let mut subsets = Vec::new();
-    let selected = pods
-        .iter()
-        .filter(|p| p.meta.namespace() == svc.namespace && selects(selector, &p.meta.labels));
-    for pod in selected {
+    for pod in select(selector) {
         if !should_pod_be_in_endpoints(pod, svc.publish_not_ready_addresses) {
             continue;
         }

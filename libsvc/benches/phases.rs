@@ -1,0 +1,129 @@
+//! Where the time goes: each stage of `load` and each output timed apart
+//! on generated clusters (1k and 10k Services × 10 endpoints, from YAML and
+//! from JSON), and the playground's keystroke (200 Services: `load` and
+//! every output). Plain timers, best of `RUNS`; prints one table.
+//!
+//! `cargo bench -p libsvc --bench phases` (add `-- 10000` for one size).
+
+mod common;
+
+use libsvc::render::{Mode, RenderOptions, render};
+use libsvc::{Input, Overrides, config, parse, resolve, validate};
+use std::time::{Duration, Instant};
+
+const RUNS: usize = 3;
+
+fn best<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut best = Duration::MAX;
+    let mut out = None;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let v = f();
+        best = best.min(t.elapsed());
+        out = Some(v);
+    }
+    (best, out.expect("RUNS > 0"))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+fn stages(label: &str, inputs: &[Input], overrides: &Overrides) {
+    let bytes: usize = inputs.iter().map(|i| i.text.len()).sum();
+    let (t_slow, _) = best(|| parse::parse_slow(inputs));
+    let (t_parse, parsed) = best(|| parse::parse(inputs));
+    let mut diags = Vec::new();
+    let (t_settings, settings) =
+        best(|| config::settings_from(&parsed.objects, overrides, &mut Vec::new()));
+    let (t_validate, v) = best(|| validate::validate(&parsed.objects, &settings));
+    diags.extend(v);
+    let (t_simulate, objects) = best(|| {
+        let mut o = parsed.objects.clone();
+        resolve::workloads::simulate(&mut o, &settings, &mut Vec::new());
+        o
+    });
+    let (t_resolve, _) = best(|| resolve::resolve(&objects, &settings, &mut Vec::new()));
+    let (t_load, loaded) = best(|| libsvc::load(inputs, overrides));
+    assert!(
+        loaded.errors().next().is_none(),
+        "{label}: {:?}",
+        loaded.errors().next()
+    );
+    println!(
+        "{label}: {:.1} MB; parse {} ms (every document by serde-saphyr: {}), settings {}, validate {}, simulate (incl. clone) {}, resolve {}; load {} ms",
+        bytes as f64 / 1e6,
+        ms(t_parse),
+        ms(t_slow),
+        ms(t_settings),
+        ms(t_validate),
+        ms(t_simulate),
+        ms(t_resolve),
+        ms(t_load)
+    );
+    for mode in [Mode::Iptables, Mode::Nftables, Mode::Ipvs, Mode::Env, Mode::Dns] {
+        let (t, out) = best(|| render(&loaded, mode, &RenderOptions::default()).expect("renders"));
+        let (t_all, _) = best(|| {
+            let l = libsvc::load(inputs, overrides);
+            render(&l, mode, &RenderOptions::default()).map(|r| r.text.len())
+        });
+        println!(
+            "  {:<9} render {:>7} ms ({:.1} MB out); end to end {:>7} ms",
+            mode.name(),
+            ms(t),
+            out.text.len() as f64 / 1e6,
+            ms(t_all)
+        );
+    }
+}
+
+/// The playground's work per keystroke: load, then every output.
+fn keystroke(services: usize) {
+    let inputs = [Input::new(
+        "playground.yaml",
+        common::cluster_yaml(services, 10, Default::default()),
+    )];
+    let overrides = common::overrides();
+    let (t, _) = best(|| {
+        let l = libsvc::load(&inputs, &overrides);
+        Mode::ALL
+            .iter()
+            .map(|m| render(&l, *m, &RenderOptions::default()).map_or(0, |r| r.text.len()))
+            .sum::<usize>()
+    });
+    println!(
+        "keystroke, {services} Services: load + every output {} ms",
+        ms(t)
+    );
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![1_000, 10_000]
+    } else {
+        sizes
+    };
+    let overrides = common::overrides();
+    keystroke(200);
+    for services in sizes {
+        let yaml = common::cluster_yaml(services, 10, Default::default());
+        stages(
+            &format!("{services} YAML"),
+            &[Input::new("cluster.yaml", yaml)],
+            &overrides,
+        );
+        let json = common::cluster_json(services, 10, Default::default());
+        stages(
+            &format!("{services} JSON"),
+            &[
+                Input::new("cluster.json", json),
+                Input::new("settings.yaml", common::SETTINGS_YAML),
+            ],
+            &overrides,
+        );
+    }
+}
