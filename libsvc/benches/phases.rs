@@ -61,7 +61,13 @@ fn stages(label: &str, inputs: &[Input], overrides: &Overrides) {
         ms(t_resolve),
         ms(t_load)
     );
-    for mode in [Mode::Iptables, Mode::Nftables, Mode::Ipvs, Mode::Env, Mode::Dns] {
+    for mode in [
+        Mode::Iptables,
+        Mode::Nftables,
+        Mode::Ipvs,
+        Mode::Env,
+        Mode::Dns,
+    ] {
         let (t, out) = best(|| render(&loaded, mode, &RenderOptions::default()).expect("renders"));
         let (t_all, _) = best(|| {
             let l = libsvc::load(inputs, overrides);

@@ -221,27 +221,52 @@ pub fn example(loaded: &Loaded, mode: Mode) -> Result<String, String> {
         let r = libsvc::render::render(loaded, mode, &opts).map_err(|e| e.to_string())?;
         text.push_str(&r.text);
     }
-    // The drift: the last rule that sends to an endpoint is gone (an
-    // iptables Service chain's jump to a KUBE-SEP chain, an IPVS real
-    // server; nftables: a Service chain's DNAT to its endpoints).
+    // The drift: one endpoint is gone from the last rule that sends to
+    // endpoints (an iptables Service chain's jump to a KUBE-SEP chain, an
+    // IPVS real server; nftables: the last element of a Service chain's
+    // `numgen random mod N map`, which becomes `mod N-1`, as a node whose
+    // kube-proxy missed one endpoint would have it).
     let lines: Vec<&str> = text.lines().collect();
     let gone = lines.iter().rposition(|l| match mode {
         Mode::Ipvs => l.starts_with("-a "),
-        Mode::Nftables => {
-            l.starts_with("add rule")
-                && l.contains(" service-")
-                && (l.contains(" dnat ") || l.contains(" endpoint-"))
-        }
+        Mode::Nftables => l.starts_with("add rule") && without_last_endpoint(l).is_some(),
         _ => l.starts_with("-A KUBE-SVC-") && l.contains("-j KUBE-SEP-"),
     });
     let mut out = String::with_capacity(text.len());
     for (n, l) in lines.iter().enumerate() {
-        if Some(n) != gone {
-            out.push_str(l);
-            out.push('\n');
+        if Some(n) == gone {
+            if let Some(shorter) = without_last_endpoint(l) {
+                out.push_str(&shorter);
+                out.push('\n');
+            }
+            continue;
         }
+        out.push_str(l);
+        out.push('\n');
     }
     Ok(out)
+}
+
+/// An nftables rule `… numgen random mod N map { 0 : A, …, N-1 : Z }`
+/// with its last element left out (`mod N-1`), when it has two or more.
+fn without_last_endpoint(rule: &str) -> Option<String> {
+    let at = rule.find(" numgen random mod ")?;
+    let rest = &rule[at + " numgen random mod ".len()..];
+    let (n, map) = rest.split_once(' ')?;
+    let n: usize = n.parse().ok()?;
+    let body = map.strip_prefix("map { ")?;
+    let (elements, tail) = body.split_once(" }")?;
+    let kept: Vec<&str> = elements.split(", ").collect();
+    if n < 2 || kept.len() != n {
+        return None;
+    }
+    Some(format!(
+        "{} numgen random mod {} map {{ {} }}{}",
+        &rule[..at],
+        n - 1,
+        kept[..n - 1].join(", "),
+        tail
+    ))
 }
 
 #[cfg(test)]
@@ -303,9 +328,7 @@ mod tests {
             let d = &report.differences[0];
             assert_eq!(d.service_port.as_deref(), Some("default/web:http"));
             assert_eq!(d.kind, check::Kind::Missing);
-            if m != Mode::Nftables {
-                assert!(d.item.contains("10.244.2.7:8080"), "{m:?}: {d}");
-            }
+            assert!(d.item.contains("10.244.2.7:8080"), "{m:?}: {d}");
         }
     }
 
