@@ -43,31 +43,78 @@ pub(super) fn attach_slices(
         pods_by_ns.entry(p.meta.namespace()).or_default().push(p);
     }
     for svc in services.iter_mut() {
-        let key = (svc.namespace.as_str(), svc.name.as_str());
-        let has_selector = svc.selector.as_ref().is_some_and(|s| !s.is_empty());
-        let mut slices = if let Some(list) = given.get(&key) {
-            list.iter().map(|s| given_slice(s)).collect()
-        } else if has_selector {
-            let pods = pods_by_ns
-                .get(svc.namespace.as_str())
-                .map_or(&[][..], Vec::as_slice);
-            explain(svc, pods, objects, diags);
-            compute(svc, &objects.pods)
-        } else if let Some(ep) = legacy.get(&key) {
-            super::mirroring::mirror(ep)
-                .iter()
-                .map(|s| SliceInfo {
-                    source: SliceSource::MirroredFromEndpoints,
-                    ..given_slice(s)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        slices.sort_by(|a, b| a.name.cmp(&b.name));
-        svc.slices = slices;
-        super::topology::write_hints(svc, &nodes);
+        // Owned, so that the lookups do not hold `svc`.
+        let (ns, name) = (svc.namespace.clone(), svc.name.clone());
+        let key = (ns.as_str(), name.as_str());
+        let given = given.get(&key).map(Vec::as_slice);
+        let legacy = legacy.get(&key).copied();
+        let pods = pods_by_ns.get(key.0).map_or(&[][..], Vec::as_slice);
+        attach(svc, given, legacy, pods, objects, &nodes, diags);
     }
+}
+
+/// [`attach_slices`] for one Service, its objects found by a scan (the
+/// incremental engine re-resolves one Service at a time).
+pub(super) fn attach_slices_of(
+    svc: &mut ServiceInfo,
+    objects: &Objects,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
+    let given: Vec<&EndpointSlice> = objects
+        .endpoint_slices
+        .iter()
+        .filter(|s| {
+            s.meta.namespace() == ns
+                && s.meta.labels.get(SERVICE_NAME_LABEL).map(String::as_str) == Some(name)
+        })
+        .collect();
+    let legacy = objects
+        .endpoints
+        .iter()
+        .find(|e| e.meta.namespace() == ns && e.meta.name == name);
+    let pods: Vec<&Pod> = objects
+        .pods
+        .iter()
+        .filter(|p| p.meta.namespace() == ns)
+        .collect();
+    let nodes = super::topology::Nodes::new(&objects.nodes);
+    let given = (!given.is_empty()).then_some(given.as_slice());
+    attach(svc, given, legacy, &pods, objects, &nodes, diags);
+}
+
+/// The slices of one Service: given ones (by the service-name label), else
+/// computed from the Pods its selector picks, else mirrored from its v1
+/// Endpoints; then the topology pass. `pods`: those of its namespace.
+fn attach(
+    svc: &mut ServiceInfo,
+    given: Option<&[&EndpointSlice]>,
+    legacy: Option<&Endpoints>,
+    pods: &[&Pod],
+    objects: &Objects,
+    nodes: &super::topology::Nodes,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let has_selector = svc.selector.as_ref().is_some_and(|s| !s.is_empty());
+    let mut slices = if let Some(list) = given {
+        list.iter().map(|s| given_slice(s)).collect()
+    } else if has_selector {
+        explain(svc, pods, objects, diags);
+        compute(svc, &objects.pods)
+    } else if let Some(ep) = legacy {
+        super::mirroring::mirror(ep)
+            .iter()
+            .map(|s| SliceInfo {
+                source: SliceSource::MirroredFromEndpoints,
+                ..given_slice(s)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    slices.sort_by(|a, b| a.name.cmp(&b.name));
+    svc.slices = slices;
+    super::topology::write_hints(svc, nodes);
 }
 
 fn address_type(s: &str) -> AddressType {
