@@ -321,10 +321,7 @@ fn both_paths_are_exercised() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let (mut scoped, mut full) = (0, 0);
     for _ in 0..200 {
-        let (old, new) = edited()
-            .new_tree(&mut runner)
-            .expect("generates")
-            .current();
+        let (old, new) = edited().new_tree(&mut runner).expect("generates").current();
         match check(&old, &new) {
             Ok(true) => scoped += 1,
             Ok(false) => full += 1,

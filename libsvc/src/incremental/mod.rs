@@ -526,7 +526,7 @@ fn build_full(
     let others: Vec<Mode> = modes
         .iter()
         .copied()
-        .filter(|m| *m != Mode::Nftables)
+        .filter(|m| !matches!(m, Mode::Nftables | Mode::Iptables))
         .collect();
     let mut outputs = Outputs::build(loaded, &others, options)?;
     let mut shared = Vec::new();
@@ -540,7 +540,17 @@ fn build_full(
         outputs.nftables = Some(rs);
         shared = s;
     }
-    Ok((outputs, scoped::Index::new(&loaded.objects, shared)))
+    let mut layouts = Vec::new();
+    if modes.contains(&Mode::Iptables) {
+        // As `proxy::iptables::rulesets` builds them.
+        let (rs, l) = scoped::iptables_full(loaded);
+        outputs.iptables = Some(rs);
+        layouts = l;
+    }
+    Ok((
+        outputs,
+        scoped::Index::new(&loaded.objects, shared, layouts),
+    ))
 }
 
 /// The inputs' objects and diagnostics as one read of all of them would

@@ -37,8 +37,12 @@ use super::{Deltas, State, Update, changed_service};
 use crate::config::parse_ip;
 use crate::model::{EndpointSlice, Endpoints, Objects, Service};
 use crate::parse::Parsed;
+use crate::proxy::iptables::build::{
+    LARGE_CLUSTER_THRESHOLD, Layout, PortPart, PortSpan, service_parts,
+};
+use crate::proxy::iptables::model as ipt;
 use crate::proxy::nftables::build::{Fragment, Shared, service_fragment};
-use crate::proxy::nftables::model::{Element, KeyPart, Ruleset, Table};
+use crate::proxy::nftables::model::{Element, KeyPart, Map, Ruleset, Set, Table};
 use crate::render::Mode;
 use crate::resolve::SERVICE_NAME_LABEL;
 use crate::table::ServiceInfo;
@@ -63,11 +67,13 @@ pub(super) struct Index {
     fresh: usize,
     /// nftables: elements that more than one service port adds.
     nft_shared: Shared,
+    /// iptables: where each service port's rules are, per family.
+    ipt_layouts: Vec<Layout>,
 }
 
 impl Index {
     /// The index of a snapshot (`nft_shared` from its nftables build).
-    pub(super) fn new(objects: &Objects, nft_shared: Shared) -> Index {
+    pub(super) fn new(objects: &Objects, nft_shared: Shared, ipt_layouts: Vec<Layout>) -> Index {
         let mut written = BTreeMap::new();
         let mut fresh = 0;
         for svc in &objects.services {
@@ -82,6 +88,7 @@ impl Index {
             written,
             fresh,
             nft_shared,
+            ipt_layouts,
         }
     }
 }
@@ -367,6 +374,10 @@ impl State {
         }
 
         // Everything holds: change the table and the models in place.
+        let scoped_infos: Vec<(Option<ServiceInfo>, Option<ServiceInfo>)> = scoped
+            .iter()
+            .map(|s| (s.old.clone(), s.new.clone()))
+            .collect();
         let mut deltas = Deltas::default();
         for s in &scoped {
             if changed_service(s.old.as_ref(), s.new.as_ref()) {
@@ -398,13 +409,40 @@ impl State {
             let after = restrict_all(rs, &parts);
             deltas.nftables = Some(super::nftables::diff(&before, &after));
         }
-        if self.outputs.iptables.is_some() {
-            let new = crate::proxy::iptables::rulesets(&self.loaded);
-            let old = self.outputs.iptables.replace(new);
-            deltas.iptables = old
-                .as_ref()
-                .zip(self.outputs.iptables.as_ref())
-                .map(|(o, n)| super::iptables::diff(o, n));
+        if let Some(rulesets) = self.outputs.iptables.as_mut() {
+            let settings = &self.loaded.settings;
+            let plans: Option<Vec<IptPlan>> = rulesets
+                .iter()
+                .zip(&self.index.ipt_layouts)
+                .map(|(rs, layout)| ipt_plan(rs, layout, &scoped_infos, settings))
+                .collect();
+            deltas.iptables = Some(match plans {
+                Some(plans) => {
+                    let mut families = Vec::new();
+                    for ((rs, layout), plan) in rulesets
+                        .iter_mut()
+                        .zip(self.index.ipt_layouts.iter_mut())
+                        .zip(plans)
+                    {
+                        let fd = ipt_splice(rs, layout, plan);
+                        if !fd.tables.is_empty() {
+                            families.push(fd);
+                        }
+                    }
+                    super::iptables::Delta {
+                        families,
+                        family_count: rulesets.len(),
+                    }
+                }
+                None => {
+                    // Another Service's rules move too: the whole ruleset.
+                    let (new, layouts) = iptables_full(&self.loaded);
+                    let d = super::iptables::diff(rulesets, &new);
+                    *rulesets = new;
+                    self.index.ipt_layouts = layouts;
+                    d
+                }
+            });
         }
         Some(Update {
             deltas,
@@ -588,19 +626,193 @@ fn restrict<'a>(t: &Table, frags: impl Iterator<Item = &'a Fragment> + Clone) ->
         sets: t
             .sets
             .iter()
-            .map(|s| crate::proxy::nftables::model::Set {
+            .map(|s| Set {
+                name: s.name.clone(),
+                key_type: s.key_type.clone(),
+                flags: s.flags.clone(),
+                timeout: s.timeout,
+                comment: s.comment.clone(),
                 elements: pick(&s.name, &s.elements),
-                ..s.clone()
             })
             .collect(),
         maps: t
             .maps
             .iter()
-            .map(|m| crate::proxy::nftables::model::Map {
+            .map(|m| Map {
+                name: m.name.clone(),
+                key_type: m.key_type.clone(),
+                comment: m.comment.clone(),
                 elements: pick(&m.name, &m.elements),
-                ..m.clone()
             })
             .collect(),
         counters: t.counters.clone(),
+    }
+}
+
+/// The iptables rulesets of every family, with their layouts.
+pub(super) fn iptables_full(loaded: &crate::Loaded) -> (Vec<ipt::Ruleset>, Vec<Layout>) {
+    loaded
+        .settings
+        .families()
+        .into_iter()
+        .map(|f| crate::proxy::iptables::build::build_indexed(&loaded.table, &loaded.settings, f))
+        .unzip()
+}
+
+/// How one family's iptables ruleset changes: the service ports
+/// `a..b` of its layout give way to `parts`.
+pub(super) struct IptPlan {
+    a: usize,
+    b: usize,
+    parts: Vec<PortPart>,
+}
+
+/// The plan for one family, when the affected Services' ports can be
+/// replaced where they are: only one affected Service has ports (old or
+/// new), its port names sit together in the layout, and the large-cluster
+/// mode stays as it is (it changes every endpoint rule's comment).
+fn ipt_plan(
+    rs: &ipt::Ruleset,
+    layout: &Layout,
+    scoped: &[(Option<ServiceInfo>, Option<ServiceInfo>)],
+    settings: &crate::config::Settings,
+) -> Option<IptPlan> {
+    let family = rs.family;
+    let large = layout.endpoints > LARGE_CLUSTER_THRESHOLD;
+    let fixed: Vec<usize> = layout.base.iter().map(Vec::len).collect();
+    let chains =
+        |t: usize| -> &[ipt::Chain] { rs.tables.get(t).map_or(&[], |x| &x.chains[..fixed[t]]) };
+    let mut with_ports = Vec::new();
+    for (old, new) in scoped {
+        let old_names: Vec<String> = old
+            .iter()
+            .flat_map(|s| crate::proxy::service_ports_of(s, settings, family))
+            .map(|sp| sp.port_name())
+            .collect();
+        let parts = new
+            .as_ref()
+            .map(|s| service_parts(s, settings, family, [chains(0), chains(1)], large))
+            .unwrap_or_default();
+        if !old_names.is_empty() || !parts.is_empty() {
+            with_ports.push((old_names, parts));
+        }
+    }
+    let Some((old_names, parts)) = with_ports.pop() else {
+        return Some(IptPlan {
+            a: 0,
+            b: 0,
+            parts: Vec::new(),
+        });
+    };
+    if !with_ports.is_empty() {
+        return None;
+    }
+    let ports = &layout.ports;
+    let at = |name: &str| ports.partition_point(|p| p.name.as_str() < name);
+    let (a, b) = match old_names.first() {
+        Some(first) => {
+            let a = at(first);
+            let b = a + old_names.len();
+            let here = ports.get(a..b)?;
+            if here.iter().zip(&old_names).any(|(p, n)| p.name != *n) {
+                return None;
+            }
+            (a, b)
+        }
+        None => {
+            let a = at(&parts[0].span.name);
+            (a, a)
+        }
+    };
+    // The new names fit between the neighbours of the block.
+    if let (Some(first), Some(last)) = (parts.first(), parts.last()) {
+        let before = a.checked_sub(1).map(|i| ports[i].name.as_str());
+        let after = ports.get(b).map(|p| p.name.as_str());
+        if before.is_some_and(|n| n >= first.span.name.as_str())
+            || after.is_some_and(|n| n <= last.span.name.as_str())
+        {
+            return None;
+        }
+    }
+    let gone: usize = ports[a..b].iter().map(|p| p.endpoints).sum();
+    let come: usize = parts.iter().map(|p| p.span.endpoints).sum();
+    if (layout.endpoints - gone + come > LARGE_CLUSTER_THRESHOLD) != large {
+        return None;
+    }
+    Some(IptPlan { a, b, parts })
+}
+
+/// Carries out `plan` on one family's ruleset and layout, and returns that
+/// family's delta as `iptables::diff` gives it: the fixed chains whose
+/// rules changed and the Service's own chains that are new or changed, in
+/// table order, and its own chains that are gone.
+fn ipt_splice(
+    rs: &mut ipt::Ruleset,
+    layout: &mut Layout,
+    plan: IptPlan,
+) -> super::iptables::FamilyDelta {
+    let IptPlan { a, b, parts } = plan;
+    let mut tables = Vec::new();
+    for (t, table) in rs.tables.iter_mut().enumerate().take(2) {
+        let fixed = layout.base[t].len();
+        let mut changed = Vec::new();
+        for c in 0..fixed {
+            let off = layout.base[t][c]
+                + layout.ports[..a]
+                    .iter()
+                    .map(|p| p.rules[t][c])
+                    .sum::<usize>();
+            let n = layout.ports[a..b]
+                .iter()
+                .map(|p| p.rules[t][c])
+                .sum::<usize>();
+            let new: Vec<ipt::Rule> = parts
+                .iter()
+                .flat_map(|p| p.rules[t][c].iter().cloned())
+                .collect();
+            let rules = &mut table.chains[c].rules;
+            if rules[off..off + n] != new[..] {
+                rules.splice(off..off + n, new);
+                changed.push(c);
+            }
+        }
+        let off = fixed + layout.ports[..a].iter().map(|p| p.own[t]).sum::<usize>();
+        let n = layout.ports[a..b].iter().map(|p| p.own[t]).sum::<usize>();
+        let new: Vec<ipt::Chain> = parts
+            .iter()
+            .flat_map(|p| p.own[t].iter().cloned())
+            .collect();
+        let old: Vec<ipt::Chain> = table
+            .chains
+            .splice(off..off + n, new.iter().cloned())
+            .collect();
+        let mut chains: Vec<ipt::Chain> =
+            changed.iter().map(|&c| table.chains[c].clone()).collect();
+        chains.extend(
+            new.iter()
+                .filter(|c| !old.iter().any(|o| o.name == c.name && o.rules == c.rules))
+                .cloned(),
+        );
+        let deleted: Vec<String> = old
+            .iter()
+            .filter(|o| !new.iter().any(|c| c.name == o.name))
+            .map(|o| o.name.clone())
+            .collect();
+        if !chains.is_empty() || !deleted.is_empty() {
+            tables.push(super::iptables::TableDelta {
+                name: table.name,
+                chains,
+                deleted,
+            });
+        }
+    }
+    let gone: usize = layout.ports[a..b].iter().map(|p| p.endpoints).sum();
+    let spans: Vec<PortSpan> = parts.into_iter().map(|p| p.span).collect();
+    layout.endpoints = layout.endpoints - gone + spans.iter().map(|p| p.endpoints).sum::<usize>();
+    layout.ports.splice(a..b, spans);
+    super::iptables::FamilyDelta {
+        family: rs.family,
+        tables,
+        jumps_changed: false,
     }
 }
