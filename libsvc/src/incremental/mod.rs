@@ -12,10 +12,13 @@
 //!
 //! What is kept: each input's parsed objects, so a change re-reads only its
 //! own files, and the snapshot's objects, into which a change is spliced.
-//! Validation, resolution and the model build then run over the whole
-//! snapshot (allocation, slice mirroring and kube-apiserver's cross-object
-//! checks look across Services), and the delta is taken per chain, map, set
-//! element and virtual server.
+//! When the change set allows it ([`scoped`]), only the affected Services
+//! are then validated, resolved and built, and their parts of the models
+//! replaced; otherwise validation, resolution and the model build run over
+//! the whole snapshot (allocation, slice mirroring and kube-apiserver's
+//! cross-object checks look across Services). Either way the delta is
+//! taken per chain, map, set element and virtual server, and equals the
+//! delta of the whole models.
 
 pub mod iptables;
 pub mod ipvs;

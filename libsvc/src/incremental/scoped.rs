@@ -494,7 +494,7 @@ fn splice_allowed(
     let mut seen_elements = BTreeSet::new();
     for f in new {
         for c in &f.chains {
-            let taken = !own_chains.contains(c.name.as_str()) && t.chain(&c.name).is_some();
+            let taken = !own_chains.contains(c.name.as_str()) && chain_at(t, &c.name).is_ok();
             if taken || !seen_chains.insert(c.name.as_str()) {
                 return false;
             }
@@ -533,6 +533,11 @@ fn elements_of_mut<'a>(t: &'a mut Table, name: &str) -> Option<&'a mut Vec<Eleme
         .map(|m| &mut m.elements)
 }
 
+/// Chains are kept in name order (the build's `BTreeMap`).
+fn chain_at(t: &Table, name: &str) -> Result<usize, usize> {
+    t.chains.binary_search_by(|x| x.name.as_str().cmp(name))
+}
+
 /// Elements are kept in key order (the build's `BTreeMap`).
 fn find(v: &[Element], key: &[KeyPart]) -> Result<usize, usize> {
     v.binary_search_by(|e| e.key.as_slice().cmp(key))
@@ -543,7 +548,7 @@ fn find(v: &[Element], key: &[KeyPart]) -> Result<usize, usize> {
 fn splice_fragments(t: &mut Table, old: &[Fragment], new: &[Fragment]) {
     for f in old {
         for c in &f.chains {
-            if let Ok(i) = t.chains.binary_search_by(|x| x.name.as_str().cmp(&c.name)) {
+            if let Ok(i) = chain_at(t, &c.name) {
                 t.chains.remove(i);
             }
         }
@@ -559,7 +564,7 @@ fn splice_fragments(t: &mut Table, old: &[Fragment], new: &[Fragment]) {
     }
     for f in new {
         for c in &f.chains {
-            match t.chains.binary_search_by(|x| x.name.as_str().cmp(&c.name)) {
+            match chain_at(t, &c.name) {
                 Ok(i) => t.chains[i] = c.clone(),
                 Err(i) => t.chains.insert(i, c.clone()),
             }
@@ -617,11 +622,10 @@ fn restrict<'a>(t: &Table, frags: impl Iterator<Item = &'a Fragment> + Clone) ->
         family: t.family,
         name: t.name.clone(),
         comment: t.comment.clone(),
-        chains: t
-            .chains
+        // (`chains` iterates in name order, the table's order.)
+        chains: chains
             .iter()
-            .filter(|c| chains.contains(c.name.as_str()))
-            .cloned()
+            .filter_map(|name| chain_at(t, name).ok().map(|i| t.chains[i].clone()))
             .collect(),
         sets: t
             .sets
