@@ -42,7 +42,7 @@ use crate::proxy::iptables::build::{
 };
 use crate::proxy::iptables::model as ipt;
 use crate::proxy::nftables::build::{Fragment, Shared, service_fragment};
-use crate::proxy::nftables::model::{Element, KeyPart, Map, Ruleset, Set, Table};
+use crate::proxy::nftables::model::{Chain, Element, KeyPart, Map, Ruleset, Set, Table};
 use crate::render::Mode;
 use crate::resolve::SERVICE_NAME_LABEL;
 use crate::table::ServiceInfo;
@@ -546,12 +546,14 @@ fn find(v: &[Element], key: &[KeyPart]) -> Result<usize, usize> {
 /// Replaces the parts `old` by `new` in `t`: chains (kept in name order)
 /// and elements (in key order).
 fn splice_fragments(t: &mut Table, old: &[Fragment], new: &[Fragment]) {
+    let gone: BTreeSet<&str> = old
+        .iter()
+        .flat_map(|f| &f.chains)
+        .map(|c| c.name.as_str())
+        .collect();
+    let come: Vec<Chain> = new.iter().flat_map(|f| f.chains.iter().cloned()).collect();
+    merge_chains(&mut t.chains, gone, come);
     for f in old {
-        for c in &f.chains {
-            if let Ok(i) = chain_at(t, &c.name) {
-                t.chains.remove(i);
-            }
-        }
         for (name, es) in &f.elements {
             if let Some(v) = elements_of_mut(t, name) {
                 for e in es {
@@ -563,12 +565,6 @@ fn splice_fragments(t: &mut Table, old: &[Fragment], new: &[Fragment]) {
         }
     }
     for f in new {
-        for c in &f.chains {
-            match chain_at(t, &c.name) {
-                Ok(i) => t.chains[i] = c.clone(),
-                Err(i) => t.chains.insert(i, c.clone()),
-            }
-        }
         for (name, es) in &f.elements {
             if let Some(v) = elements_of_mut(t, name) {
                 for e in es {
@@ -580,6 +576,45 @@ fn splice_fragments(t: &mut Table, old: &[Fragment], new: &[Fragment]) {
             }
         }
     }
+}
+
+/// Takes the chains named `gone` out of `chains` (kept in name order) and
+/// puts `come` in: a chain that comes back under its name in place, the
+/// others in one pass over the table (a table of 10k Services has some
+/// 100k chains: one move per chain, not one per change).
+fn merge_chains(chains: &mut Vec<Chain>, mut gone: BTreeSet<&str>, mut come: Vec<Chain>) {
+    come.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut insert: Vec<(usize, Chain)> = Vec::new();
+    for c in come {
+        match chains.binary_search_by(|x| x.name.as_str().cmp(&c.name)) {
+            Ok(i) => {
+                gone.remove(c.name.as_str());
+                chains[i] = c;
+            }
+            Err(i) => insert.push((i, c)),
+        }
+    }
+    let drop: Vec<usize> = gone
+        .iter()
+        .filter_map(|n| chains.binary_search_by(|x| x.name.as_str().cmp(n)).ok())
+        .collect();
+    if drop.is_empty() && insert.is_empty() {
+        return;
+    }
+    let old = std::mem::take(chains);
+    let mut out = Vec::with_capacity(old.len() + insert.len() - drop.len());
+    let mut insert = insert.into_iter().peekable();
+    let mut drop = drop.into_iter().peekable();
+    for (i, c) in old.into_iter().enumerate() {
+        while let Some((_, c)) = insert.next_if(|(at, _)| *at <= i) {
+            out.push(c);
+        }
+        if drop.next_if_eq(&i).is_none() {
+            out.push(c);
+        }
+    }
+    out.extend(insert.map(|(_, c)| c));
+    *chains = out;
 }
 
 /// The ruleset cut down to what the fragments touch: their chains, every
