@@ -338,7 +338,11 @@ fn both_paths_are_exercised() {
 #[test]
 fn one_service_changes_take_the_scoped_path() {
     let base = |i: u8| Svc {
-        type_: if i % 2 == 0 { "NodePort" } else { "ClusterIP" },
+        type_: if i.is_multiple_of(2) {
+            "NodePort"
+        } else {
+            "ClusterIP"
+        },
         port: 80,
         proto: "TCP",
         etp_local: false,
