@@ -794,17 +794,23 @@ fn ipt_splice(
     let mut tables = Vec::new();
     for (t, table) in rs.tables.iter_mut().enumerate().take(2) {
         let fixed = layout.base[t].len();
+        // Where the block starts in each fixed chain, and its rules there
+        // (one pass over the ports before it).
+        let mut start = layout.base[t].clone();
+        for p in &layout.ports[..a] {
+            for (s, n) in start.iter_mut().zip(&p.rules[t]) {
+                *s += n;
+            }
+        }
+        let mut count = vec![0; fixed];
+        for p in &layout.ports[a..b] {
+            for (s, n) in count.iter_mut().zip(&p.rules[t]) {
+                *s += n;
+            }
+        }
         let mut changed = Vec::new();
         for c in 0..fixed {
-            let off = layout.base[t][c]
-                + layout.ports[..a]
-                    .iter()
-                    .map(|p| p.rules[t][c])
-                    .sum::<usize>();
-            let n = layout.ports[a..b]
-                .iter()
-                .map(|p| p.rules[t][c])
-                .sum::<usize>();
+            let (off, n) = (start[c], count[c]);
             let new: Vec<ipt::Rule> = parts
                 .iter()
                 .flat_map(|p| p.rules[t][c].iter().cloned())
