@@ -377,3 +377,23 @@ fn one_service_changes_take_the_scoped_path() {
         assert!(check(&old, &new).unwrap());
     }
 }
+
+/// Workloads stand for Pods (`resolve/workloads.rs`, `simulate`, run by
+/// every load after the inputs' Pods): a change of replicas after a
+/// scoped change gives the Pods a fresh load gives, not the old ones again.
+#[test]
+fn workload_change_equals_a_fresh_load() {
+    let d = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: c, image: x}]}\n";
+    let s = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.96.0.5\n  selector: {app: web}\n  ports: [{port: 80}]\n";
+    let mut st = state(vec![Input::new("d.yaml", d), Input::new("s.yaml", s)]);
+    let s2 = s.replace("port: 80", "port: 81");
+    st.apply(vec![Change::Put(Input::new("s.yaml", s2))])
+        .unwrap();
+    let d3 = d.replace("replicas: 2", "replicas: 3");
+    st.apply(vec![Change::Put(Input::new("d.yaml", d3))])
+        .unwrap();
+    let fresh = state(st.inputs().cloned().collect());
+    assert_eq!(st.loaded().objects, fresh.loaded().objects);
+    assert_eq!(st.loaded().table, fresh.loaded().table);
+    assert_eq!(st.outputs(), fresh.outputs());
+}

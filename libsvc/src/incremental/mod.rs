@@ -399,7 +399,11 @@ impl State {
                 return Ok(update);
             }
         }
-        let objects = std::mem::take(&mut self.loaded.objects);
+        let mut objects = std::mem::take(&mut self.loaded.objects);
+        // The Pods simulated for workloads follow the inputs' Pods; the
+        // load simulates them again.
+        let input_pods = self.inputs.iter().map(|(_, p)| p.objects.pods.len()).sum();
+        objects.pods.truncate(input_pods);
         let diagnostics = self
             .inputs
             .iter()
