@@ -349,7 +349,18 @@ fn ipt_canonical(ns: &Netns) -> Result<String, String> {
 }
 
 fn kernel_case(old: &[Option<Svc>], new: &[Option<Svc>]) -> Result<(), String> {
-    let mut st = state(old);
+    kernel_case_in(old, new, &MODES).map(|_| ())
+}
+
+/// [`kernel_case`] with the state building `modes`; whether the change set
+/// took the scoped path.
+fn kernel_case_in(
+    old: &[Option<Svc>],
+    new: &[Option<Svc>],
+    modes: &[Mode],
+) -> Result<bool, String> {
+    let mut st = State::new(inputs(old), overrides(), modes, RenderOptions::default())
+        .map_err(|e| e.to_string())?;
     let old_nft = st.outputs().nftables.clone().unwrap().to_string();
     let old_ipt = libsvc::proxy::iptables::render::restore_text(
         &st.outputs().iptables.clone().unwrap()[0],
@@ -389,7 +400,7 @@ fn kernel_case(old: &[Option<Svc>], new: &[Option<Svc>]) -> Result<(), String> {
             return Err(format!("iptables listings differ:\n{la}\n----\n{lb}"));
         }
     }
-    Ok(())
+    Ok(update.scoped)
 }
 
 /// The fixed change set, and a few generated ones, in the kernel.
@@ -409,4 +420,24 @@ fn kernel_old_plus_delta_lists_as_new() {
             kernel_case(&old, &new).map_err(TestCaseError::fail)
         })
         .unwrap();
+}
+
+/// The scoped path's deltas (`incremental/scoped.rs`: only the changed
+/// Service's chains, elements and rules) in the kernel: one Service's
+/// endpoints change, one goes, one comes, each alone, then all at once.
+#[test]
+fn kernel_scoped_delta_lists_as_new() {
+    if !kernel_tests_enabled() || !have("nft") {
+        return;
+    }
+    const SCOPED: [Mode; 2] = [Mode::Nftables, Mode::Iptables];
+    let (old, new) = fixed();
+    for k in 0..old.len() {
+        let mut one = old.clone();
+        one[k] = new[k].clone();
+        let scoped = kernel_case_in(&old, &one, &SCOPED).unwrap();
+        // Slot 2 comes with session affinity: its sets go the full way.
+        assert_eq!(scoped, k != 2, "slot {k}");
+    }
+    kernel_case_in(&old, &new, &SCOPED).unwrap();
 }

@@ -12,15 +12,19 @@
 //!
 //! What is kept: each input's parsed objects, so a change re-reads only its
 //! own files, and the snapshot's objects, into which a change is spliced.
-//! Validation, resolution and the model build then run over the whole
-//! snapshot (allocation, slice mirroring and kube-apiserver's cross-object
-//! checks look across Services), and the delta is taken per chain, map, set
-//! element and virtual server.
+//! When the change set allows it ([`scoped`]), only the affected Services
+//! are then validated, resolved and built, and their parts of the models
+//! replaced; otherwise validation, resolution and the model build run over
+//! the whole snapshot (allocation, slice mirroring and kube-apiserver's
+//! cross-object checks look across Services). Either way the delta is
+//! taken per chain, map, set element and virtual server, and equals the
+//! delta of the whole models.
 
 pub mod iptables;
 pub mod ipvs;
 pub mod lines;
 pub mod nftables;
+mod scoped;
 
 use crate::dns::record::Record;
 use crate::env::EnvVar;
@@ -184,7 +188,7 @@ pub fn changed_services(old: &crate::ServiceTable, new: &crate::ServiceTable) ->
                     j += 1;
                 }
                 std::cmp::Ordering::Equal => {
-                    if x != y && !same_but_origin(x, y) {
+                    if changed_service(Some(x), Some(y)) {
                         out.push(x.key());
                     }
                     i += 1;
@@ -203,6 +207,19 @@ pub fn changed_services(old: &crate::ServiceTable, new: &crate::ServiceTable) ->
         }
     }
     out
+}
+
+/// A Service's entry was added, removed, or changed (other than in where
+/// it was read from).
+fn changed_service(
+    old: Option<&crate::table::ServiceInfo>,
+    new: Option<&crate::table::ServiceInfo>,
+) -> bool {
+    match (old, new) {
+        (Some(x), Some(y)) => x != y && !same_but_origin(x, y),
+        (None, None) => false,
+        _ => true,
+    }
 }
 
 /// Equal but for where they were read from (file names, positions).
@@ -236,6 +253,8 @@ pub struct State {
     inputs: Vec<(Input, Parsed)>,
     loaded: Loaded,
     outputs: Outputs,
+    /// What the scoped path needs to know about the whole snapshot.
+    index: scoped::Index,
 }
 
 /// What one change set did.
@@ -243,6 +262,9 @@ pub struct State {
 pub struct Update {
     /// The deltas of the outputs (and the Services that changed).
     pub deltas: Deltas,
+    /// Only the affected Services were validated, resolved and built again
+    /// (the scoped path); otherwise the whole snapshot was.
+    pub scoped: bool,
 }
 
 impl State {
@@ -261,7 +283,7 @@ impl State {
             })
             .collect();
         let loaded = crate::load_parsed(merge(&inputs), &overrides);
-        let outputs = Outputs::build(&loaded, modes, &options)?;
+        let (outputs, index) = build_full(&loaded, modes, &options)?;
         Ok(State {
             overrides,
             modes: modes.to_vec(),
@@ -269,6 +291,7 @@ impl State {
             inputs,
             loaded,
             outputs,
+            index,
         })
     }
 
@@ -287,15 +310,29 @@ impl State {
         self.inputs.iter().map(|(i, _)| i)
     }
 
-    /// Applies a change set: re-reads the inputs it names, reloads, and
-    /// yields the deltas. On an error the state is unchanged.
+    /// Applies a change set: re-reads the inputs it names and yields the
+    /// deltas. When only Services, EndpointSlices and Endpoints changed and
+    /// nothing ties them to the rest, only the affected Services are
+    /// validated, resolved and built again ([`scoped`]); otherwise the
+    /// whole snapshot is. Either way the state equals a fresh [`State::new`]
+    /// of the new inputs. On an error the state is unchanged.
     pub fn apply(&mut self, changes: Vec<Change>) -> Result<Update, RenderError> {
         // Changed in place (a copy of every input would cost more than the
         // change), with what it takes to undo them on an error. The merged
         // objects of the snapshot are spliced, not merged again.
         let mut undo: Vec<Undo> = Vec::new();
         let mut objects = std::mem::take(&mut self.loaded.objects);
+        // Each input changed, before and after (by position in `undo` and
+        // name); one input named twice goes the full way.
+        let mut names: Vec<Arc<str>> = Vec::new();
+        let mut once = true;
         for c in changes {
+            let name = match &c {
+                Change::Put(i) => i.name.clone(),
+                Change::Remove(n) => n.clone(),
+            };
+            once &= !names.contains(&name);
+            names.push(name);
             match c {
                 Change::Put(input) => {
                     let parsed = crate::parse::parse(std::slice::from_ref(&input));
@@ -320,19 +357,53 @@ impl State {
                     }
                 }
                 Change::Remove(name) => {
-                    if let Some(at) = self.inputs.iter().position(|(i, _)| i.name == name) {
-                        let start = self.offsets(at);
-                        splice(
-                            &mut objects,
-                            start,
-                            &self.inputs[at].1.objects,
-                            &Objects::default(),
-                        );
-                        undo.push(Undo::Removed(at, self.inputs.remove(at)));
+                    match self.inputs.iter().position(|(i, _)| i.name == name) {
+                        Some(at) => {
+                            let start = self.offsets(at);
+                            splice(
+                                &mut objects,
+                                start,
+                                &self.inputs[at].1.objects,
+                                &Objects::default(),
+                            );
+                            undo.push(Undo::Removed(at, self.inputs.remove(at)));
+                        }
+                        None => undo.push(Undo::Nothing),
                     }
                 }
             }
         }
+        self.loaded.objects = objects;
+        if once {
+            let now: Vec<Option<Parsed>> = names
+                .iter()
+                .map(|n| {
+                    self.inputs
+                        .iter()
+                        .find(|(i, _)| i.name == *n)
+                        .map(|(_, p)| p.clone())
+                })
+                .collect();
+            let touched: Vec<scoped::Touched<'_>> = undo
+                .iter()
+                .zip(&now)
+                .map(|(u, new)| scoped::Touched {
+                    old: match u {
+                        Undo::Replaced(_, (_, p)) | Undo::Removed(_, (_, p)) => Some(p),
+                        Undo::Pushed | Undo::Nothing => None,
+                    },
+                    new: new.as_ref(),
+                })
+                .collect();
+            if let Some(update) = self.apply_scoped(&touched) {
+                return Ok(update);
+            }
+        }
+        let mut objects = std::mem::take(&mut self.loaded.objects);
+        // The Pods simulated for workloads follow the inputs' Pods; the
+        // load simulates them again.
+        let input_pods = self.inputs.iter().map(|(_, p)| p.objects.pods.len()).sum();
+        objects.pods.truncate(input_pods);
         let diagnostics = self
             .inputs
             .iter()
@@ -349,7 +420,7 @@ impl State {
             skipped,
         };
         let loaded = crate::load_parsed(parsed, &self.overrides);
-        let outputs = match Outputs::build(&loaded, &self.modes, &self.options) {
+        let (outputs, index) = match build_full(&loaded, &self.modes, &self.options) {
             Ok(o) => o,
             Err(e) => {
                 for u in undo.into_iter().rev() {
@@ -359,6 +430,7 @@ impl State {
                             self.inputs.pop();
                         }
                         Undo::Removed(at, old) => self.inputs.insert(at, old),
+                        Undo::Nothing => {}
                     }
                 }
                 self.loaded.objects = merge(&self.inputs).objects;
@@ -369,7 +441,11 @@ impl State {
         deltas.services = changed_services(&self.loaded.table, &loaded.table);
         self.loaded = loaded;
         self.outputs = outputs;
-        Ok(Update { deltas })
+        self.index = index;
+        Ok(Update {
+            deltas,
+            scoped: false,
+        })
     }
 
     /// Where the objects of input `at` start in the merged objects, per kind.
@@ -443,6 +519,45 @@ enum Undo {
     Replaced(usize, (Input, Parsed)),
     Pushed,
     Removed(usize, (Input, Parsed)),
+    /// A removal of an input the state does not have.
+    Nothing,
+}
+
+/// The outputs of `modes` and the scoped path's index, from scratch (the
+/// nftables model with the elements its service ports share).
+fn build_full(
+    loaded: &Loaded,
+    modes: &[Mode],
+    options: &RenderOptions,
+) -> Result<(Outputs, scoped::Index), RenderError> {
+    let others: Vec<Mode> = modes
+        .iter()
+        .copied()
+        .filter(|m| !matches!(m, Mode::Nftables | Mode::Iptables))
+        .collect();
+    let mut outputs = Outputs::build(loaded, &others, options)?;
+    let mut shared = Vec::new();
+    if modes.contains(&Mode::Nftables) {
+        // As `proxy::nftables::ruleset` builds it (its notes are not kept).
+        let (rs, s) = crate::proxy::nftables::build::build_indexed(
+            &loaded.table,
+            &loaded.settings,
+            &mut Vec::new(),
+        );
+        outputs.nftables = Some(rs);
+        shared = s;
+    }
+    let mut layouts = Vec::new();
+    if modes.contains(&Mode::Iptables) {
+        // As `proxy::iptables::rulesets` builds them.
+        let (rs, l) = scoped::iptables_full(loaded);
+        outputs.iptables = Some(rs);
+        layouts = l;
+    }
+    Ok((
+        outputs,
+        scoped::Index::new(&loaded.objects, shared, layouts),
+    ))
 }
 
 /// The inputs' objects and diagnostics as one read of all of them would

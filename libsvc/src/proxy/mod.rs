@@ -163,51 +163,74 @@ pub fn service_ports<'a>(
 ) -> Vec<ServicePortInfo<'a>> {
     let mut out = Vec::new();
     for svc in &table.services {
-        if svc.type_ == ServiceType::ExternalName || svc.headless || unseen_service(svc).is_some() {
-            continue;
-        }
-        let Some(cluster_ip) = svc.cluster_ip(family) else {
-            continue;
-        };
-        let of_family = |ip: &IpAddr| IpFamily::of(ip) == family;
-        let external_ips: Vec<IpAddr> = svc
-            .external_ips
-            .iter()
-            .filter_map(|s| crate::config::parse_ip(s))
-            .filter(of_family)
-            .collect();
-        let load_balancer_vips: Vec<IpAddr> = svc
-            .lb_ingress
-            .iter()
-            .filter(|i| !i.ip_mode_proxy)
-            .map(|i| i.ip)
-            .filter(of_family)
-            .collect();
-        let source_ranges: Vec<IpNet> = svc
-            .source_ranges()
-            .into_iter()
-            .filter(|n| IpFamily::of(&n.addr()) == family)
-            // kube-proxy keeps the parsed *net.IPNet, which prints masked.
-            .map(|n| n.trunc())
-            .collect();
-        for port in &svc.ports {
-            out.push(ServicePortInfo {
-                service: svc,
-                port,
-                family,
-                cluster_ip,
-                external_ips: external_ips.clone(),
-                load_balancer_vips: load_balancer_vips.clone(),
-                source_ranges: source_ranges.clone(),
-                endpoints: endpoints_for(svc, port, family, &settings.node.name),
-                node_name: settings.node.name.clone(),
-                node_zone: settings.node.zone.clone(),
-                prefer_same_node: settings.prefer_same_node(),
-            });
-        }
+        push_service_ports(&mut out, svc, settings, family);
     }
     out.sort_by_key(|sp| sp.port_name());
     out
+}
+
+/// The service ports of one Service, as [`service_ports`] gives them
+/// (sorted by port name), for the incremental engine.
+pub fn service_ports_of<'a>(
+    svc: &'a ServiceInfo,
+    settings: &Settings,
+    family: IpFamily,
+) -> Vec<ServicePortInfo<'a>> {
+    let mut out = Vec::new();
+    push_service_ports(&mut out, svc, settings, family);
+    out.sort_by_key(|sp| sp.port_name());
+    out
+}
+
+/// Appends the service ports of `svc` a proxier of `family` handles.
+fn push_service_ports<'a>(
+    out: &mut Vec<ServicePortInfo<'a>>,
+    svc: &'a ServiceInfo,
+    settings: &Settings,
+    family: IpFamily,
+) {
+    if svc.type_ == ServiceType::ExternalName || svc.headless || unseen_service(svc).is_some() {
+        return;
+    }
+    let Some(cluster_ip) = svc.cluster_ip(family) else {
+        return;
+    };
+    let of_family = |ip: &IpAddr| IpFamily::of(ip) == family;
+    let external_ips: Vec<IpAddr> = svc
+        .external_ips
+        .iter()
+        .filter_map(|s| crate::config::parse_ip(s))
+        .filter(of_family)
+        .collect();
+    let load_balancer_vips: Vec<IpAddr> = svc
+        .lb_ingress
+        .iter()
+        .filter(|i| !i.ip_mode_proxy)
+        .map(|i| i.ip)
+        .filter(of_family)
+        .collect();
+    let source_ranges: Vec<IpNet> = svc
+        .source_ranges()
+        .into_iter()
+        .filter(|n| IpFamily::of(&n.addr()) == family)
+        // kube-proxy keeps the parsed *net.IPNet, which prints masked.
+        .map(|n| n.trunc())
+        .collect();
+    for port in &svc.ports {
+        out.push(ServicePortInfo {
+            service: svc,
+            port,
+            family,
+            cluster_ip,
+            external_ips: external_ips.clone(),
+            load_balancer_vips: load_balancer_vips.clone(),
+            source_ranges: source_ranges.clone(),
+            endpoints: endpoints_for(svc, port, family, &settings.node.name),
+            node_name: settings.node.name.clone(),
+            node_zone: settings.node.zone.clone(),
+            prefer_same_node: settings.prefer_same_node(),
+        });
+    }
 }
 
 /// The endpoints of one service port, as kube-proxy's EndpointSliceCache

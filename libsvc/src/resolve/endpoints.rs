@@ -46,30 +46,93 @@ pub(super) fn attach_slices(
         .map(|s| ((s.meta.namespace(), s.meta.name.as_str()), s))
         .collect();
     for svc in services.iter_mut() {
-        let key = (svc.namespace.as_str(), svc.name.as_str());
-        let has_selector = svc.selector.as_ref().is_some_and(|s| !s.is_empty());
-        let mut slices = if let Some(list) = given.get(&key) {
-            list.iter().map(|s| given_slice(s)).collect()
-        } else if let Some(selector) = svc.selector.as_ref().filter(|_| has_selector) {
-            let selected = pods.select(&svc.namespace, selector);
-            let written = written.get(&key).copied();
-            explain(svc, &selected, written, objects, diags);
-            compute(svc, &selected)
-        } else if let Some(ep) = legacy.get(&key) {
-            super::mirroring::mirror(ep)
-                .iter()
-                .map(|s| SliceInfo {
-                    source: SliceSource::MirroredFromEndpoints,
-                    ..given_slice(s)
-                })
-                .collect()
-        } else {
-            Vec::new()
+        // Owned, so that the lookups do not hold `svc`.
+        let (ns, name) = (svc.namespace.clone(), svc.name.clone());
+        let key = (ns.as_str(), name.as_str());
+        let given = given.get(&key).map(Vec::as_slice);
+        let legacy = legacy.get(&key).copied();
+        let selected = match svc.selector.as_ref().filter(|s| !s.is_empty()) {
+            Some(selector) => pods.select(&ns, selector),
+            None => Vec::new(),
         };
-        slices.sort_by(|a, b| a.name.cmp(&b.name));
-        svc.slices = slices;
-        super::topology::write_hints(svc, &nodes);
+        let written = written.get(&key).copied();
+        attach(svc, given, legacy, &selected, written, objects, &nodes, diags);
     }
+}
+
+/// [`attach_slices`] for one Service, its objects found by a scan (the
+/// incremental engine re-resolves one Service at a time).
+pub(super) fn attach_slices_of(
+    svc: &mut ServiceInfo,
+    objects: &Objects,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (ns, name) = (svc.namespace.as_str(), svc.name.as_str());
+    let given: Vec<&EndpointSlice> = objects
+        .endpoint_slices
+        .iter()
+        .filter(|s| {
+            s.meta.namespace() == ns
+                && s.meta.labels.get(SERVICE_NAME_LABEL).map(String::as_str) == Some(name)
+        })
+        .collect();
+    let legacy = objects
+        .endpoints
+        .iter()
+        .find(|e| e.meta.namespace() == ns && e.meta.name == name);
+    let selected: Vec<&Pod> = match svc.selector.as_ref().filter(|s| !s.is_empty()) {
+        Some(selector) => objects
+            .pods
+            .iter()
+            .filter(|p| p.meta.namespace() == ns && selects(selector, &p.meta.labels))
+            .collect(),
+        None => Vec::new(),
+    };
+    // The first Service of that name, as `attach_slices` finds it.
+    let written = objects
+        .services
+        .iter()
+        .find(|s| s.meta.namespace() == ns && s.meta.name == name);
+    let nodes = super::topology::Nodes::new(&objects.nodes);
+    let given = (!given.is_empty()).then_some(given.as_slice());
+    attach(svc, given, legacy, &selected, written, objects, &nodes, diags);
+}
+
+/// The slices of one Service: given ones (by the service-name label), else
+/// computed from the Pods its selector picks, else mirrored from its v1
+/// Endpoints; then the topology pass. `selected`: the Pods its selector
+/// picks; `written`: the Service object it was resolved from.
+#[allow(clippy::too_many_arguments)]
+fn attach(
+    svc: &mut ServiceInfo,
+    given: Option<&[&EndpointSlice]>,
+    legacy: Option<&Endpoints>,
+    selected: &[&Pod],
+    written: Option<&crate::model::Service>,
+    objects: &Objects,
+    nodes: &super::topology::Nodes,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let has_selector = svc.selector.as_ref().is_some_and(|s| !s.is_empty());
+    let mut slices = if let Some(list) = given {
+        list.iter().map(|s| given_slice(s)).collect()
+    } else if has_selector {
+        explain(svc, selected, written, objects, diags);
+        compute(svc, selected)
+    } else if let Some(ep) = legacy {
+        super::mirroring::mirror(ep)
+            .iter()
+            .map(|s| SliceInfo {
+                source: SliceSource::MirroredFromEndpoints,
+                ..given_slice(s)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    slices.sort_by(|a, b| a.name.cmp(&b.name));
+    svc.slices = slices;
+    super::topology::write_hints(svc, nodes);
 }
 
 fn address_type(s: &str) -> AddressType {

@@ -10,6 +10,8 @@ pub mod slice_controller;
 pub mod topology;
 pub mod workloads;
 
+pub use endpoints::SERVICE_NAME_LABEL;
+
 use crate::config::{IpFamily, Settings};
 use crate::diag::{Diagnostic, Severity};
 use crate::model::{IntOrString, Objects, Service};
@@ -50,15 +52,44 @@ pub fn resolve(
         services.push(defaulted(svc, diags));
     }
     allocate::allocate(&mut services, &objects.services, settings);
-    // Taken out after allocation: an address that does not parse was still
-    // written, so the Service is not one the allocator would fill in.
     for svc in &mut services {
-        svc.cluster_ips_text
-            .retain(|ip| ip == "None" || crate::config::parse_ip(ip).is_some());
+        drop_unparsable_cluster_ips(svc);
     }
     endpoints::attach_slices(&mut services, objects, settings, diags);
     dual_stack_hints(objects, settings, diags);
     ServiceTable { services }
+}
+
+/// The table entry of one Service, by the same steps as [`resolve`], for
+/// the incremental engine. Exact only when the create path gives `svc`
+/// alone what it gives it among all of `objects.services`: no other Service
+/// writes one of its cluster IPs or node ports, it is not left to the
+/// allocator, and its name is given once (`incremental::scoped` checks
+/// this before calling). Its diagnostics, including the dual-stack hint,
+/// go to `diags`.
+pub fn resolve_service(
+    svc: &Service,
+    objects: &Objects,
+    settings: &Settings,
+    diags: &mut Vec<Diagnostic>,
+) -> ServiceInfo {
+    let mut info = defaulted(svc, diags);
+    allocate::allocate(
+        std::slice::from_mut(&mut info),
+        std::slice::from_ref(svc),
+        settings,
+    );
+    drop_unparsable_cluster_ips(&mut info);
+    endpoints::attach_slices_of(&mut info, objects, diags);
+    dual_stack_hint(svc, settings, diags);
+    info
+}
+
+/// Taken out after allocation: an address that does not parse was still
+/// written, so the Service is not one the allocator would fill in.
+fn drop_unparsable_cluster_ips(svc: &mut ServiceInfo) {
+    svc.cluster_ips_text
+        .retain(|ip| ip == "None" || crate::config::parse_ip(ip).is_some());
 }
 
 /// A Service with the v1 defaults applied (SetDefaults_Service), its
@@ -338,71 +369,81 @@ fn dual_stack_hints(objects: &Objects, settings: &Settings, diags: &mut Vec<Diag
         return;
     }
     for svc in &objects.services {
-        let spec = &svc.spec;
-        if spec.type_.as_deref() == Some("ExternalName") {
-            continue;
-        }
-        let given_ips = spec.cluster_ips.iter().chain(spec.cluster_ip.iter());
-        let mut wanted: BTreeSet<IpFamily> = spec
-            .ip_families
-            .iter()
-            .filter_map(|f| IpFamily::parse(f))
-            .collect();
-        wanted.extend(
-            given_ips
-                .clone()
-                .filter_map(|ip| crate::config::parse_ip(ip))
-                .map(|ip| IpFamily::of(&ip)),
-        );
-        let require = spec.ip_family_policy.as_deref() == Some("RequireDualStack");
-        let Some(missing) = IpFamily::BOTH
-            .into_iter()
-            .find(|f| !configured.contains(f) && (require || wanted.contains(f)))
-        else {
-            continue;
-        };
-        // A range for the missing family: around the Service's own address
-        // of that family if it has one, else kubeadm-like defaults.
-        let example = given_ips
-            .filter_map(|ip| crate::config::parse_ip(ip))
-            .find(|ip| IpFamily::of(ip) == missing)
-            .and_then(|ip| {
-                let len = if missing == IpFamily::IPv4 { 16 } else { 112 };
-                ipnet::IpNet::new(ip, len)
-                    .ok()
-                    .map(|n| n.trunc().to_string())
-            })
-            .unwrap_or_else(|| match missing {
-                IpFamily::IPv4 => "10.96.0.0/12".into(),
-                IpFamily::IPv6 => "fd00:10:96::/112".into(),
-            });
-        let have: Vec<String> = cidrs
-            .iter()
-            .map(|n| format!("--service-cidr {n}"))
-            .collect();
-        let field = if require {
-            "spec.ipFamilyPolicy"
-        } else {
-            "spec.ipFamilies"
-        };
-        let mut d = Diagnostic::new(
-            Severity::Warning,
-            format!(
-                "Service {}/{} asks for {missing}, but the cluster's service CIDRs are {} only; to render it as a dual-stack cluster would, give both families: {} --service-cidr {example} (or a ServiceCIDR object with both)",
-                svc.meta.namespace(),
-                svc.meta.name,
-                configured
-                    .iter()
-                    .next()
-                    .map(|f| f.to_string())
-                    .unwrap_or_default(),
-                have.join(" "),
-            ),
-            Some(svc.origin.locate(field)),
-        );
-        d.field = Some(field.to_string());
-        diags.push(d);
+        dual_stack_hint(svc, settings, diags);
     }
+}
+
+/// [`dual_stack_hints`] for one Service.
+fn dual_stack_hint(svc: &Service, settings: &Settings, diags: &mut Vec<Diagnostic>) {
+    let cidrs = &settings.cluster.service_cidrs;
+    let configured: BTreeSet<IpFamily> = cidrs.iter().map(|n| IpFamily::of(&n.addr())).collect();
+    if configured.len() != 1 {
+        return;
+    }
+    let spec = &svc.spec;
+    if spec.type_.as_deref() == Some("ExternalName") {
+        return;
+    }
+    let given_ips = spec.cluster_ips.iter().chain(spec.cluster_ip.iter());
+    let mut wanted: BTreeSet<IpFamily> = spec
+        .ip_families
+        .iter()
+        .filter_map(|f| IpFamily::parse(f))
+        .collect();
+    wanted.extend(
+        given_ips
+            .clone()
+            .filter_map(|ip| crate::config::parse_ip(ip))
+            .map(|ip| IpFamily::of(&ip)),
+    );
+    let require = spec.ip_family_policy.as_deref() == Some("RequireDualStack");
+    let Some(missing) = IpFamily::BOTH
+        .into_iter()
+        .find(|f| !configured.contains(f) && (require || wanted.contains(f)))
+    else {
+        return;
+    };
+    // A range for the missing family: around the Service's own address
+    // of that family if it has one, else kubeadm-like defaults.
+    let example = given_ips
+        .filter_map(|ip| crate::config::parse_ip(ip))
+        .find(|ip| IpFamily::of(ip) == missing)
+        .and_then(|ip| {
+            let len = if missing == IpFamily::IPv4 { 16 } else { 112 };
+            ipnet::IpNet::new(ip, len)
+                .ok()
+                .map(|n| n.trunc().to_string())
+        })
+        .unwrap_or_else(|| match missing {
+            IpFamily::IPv4 => "10.96.0.0/12".into(),
+            IpFamily::IPv6 => "fd00:10:96::/112".into(),
+        });
+    let have: Vec<String> = cidrs
+        .iter()
+        .map(|n| format!("--service-cidr {n}"))
+        .collect();
+    let field = if require {
+        "spec.ipFamilyPolicy"
+    } else {
+        "spec.ipFamilies"
+    };
+    let mut d = Diagnostic::new(
+        Severity::Warning,
+        format!(
+            "Service {}/{} asks for {missing}, but the cluster's service CIDRs are {} only; to render it as a dual-stack cluster would, give both families: {} --service-cidr {example} (or a ServiceCIDR object with both)",
+            svc.meta.namespace(),
+            svc.meta.name,
+            configured
+                .iter()
+                .next()
+                .map(|f| f.to_string())
+                .unwrap_or_default(),
+            have.join(" "),
+        ),
+        Some(svc.origin.locate(field)),
+    );
+    d.field = Some(field.to_string());
+    diags.push(d);
 }
 
 /// `SetDefaults_Service`: an ingress point with an IP and no `ipMode` is

@@ -203,6 +203,106 @@ fn jump(chain: &str) -> Target {
 
 /// The ruleset kube-proxy's proxier of `family` programs for `table`.
 pub fn build(table: &ServiceTable, settings: &Settings, family: IpFamily) -> Ruleset {
+    build_indexed(table, settings, family).0
+}
+
+/// Where each service port's rules are in a ruleset [`build`] made, for the
+/// incremental engine: every service port adds rules to the fixed chains
+/// (KUBE-SERVICES, KUBE-NODEPORTS, …, declared first in each table) and
+/// appends its own chains to the nat table, in port-name order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layout {
+    /// Per table (filter, nat): the rules of each fixed chain before the
+    /// first service port's.
+    pub base: [Vec<usize>; 2],
+    /// The service ports, in the order they were added.
+    pub ports: Vec<PortSpan>,
+    /// Endpoints over all service ports (kube-proxy's large-cluster mode
+    /// starts above [`LARGE_CLUSTER_THRESHOLD`]).
+    pub endpoints: usize,
+}
+
+/// What one service port added to a ruleset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortSpan {
+    /// kube-proxy's `ServicePortName` text.
+    pub name: String,
+    /// Per table: the rules it added to each fixed chain.
+    pub rules: [Vec<usize>; 2],
+    /// Per table: its own chains.
+    pub own: [usize; 2],
+    /// Its endpoints.
+    pub endpoints: usize,
+}
+
+/// What one service port adds: rules per fixed chain and own chains, per
+/// table (filter, nat), from [`service_port_rules`] as the full build
+/// calls it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortPart {
+    /// Its place in the [`Layout`].
+    pub span: PortSpan,
+    /// Per table: the rules it adds to each fixed chain.
+    pub rules: [Vec<Vec<Rule>>; 2],
+    /// Per table: its own chains.
+    pub own: [Vec<Chain>; 2],
+}
+
+fn rule_counts(t: &TableBuilder, fixed: usize) -> Vec<usize> {
+    t.chains[..fixed].iter().map(|c| c.rules.len()).collect()
+}
+
+/// The parts of the service ports of `svc` (in port-name order), in a
+/// ruleset whose fixed chains are `fixed` (per table) and whose
+/// large-cluster mode is `large`.
+pub fn service_parts(
+    svc: &crate::table::ServiceInfo,
+    settings: &Settings,
+    family: IpFamily,
+    fixed: [&[Chain]; 2],
+    large: bool,
+) -> Vec<PortPart> {
+    let cfg = Config::new(settings, family);
+    let mut out = Vec::new();
+    for sp in crate::proxy::service_ports_of(svc, settings, family) {
+        let mut tables = [TableBuilder::default(), TableBuilder::default()];
+        for (t, chains) in tables.iter_mut().zip(fixed) {
+            for c in chains {
+                t.declare(&c.name);
+            }
+        }
+        let [filter, nat] = &mut tables;
+        service_port_rules(&cfg, &sp, large, filter, nat);
+        let mut rules = [Vec::new(), Vec::new()];
+        let mut own = [Vec::new(), Vec::new()];
+        for (i, t) in tables.into_iter().enumerate() {
+            let mut chains = t.chains;
+            own[i] = chains.split_off(fixed[i].len());
+            rules[i] = chains.into_iter().map(|c| c.rules).collect();
+        }
+        out.push(PortPart {
+            span: PortSpan {
+                name: sp.port_name(),
+                rules: [
+                    rules[0].iter().map(Vec::len).collect(),
+                    rules[1].iter().map(Vec::len).collect(),
+                ],
+                own: [own[0].len(), own[1].len()],
+                endpoints: sp.endpoints.len(),
+            },
+            rules,
+            own,
+        });
+    }
+    out
+}
+
+/// [`build`], and where each service port's rules are ([`Layout`]).
+pub fn build_indexed(
+    table: &ServiceTable,
+    settings: &Settings,
+    family: IpFamily,
+) -> (Ruleset, Layout) {
     let cfg = Config::new(settings, family);
     let ports = service_ports(table, settings, family);
     let mut filter = TableBuilder::default();
@@ -274,8 +374,33 @@ pub fn build(table: &ServiceTable, settings: &Settings, family: IpFamily) -> Rul
 
     let total: usize = ports.iter().map(|sp| sp.endpoints.len()).sum();
     let large = total > LARGE_CLUSTER_THRESHOLD;
+    let fixed = [filter.chains.len(), nat.chains.len()];
+    let mut layout = Layout {
+        base: [rule_counts(&filter, fixed[0]), rule_counts(&nat, fixed[1])],
+        ports: Vec::with_capacity(ports.len()),
+        endpoints: total,
+    };
     for sp in &ports {
+        let before = [rule_counts(&filter, fixed[0]), rule_counts(&nat, fixed[1])];
+        let chains = [filter.chains.len(), nat.chains.len()];
         service_port_rules(&cfg, sp, large, &mut filter, &mut nat);
+        let after = [rule_counts(&filter, fixed[0]), rule_counts(&nat, fixed[1])];
+        let added = |t: usize| -> Vec<usize> {
+            after[t]
+                .iter()
+                .zip(&before[t])
+                .map(|(a, b)| a - b)
+                .collect()
+        };
+        layout.ports.push(PortSpan {
+            name: sp.port_name(),
+            rules: [added(0), added(1)],
+            own: [
+                filter.chains.len() - chains[0],
+                nat.chains.len() - chains[1],
+            ],
+            endpoints: sp.endpoints.len(),
+        });
     }
 
     // The jump to KUBE-NODEPORTS must be the last rule of KUBE-SERVICES.
@@ -353,7 +478,7 @@ pub fn build(table: &ServiceTable, settings: &Settings, family: IpFamily) -> Rul
     );
 
     let jumps = builtin_jumps(&filter);
-    Ruleset {
+    let rs = Ruleset {
         family,
         tables: vec![
             Table {
@@ -366,7 +491,8 @@ pub fn build(table: &ServiceTable, settings: &Settings, family: IpFamily) -> Rul
             },
         ],
         jumps,
-    }
+    };
+    (rs, layout)
 }
 
 /// The rules of one service port, in `syncProxyRules`' order.

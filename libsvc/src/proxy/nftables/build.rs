@@ -8,9 +8,9 @@ use crate::config::{IpFamily, KubeVersion, Settings};
 use crate::diag::{Diagnostic, Severity};
 use crate::proxy::{
     Categorized, EndpointRef, LocalDetector, ServicePortInfo, categorize_endpoints, local_detector,
-    node_port_cidrs, service_ports,
+    node_port_cidrs, service_ports, service_ports_of,
 };
-use crate::table::{Protocol, ServiceTable};
+use crate::table::{Protocol, ServiceInfo, ServiceTable};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -184,25 +184,32 @@ impl Proxier {
 }
 
 /// Elements of one set or map, keyed (re-adding a key replaces its value,
-/// as kube-proxy's element storage does).
+/// as kube-proxy's element storage does), with how many times each key was
+/// added: a key added by two service ports ends up as the order of their
+/// additions decides, which the incremental engine must know.
 #[derive(Default)]
-struct Elements(BTreeMap<Vec<KeyPart>, (Option<Verdict>, Option<String>)>);
+struct Elements(BTreeMap<Vec<KeyPart>, (Option<Verdict>, Option<String>, u32)>);
 
 impl Elements {
     fn ensure(&mut self, key: Vec<KeyPart>, value: Option<Verdict>, comment: Option<&str>) {
         match self.0.get_mut(&key) {
-            Some(existing) if existing.0 == value => {}
-            Some(existing) => *existing = (value, comment.map(String::from)),
+            Some(existing) if existing.0 == value => existing.2 += 1,
+            Some(existing) => *existing = (value, comment.map(String::from), existing.2 + 1),
             None => {
-                self.0.insert(key, (value, comment.map(String::from)));
+                self.0.insert(key, (value, comment.map(String::from), 1));
             }
         }
+    }
+
+    /// The keys added more than once.
+    fn repeated(&self) -> impl Iterator<Item = &Vec<KeyPart>> {
+        self.0.iter().filter(|(_, v)| v.2 > 1).map(|(k, _)| k)
     }
 
     fn into_vec(self) -> Vec<Element> {
         self.0
             .into_iter()
-            .map(|(key, (value, comment))| Element {
+            .map(|(key, (value, comment, _))| Element {
                 key,
                 comment,
                 value,
@@ -212,6 +219,7 @@ impl Elements {
 }
 
 /// Everything a sync accumulates for one table.
+#[derive(Default)]
 struct Builder {
     chains: BTreeMap<String, Chain>,
     sets: Vec<Set>,
@@ -276,11 +284,27 @@ impl Builder {
 /// Builds the ruleset for every family `settings` renders; notes about
 /// skipped input go to `diags`.
 pub fn build(table: &ServiceTable, settings: &Settings, diags: &mut Vec<Diagnostic>) -> Ruleset {
+    build_indexed(table, settings, diags).0
+}
+
+/// Set or map elements (`container`, key) that more than one service port
+/// (or one port twice) added, per table of the ruleset.
+pub type Shared = Vec<BTreeSet<(String, Vec<KeyPart>)>>;
+
+/// [`build`], and the elements that service ports share ([`Shared`]), for
+/// the incremental engine.
+pub fn build_indexed(
+    table: &ServiceTable,
+    settings: &Settings,
+    diags: &mut Vec<Diagnostic>,
+) -> (Ruleset, Shared) {
     let mut out = Ruleset::default();
+    let mut shared = Vec::new();
     let mut notes = Vec::new();
     for family in settings.families() {
-        out.tables
-            .push(build_table(table, settings, family, &mut notes));
+        let (t, s) = build_table(table, settings, family, &mut notes);
+        out.tables.push(t);
+        shared.push(s);
     }
     // Both families say the same about the same input: keep one of each.
     let mut seen = BTreeSet::new();
@@ -289,7 +313,7 @@ pub fn build(table: &ServiceTable, settings: &Settings, diags: &mut Vec<Diagnost
             diags.push(d);
         }
     }
-    out
+    (out, shared)
 }
 
 fn build_table(
@@ -297,15 +321,9 @@ fn build_table(
     settings: &Settings,
     family: IpFamily,
     diags: &mut Vec<Diagnostic>,
-) -> Table {
+) -> (Table, BTreeSet<(String, Vec<KeyPart>)>) {
     let px = Proxier::new(settings, family);
-    let mut b = Builder {
-        chains: BTreeMap::new(),
-        sets: Vec::new(),
-        maps: Vec::new(),
-        counters: Vec::new(),
-        elements: BTreeMap::new(),
-    };
+    let mut b = Builder::default();
     setup(&px, &mut b);
     if !px.version.nftables_iifname()
         && let Some(LocalDetector::Interface(_) | LocalDetector::InterfacePrefix(_)) = &px.detector
@@ -323,45 +341,105 @@ fn build_table(
         ));
     }
     for sp in service_ports(table, settings, family) {
-        if let Some(bad) = names::unsafe_part(&sp) {
-            diags.push(Diagnostic::new(
-                Severity::Warning,
-                format!(
-                    "nftables: service port {} skipped: {bad:?} cannot be used in an nftables chain name",
-                    sp.port_name()
-                ),
-                None,
-            ));
-            continue;
-        }
-        service_port(&px, &mut b, &sp);
+        one_service_port(&px, &mut b, &sp, diags);
     }
+    let shared = b
+        .elements
+        .iter()
+        .flat_map(|(c, e)| e.repeated().map(|k| (c.to_string(), k.clone())))
+        .collect();
+    (b.into_table(&px), shared)
+}
 
-    let Builder {
-        chains,
-        mut sets,
-        mut maps,
-        counters,
-        mut elements,
-    } = b;
-    for s in &mut sets {
-        if let Some(e) = elements.remove(s.name.as_str()) {
-            s.elements = e.into_vec();
-        }
+/// A service port's part of the table, unless its name cannot be part of
+/// a chain name (then it is skipped, with a note).
+fn one_service_port(
+    px: &Proxier,
+    b: &mut Builder,
+    sp: &ServicePortInfo<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if let Some(bad) = names::unsafe_part(sp) {
+        diags.push(Diagnostic::new(
+            Severity::Warning,
+            format!(
+                "nftables: service port {} skipped: {bad:?} cannot be used in an nftables chain name",
+                sp.port_name()
+            ),
+            None,
+        ));
+        return;
     }
-    for m in &mut maps {
-        if let Some(e) = elements.remove(m.name.as_str()) {
-            m.elements = e.into_vec();
-        }
+    service_port(px, b, sp);
+}
+
+/// What the service ports of one Service add to one family's table: its
+/// chains (by name), the affinity sets it creates (in creation order), and
+/// the elements it adds to each set and map. The full build adds exactly
+/// this for the Service ([`one_service_port`] is the one code path).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fragment {
+    /// The table's family.
+    pub family: Family,
+    /// Chains, by name.
+    pub chains: Vec<Chain>,
+    /// Sets the Service creates (session affinity).
+    pub sets: Vec<Set>,
+    /// Elements by set or map name, by key.
+    pub elements: BTreeMap<String, Vec<Element>>,
+    /// Some key was added twice (by two of its ports, or twice by one).
+    pub repeats_a_key: bool,
+}
+
+/// The [`Fragment`] of `svc` in the table of `family`.
+pub fn service_fragment(svc: &ServiceInfo, settings: &Settings, family: IpFamily) -> Fragment {
+    let px = Proxier::new(settings, family);
+    let mut b = Builder::default();
+    for sp in service_ports_of(svc, settings, family) {
+        one_service_port(&px, &mut b, &sp, &mut Vec::new());
     }
-    Table {
+    let repeats_a_key = b.elements.values().any(|e| e.repeated().next().is_some());
+    Fragment {
         family: px.family,
-        name: TABLE.into(),
-        comment: Some("rules for kube-proxy".into()),
-        chains: chains.into_values().collect(),
-        sets,
-        maps,
-        counters,
+        chains: b.chains.into_values().collect(),
+        sets: b.sets,
+        elements: b
+            .elements
+            .into_iter()
+            .map(|(c, e)| (c.to_string(), e.into_vec()))
+            .collect(),
+        repeats_a_key,
+    }
+}
+
+impl Builder {
+    fn into_table(self, px: &Proxier) -> Table {
+        let Builder {
+            chains,
+            mut sets,
+            mut maps,
+            counters,
+            mut elements,
+        } = self;
+        for s in &mut sets {
+            if let Some(e) = elements.remove(s.name.as_str()) {
+                s.elements = e.into_vec();
+            }
+        }
+        for m in &mut maps {
+            if let Some(e) = elements.remove(m.name.as_str()) {
+                m.elements = e.into_vec();
+            }
+        }
+        Table {
+            family: px.family,
+            name: TABLE.into(),
+            comment: Some("rules for kube-proxy".into()),
+            chains: chains.into_values().collect(),
+            sets,
+            maps,
+            counters,
+        }
     }
 }
 
