@@ -61,7 +61,13 @@ fn stages(label: &str, inputs: &[Input], overrides: &Overrides) {
         ms(t_resolve),
         ms(t_load)
     );
-    for mode in [Mode::Iptables, Mode::Nftables, Mode::Ipvs, Mode::Env, Mode::Dns] {
+    for mode in [
+        Mode::Iptables,
+        Mode::Nftables,
+        Mode::Ipvs,
+        Mode::Env,
+        Mode::Dns,
+    ] {
         let (t, out) = best(|| render(&loaded, mode, &RenderOptions::default()).expect("renders"));
         let (t_all, _) = best(|| {
             let l = libsvc::load(inputs, overrides);
@@ -97,7 +103,77 @@ fn keystroke(services: usize) {
     );
 }
 
+/// Peak memory of one `svcgen render` equivalent (load, then one mode's
+/// text) against the budget of 3 × (input + output bytes): the peak RSS
+/// counter is reset after the input is generated (`/proc/self/clear_refs`).
+fn peak(services: usize, json: bool, mode: Mode) {
+    let overrides = common::overrides();
+    let mut inputs = vec![Input::new("settings.yaml", common::SETTINGS_YAML)];
+    inputs.push(if json {
+        Input::new(
+            "c.json",
+            common::cluster_json(services, 10, Default::default()),
+        )
+    } else {
+        Input::new(
+            "c.yaml",
+            common::cluster_yaml(services, 10, Default::default()),
+        )
+    });
+    let hwm = || -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+            .map(|kb| kb * 1024)
+    };
+    let rss = || -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace()
+            .nth(1)?
+            .parse::<u64>()
+            .ok()
+            .map(|kb| kb * 1024)
+    };
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = rss().unwrap_or(0);
+    let t = Instant::now();
+    let loaded = libsvc::load(&inputs, &overrides);
+    let out = render(&loaded, mode, &RenderOptions::default()).map_or(0, |r| r.text.len());
+    let elapsed = t.elapsed();
+    let input: usize = inputs.iter().map(|i| i.text.len()).sum();
+    let peak = hwm().unwrap_or(0).saturating_sub(before);
+    println!(
+        "peak {services} {} {}: {} ms; {:.1} MB in, {:.1} MB out, peak {:.1} MB above the input = {:.2} × (in + out)",
+        if json { "JSON" } else { "YAML" },
+        mode.name(),
+        ms(elapsed),
+        input as f64 / 1e6,
+        out as f64 / 1e6,
+        peak as f64 / 1e6,
+        (peak + input as u64) as f64 / (input + out) as f64
+    );
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "peak") {
+        // phases peak SERVICES yaml|json MODE
+        let services = args
+            .get(i + 1)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(10_000);
+        let json = args.get(i + 2).is_some_and(|a| a == "json");
+        let mode = match args.get(i + 3).map(String::as_str) {
+            Some("nftables") => Mode::Nftables,
+            Some("ipvs") => Mode::Ipvs,
+            _ => Mode::Iptables,
+        };
+        return peak(services, json, mode);
+    }
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

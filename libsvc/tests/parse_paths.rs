@@ -53,7 +53,14 @@ fn manifests(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_manifest_of_the_repository_reads_the_same_both_ways() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    for dir in ["examples", "libsvc/tests", "cli/tests", "web", "docs", "fuzz"] {
+    for dir in [
+        "examples",
+        "libsvc/tests",
+        "cli/tests",
+        "web",
+        "docs",
+        "fuzz",
+    ] {
         manifests(&root.join(dir), &mut files);
     }
     assert!(files.len() > 100, "found only {} manifests", files.len());
@@ -71,12 +78,63 @@ fn every_manifest_of_the_repository_reads_the_same_both_ways() {
 /// hands back to serde-saphyr (anchors, tags, merge keys, repeated keys,
 /// complex keys, deep nesting).
 const SCALARS: &[&str] = &[
-    "80", "0", "-1", "+1", "0755", "0x1F", "0o17", "0b11", "1_000", "1.5", "1e3", "-0", ".5",
-    ".inf", "-.inf", ".nan", "nan", "inf", "y", "n", "Yes", "NO", "on", "OFF", "true", "False",
-    "null", "Null", "~", "", "10.0.0.1", "10.0.0.0/8", "500m", "1Gi", "1.2.3", "12abc", "9e999",
-    "18446744073709551616", "9223372036854775808", "9223372036854775807", "\"80\"", "'y'",
-    "!!str 80", "!!int \"80\"", "&a x", "*a", "/healthz", "a b", "\"a\\tb\"", "{{ x }}",
-    "[1, 2]", "{a: 1}", "|\n    text\n", ">-\n    folded\n", "0.0.0.0", "::1", "fe80::1",
+    "80",
+    "0",
+    "-1",
+    "+1",
+    "0755",
+    "0x1F",
+    "0o17",
+    "0b11",
+    "1_000",
+    "1.5",
+    "1e3",
+    "-0",
+    ".5",
+    ".inf",
+    "-.inf",
+    ".nan",
+    "nan",
+    "inf",
+    "y",
+    "n",
+    "Yes",
+    "NO",
+    "on",
+    "OFF",
+    "true",
+    "False",
+    "null",
+    "Null",
+    "~",
+    "",
+    "10.0.0.1",
+    "10.0.0.0/8",
+    "500m",
+    "1Gi",
+    "1.2.3",
+    "12abc",
+    "9e999",
+    "18446744073709551616",
+    "9223372036854775808",
+    "9223372036854775807",
+    "\"80\"",
+    "'y'",
+    "!!str 80",
+    "!!int \"80\"",
+    "&a x",
+    "*a",
+    "/healthz",
+    "a b",
+    "\"a\\tb\"",
+    "{{ x }}",
+    "[1, 2]",
+    "{a: 1}",
+    "|\n    text\n",
+    ">-\n    folded\n",
+    "0.0.0.0",
+    "::1",
+    "fe80::1",
 ];
 
 fn document(picks: &[(usize, usize)]) -> String {
@@ -146,5 +204,72 @@ fn deep_documents_read_the_same_both_ways() {
             "{{apiVersion: v1, kind: List, items: [{{apiVersion: v1, kind: Service, metadata: {{name: s}}, spec: {v}}}]}}\n"
         );
         same(&[Input::new("deep-list.yaml", list)]).unwrap();
+    }
+}
+
+/// JSON input takes its own fast path (`parse/json.rs`) where it is
+/// certain to read as YAML would; these are the edges of that certainty.
+#[test]
+fn json_reads_the_same_both_ways() {
+    let svc = |extra: &str| {
+        format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Service\", \"metadata\": {{\"name\": \"s\", \"namespace\": \"n\"{extra}}}, \"spec\": {{\"clusterIP\": \"10.0.0.1\", \"ports\": [{{\"port\": 80, \"targetPort\": \"http\"}}]}}}}"
+        )
+    };
+    let cases = [
+        svc(""),
+        svc(", \"labels\": {\"a\": \"x\\ty\", \"b\": \"\\\"q\\\" \\/ \\\\\"}"),
+        svc(", \"labels\": {\"a\": \"\\u00e9\"}"),
+        svc(", \"labels\": {\"a\": \"é ü\", \"b\": \"{{ x }}\"}"),
+        svc(", \"labels\": {\"a\": \"1\", \"a\": \"2\"}"),
+        svc(", \"generation\": 1.5"),
+        svc(", \"generation\": -0"),
+        svc(", \"generation\": -3"),
+        svc(", \"generation\": 1e3"),
+        svc(", \"generation\": 012"),
+        svc(", \"generation\": 99999999999999999999"),
+        svc(", \"generation\": true, \"x\": null, \"y\": false"),
+        svc(", \"uid\": \"\""),
+        format!(
+            "{{\"kind\": \"List\", \"apiVersion\": \"v1\", \"items\": [{}, {}]}}",
+            svc(""),
+            svc("")
+        ),
+        format!(
+            "{{\"items\": [{}, 3, [1], \"x\"], \"kind\": \"List\", \"apiVersion\": \"v1\"}}",
+            svc("")
+        ),
+        format!(
+            "{{\"items\": [{}], \"kind\": \"ConfigMap\", \"apiVersion\": \"v1\"}}",
+            svc("")
+        ),
+        format!("{{\"items\": [{}], \"apiVersion\": \"v1\"}}", svc("")),
+        format!(
+            "{{\"items\": {}, \"kind\": \"List\", \"apiVersion\": \"v1\"}}",
+            svc("")
+        ),
+        format!("[{}]", svc("")),
+        format!("{}\n{}", svc(""), svc("")),
+        format!("{}\n---\n{}", svc(""), svc("")),
+        svc("").replace(", ", ",\n    ").replace(": ", ":"),
+        svc("").replace(", ", ",\r\n"),
+        svc("").replace(", ", ",\t"),
+        svc("").replace("\"name\": ", "\"name\"\n: "),
+        svc("").replace("\"kind\": \"Service\"", "\"kind\": 5"),
+        svc("").replace("\"kind\": \"Service\"", "\"kind\": \"Secret\""),
+        svc("").replace("\"kind\": \"Service\"", "\"kind\": \"Servce\""),
+        svc("").replace("\"apiVersion\": \"v1\"", "\"apiVersion\": \"v2\""),
+        svc("").replace("\"port\": 80", "\"port\": \"eighty\""),
+        svc("").replace("}}", "}"),
+        svc("") + "x",
+        "{}".to_string(),
+        "[]".to_string(),
+        "{\"a\": [}".to_string(),
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        same(&[Input::new(format!("case{i}.json"), c.clone())])
+            .unwrap_or_else(|e| panic!("case {i} {c:?}: {e}"));
+        same(&[Input::new(format!("case{i}.json"), c.clone()).in_directory()])
+            .unwrap_or_else(|e| panic!("case {i} in a directory {c:?}: {e}"));
     }
 }

@@ -6,6 +6,7 @@
 
 mod decode;
 mod fields;
+mod json;
 pub mod node;
 mod read;
 mod scan;

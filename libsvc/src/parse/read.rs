@@ -107,7 +107,26 @@ pub(super) fn parse_input(input: &Input, out: &mut Parsed, fast: bool) {
         template: false,
         fast,
     };
+    if r.fast
+        && let Some(doc) = super::json::doc(&input.text, scan::TREE_DEPTH)
+        && read_by_items(&doc)
+    {
+        return r.doc(doc);
+    }
     scan::scan(&input.text, r.fast, |doc| r.doc(doc));
+}
+
+/// The JSON fast path gives a document with `items` only their trees
+/// (the root's has an empty list there): it takes only a `List`, which
+/// [`Reader::doc`] reads item by item.
+fn read_by_items(doc: &Doc) -> bool {
+    let Some(root) = &doc.root else {
+        return false;
+    };
+    if doc.items.is_none() {
+        return true;
+    }
+    matches!(class(root), Class::Read(kind) if is_list(kind, root.api_version.as_ref().map(|t| t.value.as_str())))
 }
 
 /// The kinds a document may be: read in full, skipped, or without a kind.

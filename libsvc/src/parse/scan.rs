@@ -197,7 +197,7 @@ struct Scan<'t, F> {
 /// How deep the fast path builds trees (the rest is read by serde-saphyr,
 /// whose depth budget then decides). Two levels under [`MAX_DEPTH`], so a
 /// tree it builds is never one serde-saphyr's budget would refuse.
-const TREE_DEPTH: usize = MAX_DEPTH - 2;
+pub const TREE_DEPTH: usize = MAX_DEPTH - 2;
 
 /// Scans an input into documents, handing each to `each` as soon as it
 /// ends (so only one document's trees are held at a time). `fast`: build
@@ -233,7 +233,15 @@ pub fn scan(text: &str, fast: bool, each: impl FnMut(Doc)) {
                 Event::Alias(_) => {
                     s.doc.aliases = true;
                     s.node_start(&span, Shape::Scalar, false, None);
-                    let done = s.tree.as_ref().map(|_| (Node { value: Value::Null, pos: pos(span.start) }, false));
+                    let done = s.tree.as_ref().map(|_| {
+                        (
+                            Node {
+                                value: Value::Null,
+                                pos: pos(span.start),
+                            },
+                            false,
+                        )
+                    });
                     s.node_end(&span, done);
                 }
                 Event::Scalar(value, style, anchor, tag) => {
@@ -245,7 +253,13 @@ pub fn scan(text: &str, fast: bool, each: impl FnMut(Doc)) {
                             None
                         };
                         let sure = v.is_some();
-                        (Node { value: v.unwrap_or(Value::Null), pos: pos(span.start) }, sure)
+                        (
+                            Node {
+                                value: v.unwrap_or(Value::Null),
+                                pos: pos(span.start),
+                            },
+                            sure,
+                        )
                     });
                     s.node_end(&span, done);
                 }

@@ -62,7 +62,8 @@ pub fn plain(s: &str) -> Option<Value> {
         // `10.0.0.0/8`, `1.2.3-rc`): a string.
         let dots = b.iter().filter(|&&c| c == b'.').count();
         let numeric = |c: &u8| {
-            c.is_ascii_hexdigit() || matches!(c, b'.' | b'+' | b'-' | b'_' | b'x' | b'X' | b'o' | b'O')
+            c.is_ascii_hexdigit()
+                || matches!(c, b'.' | b'+' | b'-' | b'_' | b'x' | b'X' | b'o' | b'O')
         };
         if (dots >= 2 || !b.iter().all(numeric)) && !b[b.len() - 1].is_ascii_whitespace() {
             return Some(Value::Str(s.to_owned()));

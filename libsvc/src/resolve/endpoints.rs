@@ -158,7 +158,11 @@ impl<'a> PodIndex<'a> {
 
     /// The Pods of `namespace` that `selector` matches, in input order
     /// (an empty selector matches every Pod of the namespace).
-    pub(crate) fn select(&self, namespace: &str, selector: &BTreeMap<String, String>) -> Vec<&'a Pod> {
+    pub(crate) fn select(
+        &self,
+        namespace: &str,
+        selector: &BTreeMap<String, String>,
+    ) -> Vec<&'a Pod> {
         let candidates = if selector.is_empty() {
             self.by_namespace.get(namespace)
         } else {

@@ -260,8 +260,9 @@ fn given(e: &Endpoints) -> EndpointsObject {
 /// `None` when the controller writes none (no selector, ExternalName).
 pub fn sync_service(svc: &ServiceInfo, pods: &[Pod]) -> Option<EndpointsObject> {
     sync_selected(svc, |selector| {
-        pods.iter()
-            .filter(move |p| p.meta.namespace() == svc.namespace && selects(selector, &p.meta.labels))
+        pods.iter().filter(move |p| {
+            p.meta.namespace() == svc.namespace && selects(selector, &p.meta.labels)
+        })
     })
 }
 
