@@ -135,6 +135,14 @@ const SCALARS: &[&str] = &[
     "0.0.0.0",
     "::1",
     "fe80::1",
+    "日本",
+    "\"é ü\"",
+    "a: b",
+    "x # comment",
+    "'it''s'",
+    "\"\\u00e9\"",
+    "[",
+    "}",
 ];
 
 fn document(picks: &[(usize, usize)]) -> String {
@@ -164,8 +172,9 @@ proptest! {
     /// One Service with generated values; and the same as an item of a List.
     #[test]
     fn generated_documents_read_the_same_both_ways(
-        picks in proptest::collection::vec((0usize..8, 0usize..64), 0..6),
+        picks in proptest::collection::vec((0usize..8, 0usize..72), 0..6),
         list in any::<bool>(),
+        crlf in any::<bool>(),
     ) {
         let doc = document(&picks);
         let text = if list {
@@ -174,6 +183,7 @@ proptest! {
         } else {
             format!("{doc}---\n{doc}")
         };
+        let text = if crlf { text.replace('\n', "\r\n") } else { text };
         prop_assert_eq!(same(&[Input::new("gen.yaml", text)]), Ok(()));
     }
 }
@@ -265,6 +275,16 @@ fn json_reads_the_same_both_ways() {
         "{}".to_string(),
         "[]".to_string(),
         "{\"a\": [}".to_string(),
+        format!(
+            "{{\"kind\": \"List\", \"apiVersion\": \"v1\", \"items\": [{}, {{\"kind\": \"Service\", \"apiVersion\": \"v1\", \"metadata\": {{\"name\": \"b\"}} \"spec\": {{}}}}, {}]}}",
+            svc(""),
+            svc("")
+        ),
+        format!(
+            "{{\"apiVersion\": \"v1\", \"items\": [{}, {}, {{\"kind\": \"Service\",,}}]}}",
+            svc(""),
+            svc("")
+        ),
     ];
     for (i, c) in cases.iter().enumerate() {
         same(&[Input::new(format!("case{i}.json"), c.clone())])
