@@ -27,6 +27,19 @@ pub fn resolve(
     settings: &Settings,
     diags: &mut Vec<Diagnostic>,
 ) -> ServiceTable {
+    let created = crate::validate::allocation::allocate_services(&objects.services, settings);
+    resolve_created(objects, settings, &created.services, diags)
+}
+
+/// [`resolve`] with the create path already run over `objects.services`
+/// (its values by Service, in input order): `load` runs it once for
+/// validation and the table.
+pub fn resolve_created(
+    objects: &Objects,
+    settings: &Settings,
+    created: &[crate::validate::allocation::ServiceAllocation],
+    diags: &mut Vec<Diagnostic>,
+) -> ServiceTable {
     let mut order: Vec<&Service> = objects.services.iter().collect();
     // Sorting by key makes every later step independent of document order.
     order.sort_by(|a, b| {
@@ -49,7 +62,7 @@ pub fn resolve(
         }
         services.push(defaulted(svc, diags));
     }
-    allocate::allocate(&mut services, &objects.services, settings);
+    allocate::allocate(&mut services, &objects.services, created);
     // Taken out after allocation: an address that does not parse was still
     // written, so the Service is not one the allocator would fill in.
     for svc in &mut services {

@@ -32,9 +32,16 @@ use field::FieldError;
 /// Validates every object as a create (POST) would: Services in input
 /// order, then Endpoints, then EndpointSlices.
 pub fn validate(objects: &Objects, settings: &Settings) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
     let created = allocation::allocate_services(&objects.services, settings);
-    for (svc, errs) in objects.services.iter().zip(created.errors) {
+    validate_created(objects, created.errors)
+}
+
+/// [`validate`] with the create path already run
+/// ([`allocation::allocate_services`]'s errors, by Service in input order):
+/// `load` runs it once for validation and the table.
+pub fn validate_created(objects: &Objects, created: Vec<Vec<FieldError>>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (svc, errs) in objects.services.iter().zip(created) {
         let key = || format!("Service {}/{}", svc.meta.namespace(), svc.meta.name);
         push(&mut out, errs, key, &svc.origin);
     }
