@@ -1,7 +1,8 @@
 //! One input → objects: each document (and each item of a `List`) is
-//! classified by the shallow scan, then the kinds svcgen uses are read in
-//! full with serde-saphyr under its budgets, and every other kind is
-//! skipped unread — so a CustomResourceDefinition nesting 60 levels, or one
+//! classified by the scan (or, for JSON, by [`super::json`]), then the
+//! kinds svcgen uses are decoded from the tree the scan built, or read in
+//! full with serde-saphyr under its budgets when it built none, and every
+//! other kind is skipped unread — so a CustomResourceDefinition nesting 60 levels, or one
 //! that is not even valid YAML, never stops the Services next to it.
 
 use super::decode::{api_versions, decode_document, is_list};
