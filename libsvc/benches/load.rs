@@ -1,5 +1,7 @@
 //! Reading a generated cluster: parse → validate → resolve, at 1k and 10k
-//! Services × 10 endpoints. Prints the input size once per cluster.
+//! Services × 10 endpoints, from one YAML stream and from `kubectl get -o
+//! json`'s JSON. Prints the input size once per cluster. (Each stage apart,
+//! and the renderers end to end: `benches/phases.rs`.)
 
 mod common;
 
@@ -18,6 +20,22 @@ fn bench(c: &mut Criterion) {
         let overrides = common::overrides();
         g.bench_with_input(BenchmarkId::new("load", services), &yaml, |b, y| {
             b.iter(|| load(&[Input::new("bench.yaml", y.as_str())], &overrides))
+        });
+        let json = common::cluster_json(services, 10, Default::default());
+        println!(
+            "load {services} services x 10 endpoints: {} bytes of JSON",
+            json.len()
+        );
+        g.bench_with_input(BenchmarkId::new("load-json", services), &json, |b, j| {
+            b.iter(|| {
+                load(
+                    &[
+                        Input::new("bench.json", j.as_str()),
+                        Input::new("settings.yaml", common::SETTINGS_YAML),
+                    ],
+                    &overrides,
+                )
+            })
         });
     }
     g.finish();

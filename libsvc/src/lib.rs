@@ -102,8 +102,11 @@ pub fn load_parsed(parsed: parse::Parsed, overrides: &Overrides) -> Loaded {
     // Input that cannot be decoded never reaches kube-apiserver's
     // validation (kubectl stops at the decode error), and a value dropped
     // for its type would only add follow-on errors.
+    // kube-apiserver's create path, run once: its errors are validation's,
+    // its values the table's.
+    let created = validate::allocation::allocate_services(&parsed.objects.services, &settings);
     if !parse_failed {
-        diagnostics.extend(validate::validate(&parsed.objects, &settings));
+        diagnostics.extend(validate::validate_created(&parsed.objects, created.errors));
     }
     let mut objects = parsed.objects;
     // The Pods of Deployments, StatefulSets, … join the input's Pods, so
@@ -111,7 +114,7 @@ pub fn load_parsed(parsed: parse::Parsed, overrides: &Overrides) -> Loaded {
     if !overrides.no_simulate {
         resolve::workloads::simulate(&mut objects, &settings, &mut diagnostics);
     }
-    let table = resolve::resolve(&objects, &settings, &mut diagnostics);
+    let table = resolve::resolve_created(&objects, &settings, &created.services, &mut diagnostics);
     Loaded {
         objects,
         settings,

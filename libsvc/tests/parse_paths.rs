@@ -135,6 +135,14 @@ const SCALARS: &[&str] = &[
     "0.0.0.0",
     "::1",
     "fe80::1",
+    "日本",
+    "\"é ü\"",
+    "a: b",
+    "x # comment",
+    "'it''s'",
+    "\"\\u00e9\"",
+    "[",
+    "}",
 ];
 
 fn document(picks: &[(usize, usize)]) -> String {
@@ -164,8 +172,9 @@ proptest! {
     /// One Service with generated values; and the same as an item of a List.
     #[test]
     fn generated_documents_read_the_same_both_ways(
-        picks in proptest::collection::vec((0usize..8, 0usize..64), 0..6),
+        picks in proptest::collection::vec((0usize..8, 0usize..72), 0..6),
         list in any::<bool>(),
+        crlf in any::<bool>(),
     ) {
         let doc = document(&picks);
         let text = if list {
@@ -174,6 +183,7 @@ proptest! {
         } else {
             format!("{doc}---\n{doc}")
         };
+        let text = if crlf { text.replace('\n', "\r\n") } else { text };
         prop_assert_eq!(same(&[Input::new("gen.yaml", text)]), Ok(()));
     }
 }
@@ -204,5 +214,82 @@ fn deep_documents_read_the_same_both_ways() {
             "{{apiVersion: v1, kind: List, items: [{{apiVersion: v1, kind: Service, metadata: {{name: s}}, spec: {v}}}]}}\n"
         );
         same(&[Input::new("deep-list.yaml", list)]).unwrap();
+    }
+}
+
+/// JSON input takes its own fast path (`parse/json.rs`) where it is
+/// certain to read as YAML would; these are the edges of that certainty.
+#[test]
+fn json_reads_the_same_both_ways() {
+    let svc = |extra: &str| {
+        format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Service\", \"metadata\": {{\"name\": \"s\", \"namespace\": \"n\"{extra}}}, \"spec\": {{\"clusterIP\": \"10.0.0.1\", \"ports\": [{{\"port\": 80, \"targetPort\": \"http\"}}]}}}}"
+        )
+    };
+    let cases = [
+        svc(""),
+        svc(", \"labels\": {\"a\": \"x\\ty\", \"b\": \"\\\"q\\\" \\/ \\\\\"}"),
+        svc(", \"labels\": {\"a\": \"\\u00e9\"}"),
+        svc(", \"labels\": {\"a\": \"é ü\", \"b\": \"{{ x }}\"}"),
+        svc(", \"labels\": {\"a\": \"1\", \"a\": \"2\"}"),
+        svc(", \"generation\": 1.5"),
+        svc(", \"generation\": -0"),
+        svc(", \"generation\": -3"),
+        svc(", \"generation\": 1e3"),
+        svc(", \"generation\": 012"),
+        svc(", \"generation\": 99999999999999999999"),
+        svc(", \"generation\": true, \"x\": null, \"y\": false"),
+        svc(", \"uid\": \"\""),
+        format!(
+            "{{\"kind\": \"List\", \"apiVersion\": \"v1\", \"items\": [{}, {}]}}",
+            svc(""),
+            svc("")
+        ),
+        format!(
+            "{{\"items\": [{}, 3, [1], \"x\"], \"kind\": \"List\", \"apiVersion\": \"v1\"}}",
+            svc("")
+        ),
+        format!(
+            "{{\"items\": [{}], \"kind\": \"ConfigMap\", \"apiVersion\": \"v1\"}}",
+            svc("")
+        ),
+        format!("{{\"items\": [{}], \"apiVersion\": \"v1\"}}", svc("")),
+        format!(
+            "{{\"items\": {}, \"kind\": \"List\", \"apiVersion\": \"v1\"}}",
+            svc("")
+        ),
+        format!("[{}]", svc("")),
+        format!("{}\n{}", svc(""), svc("")),
+        format!("{}\n---\n{}", svc(""), svc("")),
+        svc("").replace(", ", ",\n    ").replace(": ", ":"),
+        svc("").replace(", ", ",\r\n"),
+        svc("").replace(", ", ",\t"),
+        svc("").replace("\"name\": ", "\"name\"\n: "),
+        svc("").replace("\"kind\": \"Service\"", "\"kind\": 5"),
+        svc("").replace("\"kind\": \"Service\"", "\"kind\": \"Secret\""),
+        svc("").replace("\"kind\": \"Service\"", "\"kind\": \"Servce\""),
+        svc("").replace("\"apiVersion\": \"v1\"", "\"apiVersion\": \"v2\""),
+        svc("").replace("\"port\": 80", "\"port\": \"eighty\""),
+        svc("").replace("}}", "}"),
+        svc("") + "x",
+        "{}".to_string(),
+        "[]".to_string(),
+        "{\"a\": [}".to_string(),
+        format!(
+            "{{\"kind\": \"List\", \"apiVersion\": \"v1\", \"items\": [{}, {{\"kind\": \"Service\", \"apiVersion\": \"v1\", \"metadata\": {{\"name\": \"b\"}} \"spec\": {{}}}}, {}]}}",
+            svc(""),
+            svc("")
+        ),
+        format!(
+            "{{\"apiVersion\": \"v1\", \"items\": [{}, {}, {{\"kind\": \"Service\",,}}]}}",
+            svc(""),
+            svc("")
+        ),
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        same(&[Input::new(format!("case{i}.json"), c.clone())])
+            .unwrap_or_else(|e| panic!("case {i} {c:?}: {e}"));
+        same(&[Input::new(format!("case{i}.json"), c.clone()).in_directory()])
+            .unwrap_or_else(|e| panic!("case {i} in a directory {c:?}: {e}"));
     }
 }

@@ -6,6 +6,7 @@
 
 mod decode;
 mod fields;
+mod json;
 pub mod node;
 mod read;
 mod scan;
@@ -116,11 +117,19 @@ pub struct Origin {
     pub spans: Arc<Spans>,
 }
 
+/// Equal when they map the same paths to the same positions (as the map
+/// they replace was), whatever order the paths were recorded in.
+impl PartialEq for Spans {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
 /// Field path → position, for one object. All the paths live in one
 /// string with an index sorted by path: two allocations per object
 /// instead of one per field (objects hold hundreds of fields, and a
 /// cluster's load made and freed them all).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Spans {
     paths: String,
     /// (start, end) in `paths`, and the position; sorted by path once
@@ -153,6 +162,11 @@ impl Spans {
         self.index.shrink_to_fit();
         self.paths.shrink_to_fit();
         self
+    }
+
+    /// Every (path, position), sorted by path once [`Spans::sorted`].
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Pos)> + '_ {
+        self.index.iter().map(|e| (self.path(e), e.2))
     }
 
     /// The position recorded for `path`.

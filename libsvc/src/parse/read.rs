@@ -1,7 +1,8 @@
 //! One input → objects: each document (and each item of a `List`) is
-//! classified by the shallow scan, then the kinds svcgen uses are read in
-//! full with serde-saphyr under its budgets, and every other kind is
-//! skipped unread — so a CustomResourceDefinition nesting 60 levels, or one
+//! classified by the scan (or, for JSON, by [`super::json`]), then the
+//! kinds svcgen uses are decoded from the tree the scan built, or read in
+//! full with serde-saphyr under its budgets when it built none, and every
+//! other kind is skipped unread — so a CustomResourceDefinition nesting 60 levels, or one
 //! that is not even valid YAML, never stops the Services next to it.
 
 use super::decode::{api_versions, decode_document, is_list};
@@ -107,7 +108,26 @@ pub(super) fn parse_input(input: &Input, out: &mut Parsed, fast: bool) {
         template: false,
         fast,
     };
+    if r.fast
+        && let Some(doc) = super::json::doc(&input.text, scan::TREE_DEPTH)
+        && read_by_items(&doc)
+    {
+        return r.doc(doc);
+    }
     scan::scan(&input.text, r.fast, |doc| r.doc(doc));
+}
+
+/// The JSON fast path gives a document with `items` only their trees
+/// (the root's has an empty list there): it takes only a `List`, which
+/// [`Reader::doc`] reads item by item.
+fn read_by_items(doc: &Doc) -> bool {
+    let Some(root) = &doc.root else {
+        return false;
+    };
+    if doc.items.is_none() {
+        return true;
+    }
+    matches!(class(root), Class::Read(kind) if is_list(kind, root.api_version.as_ref().map(|t| t.value.as_str())))
 }
 
 /// The kinds a document may be: read in full, skipped, or without a kind.

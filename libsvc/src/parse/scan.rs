@@ -1,13 +1,15 @@
-//! A first, shallow pass over an input: where each document (and each item
-//! of a `List`) starts and ends, its kind and name, how deep it nests, and
-//! where the text stops being YAML.
+//! The one pass over an input's YAML events: where each document (and each
+//! item of a `List`) starts and ends, its kind and name, how deep it nests,
+//! and where the text stops being YAML.
 //!
-//! It walks the parser's event stream without building a tree and without
-//! recursion, so a 100,000-level document costs no stack, and it recovers at
-//! the next `---` after a syntax error. What it learns decides what is read
-//! in full ([`super::read`]): only the kinds svcgen uses are turned into
-//! trees, under serde-saphyr's budgets; every other kind is skipped whatever
-//! its size or nesting.
+//! It walks the parser's event stream without recursion, so a
+//! 100,000-level document costs no stack, and it recovers at the next `---`
+//! after a syntax error. On the way it builds each unit's tree where that is
+//! certain to be serde-saphyr's ([`super::tree`], at most [`TREE_DEPTH`]
+//! levels, no aliases). What it learns decides what is read ([`super::read`]):
+//! only the kinds svcgen uses are decoded — from that tree, or else read
+//! again by serde-saphyr under its budgets; every other kind is skipped
+//! whatever its size or nesting.
 
 use super::node::{Node, Pos, Value};
 use super::tree::{self, Builder};
@@ -197,7 +199,7 @@ struct Scan<'t, F> {
 /// How deep the fast path builds trees (the rest is read by serde-saphyr,
 /// whose depth budget then decides). Two levels under [`MAX_DEPTH`], so a
 /// tree it builds is never one serde-saphyr's budget would refuse.
-const TREE_DEPTH: usize = MAX_DEPTH - 2;
+pub const TREE_DEPTH: usize = MAX_DEPTH - 2;
 
 /// Scans an input into documents, handing each to `each` as soon as it
 /// ends (so only one document's trees are held at a time). `fast`: build

@@ -4,19 +4,23 @@
 //! [`crate::validate::allocation::allocate_services`], which `validate`
 //! reports the errors of.
 
-use crate::config::{Settings, parse_ip};
+use crate::config::parse_ip;
 use crate::model::Service;
 use crate::table::ServiceInfo;
-use crate::validate::allocation::allocate_services;
+use crate::validate::allocation::ServiceAllocation;
 use std::collections::BTreeMap;
 
 /// Fills the IP-family fields, cluster IPs and node ports of `services`
 /// (one per name, the first in file order) from the create path run over
-/// `objects` (every Service of the input, in input order).
-pub(super) fn allocate(services: &mut [ServiceInfo], objects: &[Service], settings: &Settings) {
-    let created = allocate_services(objects, settings);
+/// `objects` (every Service of the input, in input order): `created`, its
+/// values by Service in that order.
+pub(super) fn allocate(
+    services: &mut [ServiceInfo],
+    objects: &[Service],
+    created: &[ServiceAllocation],
+) {
     let mut by_key = BTreeMap::new();
-    for (src, v) in objects.iter().zip(&created.services) {
+    for (src, v) in objects.iter().zip(created) {
         by_key
             .entry((src.meta.namespace(), src.meta.name.as_str()))
             .or_insert(v);

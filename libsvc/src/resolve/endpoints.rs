@@ -56,7 +56,9 @@ pub(super) fn attach_slices(
             None => Vec::new(),
         };
         let written = written.get(&key).copied();
-        attach(svc, given, legacy, &selected, written, objects, &nodes, diags);
+        attach(
+            svc, given, legacy, &selected, written, objects, &nodes, diags,
+        );
     }
 }
 
@@ -95,7 +97,9 @@ pub(super) fn attach_slices_of(
         .find(|s| s.meta.namespace() == ns && s.meta.name == name);
     let nodes = super::topology::Nodes::new(&objects.nodes);
     let given = (!given.is_empty()).then_some(given.as_slice());
-    attach(svc, given, legacy, &selected, written, objects, &nodes, diags);
+    attach(
+        svc, given, legacy, &selected, written, objects, &nodes, diags,
+    );
 }
 
 /// The slices of one Service: given ones (by the service-name label), else
@@ -515,5 +519,61 @@ fn nothing_matches_hint(
             "in namespace {ns}, Pods and workload templates carry {} (check the selector against their labels)",
             seen.join("; ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The controllers list a Service's Pods as
+    /// `podLister.Pods(service.Namespace).List(selector)`
+    /// (pkg/controller/endpointslice/endpointslice_controller.go and
+    /// pkg/controller/endpoint/endpoints_controller.go, `syncService`): the
+    /// index gives the same Pods, in input order, as that scan.
+    #[test]
+    fn pod_index_selects_what_the_namespace_scan_selects() {
+        let mut y = String::new();
+        for i in 0..40 {
+            y.push_str(&format!(
+                "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: ns{}\n  labels: {{app: a{}, tier: t{}, k{}: v}}\n",
+                i % 3,
+                i % 4,
+                i % 2,
+                i % 5
+            ));
+        }
+        let parsed = crate::parse::parse(&[crate::Input::new("pods.yaml", y)]);
+        let pods = &parsed.objects.pods;
+        let index = PodIndex::new(pods);
+        let sel = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        for ns in ["ns0", "ns1", "ns2", "ns9"] {
+            for selector in [
+                sel(&[]),
+                sel(&[("app", "a1")]),
+                sel(&[("app", "a2"), ("tier", "t0")]),
+                sel(&[("tier", "t1"), ("k3", "v")]),
+                sel(&[("app", "a1"), ("tier", "t0")]),
+                sel(&[("nope", "x")]),
+            ] {
+                let scan: Vec<&str> = pods
+                    .iter()
+                    .filter(|p| p.meta.namespace() == ns && selects(&selector, &p.meta.labels))
+                    .map(|p| p.meta.name.as_str())
+                    .collect();
+                let indexed: Vec<&str> = index
+                    .select(ns, &selector)
+                    .iter()
+                    .map(|p| p.meta.name.as_str())
+                    .collect();
+                assert_eq!(indexed, scan, "{ns} {selector:?}");
+            }
+        }
+        assert!(!index.select("ns1", &sel(&[("app", "a1")])).is_empty());
     }
 }

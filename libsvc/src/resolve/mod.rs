@@ -29,6 +29,19 @@ pub fn resolve(
     settings: &Settings,
     diags: &mut Vec<Diagnostic>,
 ) -> ServiceTable {
+    let created = crate::validate::allocation::allocate_services(&objects.services, settings);
+    resolve_created(objects, settings, &created.services, diags)
+}
+
+/// [`resolve`] with the create path already run over `objects.services`
+/// (its values by Service, in input order): `load` runs it once for
+/// validation and the table.
+pub fn resolve_created(
+    objects: &Objects,
+    settings: &Settings,
+    created: &[crate::validate::allocation::ServiceAllocation],
+    diags: &mut Vec<Diagnostic>,
+) -> ServiceTable {
     let mut order: Vec<&Service> = objects.services.iter().collect();
     // Sorting by key makes every later step independent of document order.
     order.sort_by(|a, b| {
@@ -51,7 +64,7 @@ pub fn resolve(
         }
         services.push(defaulted(svc, diags));
     }
-    allocate::allocate(&mut services, &objects.services, settings);
+    allocate::allocate(&mut services, &objects.services, created);
     for svc in &mut services {
         drop_unparsable_cluster_ips(svc);
     }
@@ -74,10 +87,12 @@ pub fn resolve_service(
     diags: &mut Vec<Diagnostic>,
 ) -> ServiceInfo {
     let mut info = defaulted(svc, diags);
+    let created =
+        crate::validate::allocation::allocate_services(std::slice::from_ref(svc), settings);
     allocate::allocate(
         std::slice::from_mut(&mut info),
         std::slice::from_ref(svc),
-        settings,
+        &created.services,
     );
     drop_unparsable_cluster_ips(&mut info);
     endpoints::attach_slices_of(&mut info, objects, diags);

@@ -32,31 +32,35 @@ use field::FieldError;
 /// Validates every object as a create (POST) would: Services in input
 /// order, then Endpoints, then EndpointSlices.
 pub fn validate(objects: &Objects, settings: &Settings) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
     let created = allocation::allocate_services(&objects.services, settings);
-    for (svc, errs) in objects.services.iter().zip(created.errors) {
-        let key = format!("{}/{}", svc.meta.namespace(), svc.meta.name);
-        push(&mut out, errs, &format!("Service {key}"), &svc.origin);
+    validate_created(objects, created.errors)
+}
+
+/// [`validate`] with the create path already run
+/// ([`allocation::allocate_services`]'s errors, by Service in input order):
+/// `load` runs it once for validation and the table.
+pub fn validate_created(objects: &Objects, created: Vec<Vec<FieldError>>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (svc, errs) in objects.services.iter().zip(created) {
+        let key = || format!("Service {}/{}", svc.meta.namespace(), svc.meta.name);
+        push(&mut out, errs, key, &svc.origin);
     }
     for ep in &objects.endpoints {
-        let key = format!("Endpoints {}/{}", ep.meta.namespace(), ep.meta.name);
-        push(
-            &mut out,
-            endpoints::validate_endpoints(ep),
-            &key,
-            &ep.origin,
-        );
+        let key = || format!("Endpoints {}/{}", ep.meta.namespace(), ep.meta.name);
+        push(&mut out, endpoints::validate_endpoints(ep), key, &ep.origin);
     }
     for slice in &objects.endpoint_slices {
-        let key = format!(
-            "EndpointSlice {}/{}",
-            slice.meta.namespace(),
-            slice.meta.name
-        );
+        let key = || {
+            format!(
+                "EndpointSlice {}/{}",
+                slice.meta.namespace(),
+                slice.meta.name
+            )
+        };
         push(
             &mut out,
             endpoints::validate_endpoint_slice(slice),
-            &key,
+            key,
             &slice.origin,
         );
     }
@@ -64,8 +68,17 @@ pub fn validate(objects: &Objects, settings: &Settings) -> Vec<Diagnostic> {
 }
 
 /// Turns field errors into diagnostics. kube-apiserver prints an identical
-/// message once.
-fn push(out: &mut Vec<Diagnostic>, errs: Vec<FieldError>, object: &str, origin: &Origin) {
+/// message once. `object` names the object (made only when there are errors).
+fn push(
+    out: &mut Vec<Diagnostic>,
+    errs: Vec<FieldError>,
+    object: impl Fn() -> String,
+    origin: &Origin,
+) {
+    if errs.is_empty() {
+        return;
+    }
+    let object = object();
     let mut seen = std::collections::BTreeSet::new();
     for e in errs {
         let message = e.to_string();
@@ -77,7 +90,7 @@ fn push(out: &mut Vec<Diagnostic>, errs: Vec<FieldError>, object: &str, origin: 
             severity: Severity::Error,
             message,
             field: Some(e.field.clone()),
-            object: Some(object.to_string()),
+            object: Some(object.clone()),
             location: Some(origin.locate(at)),
         });
     }

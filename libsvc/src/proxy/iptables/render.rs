@@ -21,6 +21,18 @@ impl Display for Comment {
         // control characters become `?`, `"` and `\` are escaped the way
         // iptables-restore unescapes them inside quotes, and the text is
         // cut to the kernel's limit.
+        let t = self.text.as_str();
+        if t.len() <= MAX_COMMENT && !t.chars().any(char::is_control) {
+            // The common case, written without a copy.
+            if !self.quoted && plain_token(t) {
+                return f.write_str(t);
+            }
+            if !t.contains(['"', '\\']) {
+                f.write_str("\"")?;
+                f.write_str(t)?;
+                return f.write_str("\"");
+            }
+        }
         let mut text = String::new();
         for c in self.text.chars() {
             if text.len() + c.len_utf8() > MAX_COMMENT {
