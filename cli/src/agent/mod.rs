@@ -14,6 +14,7 @@
 
 pub mod apply;
 pub mod metrics;
+pub mod source;
 pub mod watch;
 
 use crate::inputs::InputArgs;
@@ -65,6 +66,9 @@ pub enum SourceKind {
     /// Rule text already rendered: `*.nft` (nftables), `*.iptables` and
     /// `*.ip6tables` (iptables) files, applied as they are.
     Rendered,
+    /// The Kubernetes API (Services, EndpointSlices, its own Node), watched
+    /// as kube-proxy's informers do (`source_api`).
+    Api,
 }
 
 /// `svcgen agent`.
@@ -405,6 +409,10 @@ pub fn run(args: AgentArgs) -> ExitCode {
             dir: dir.clone(),
             mode,
         }),
+        SourceKind::Api => {
+            eprintln!("svcgen agent: --source api is not available in this build yet");
+            return ExitCode::from(crate::EXIT_USAGE);
+        }
     };
     let mut applier = mode.applier();
     let agent = Agent {
