@@ -114,6 +114,11 @@ impl Engine {
                     }
                 })
                 .collect();
+            if current.is_empty() && !by_name.is_empty() {
+                // Every file is held back and none was ever good: nothing
+                // to program; refuse, and the kernel keeps what it has.
+                return Err(held);
+            }
             let state = State::new(
                 current,
                 self.overrides.clone(),
@@ -210,10 +215,13 @@ impl Engine {
             })
             .collect();
         let second = state.apply(revert).map_err(|e| vec![e.to_string()])?;
-        // Both deltas in order, in one payload per family: the kernel goes
-        // from the old state to the final one in the same transaction
-        // (nftables) or the same restore (iptables).
+        // Both deltas in order, in one `nft -f` transaction: the kernel
+        // goes from the old state to the final one atomically. An
+        // iptables-restore commits table by table, so there the way back
+        // is a full sync instead.
         let plan = match (self.plan(&first.deltas), self.plan(&second.deltas)) {
+            (Plan::Nothing, Plan::Nothing) => Plan::Nothing,
+            _ if self.mode != ProxyMode::Nftables => Plan::Full,
             (Plan::Nothing, p) | (p, Plan::Nothing) => p,
             (Plan::Delta(mut a, sa), Plan::Delta(b, sb)) => {
                 for (f, t) in b.texts {
@@ -490,5 +498,160 @@ fn table_family(
         TableDelta::Replace(t) => t.family,
         TableDelta::Delete { family, .. } => *family,
         TableDelta::Partial(p) => p.family,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SVC: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: NAME}\nspec:\n  clusterIP: THEIP\n  ports: [{port: 80}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: NAME-1, labels: {kubernetes.io/service-name: NAME}}\naddressType: IPv4\nports: [{port: 80}]\nendpoints: [{addresses: [EP]}]\n";
+
+    fn svc(name: &str, ip: &str, ep: &str) -> Input {
+        let text = SVC
+            .replace("NAME", name)
+            .replace("THEIP", ip)
+            .replace("EP", ep);
+        Input::new(format!("dir/{name}.yaml"), text).in_directory()
+    }
+
+    fn engine(mode: ProxyMode) -> Engine {
+        let overrides = libsvc::Overrides {
+            service_cidrs: vec!["10.96.0.0/16".parse().unwrap()],
+            ip_family: Some(IpFamily::IPv4),
+            ..Default::default()
+        };
+        Engine::new(mode, overrides)
+    }
+
+    fn text(d: &Desired) -> String {
+        d.texts.iter().map(|(_, t)| t.as_str()).collect()
+    }
+
+    /// Start-up with one file refused by validation (a cluster IP equal to
+    /// its CIDR's network address, which kube-apiserver refuses to
+    /// allocate: pkg/registry/core/service/ipallocator, `Allocate`)
+    /// programs everything else, and names the file (issue 12).
+    #[test]
+    fn start_up_with_one_bad_file_programs_everything_else() {
+        let mut e = engine(ProxyMode::Nftables);
+        let held = e
+            .relist(vec![
+                svc("a", "10.96.0.10", "10.1.0.1"),
+                svc("c", "10.96.0.0", "10.1.0.3"),
+                svc("b", "10.96.0.11", "10.1.0.2"),
+            ])
+            .unwrap();
+        assert!(!held.is_empty() && held.iter().all(|p| p.starts_with("dir/c.yaml:")));
+        let full = text(&e.full().unwrap());
+        assert!(
+            full.contains("10.1.0.1") && full.contains("10.1.0.2"),
+            "{full}"
+        );
+        assert!(!full.contains("10.1.0.3"), "{full}");
+    }
+
+    /// Every file broken at start-up: nothing to program, refused whole
+    /// (the kernel keeps what it has).
+    #[test]
+    fn start_up_with_only_bad_files_is_refused() {
+        let mut e = engine(ProxyMode::Nftables);
+        let bad = Input::new("dir/x.yaml", "kind: Service\nmetadata: {name: [\n").in_directory();
+        assert!(e.relist(vec![bad]).is_err());
+        assert!(!e.loaded());
+    }
+
+    /// A broken or refused file holds back only its own objects: the
+    /// others' changes go through as a delta, its last good state stays.
+    #[test]
+    fn a_broken_file_holds_back_only_its_own_objects() {
+        let mut e = engine(ProxyMode::Nftables);
+        e.relist(vec![
+            svc("a", "10.96.0.10", "10.1.0.1"),
+            svc("b", "10.96.0.11", "10.1.0.2"),
+        ])
+        .unwrap();
+        // b breaks (a syntax error), a changes.
+        let broken = Input::new("dir/b.yaml", "kind: Service\nmetadata: {name: [\n").in_directory();
+        let (plan, held) = e
+            .change(vec![
+                Change::Put(broken),
+                Change::Put(svc("a", "10.96.0.10", "10.1.0.9")),
+            ])
+            .unwrap();
+        assert!(held.iter().all(|p| p.starts_with("dir/b.yaml:")) && !held.is_empty());
+        let Plan::Delta(d, _) = plan else {
+            panic!("expected a delta, got {plan:?}")
+        };
+        assert!(text(&d).contains("10.1.0.9"));
+        let full = text(&e.full().unwrap());
+        assert!(
+            full.contains("10.1.0.9") && full.contains("10.1.0.2"),
+            "{full}"
+        );
+        // b changes to a value validation refuses: held back too, its last
+        // good state stays; the delta of the whole change set is empty.
+        let (plan, held) = e
+            .change(vec![Change::Put(svc("b", "10.96.0.0", "10.1.0.7"))])
+            .unwrap();
+        assert!(
+            held.iter().any(|p| p.starts_with("dir/b.yaml:")),
+            "{held:?}"
+        );
+        let full = text(&e.full().unwrap());
+        assert!(
+            full.contains("10.1.0.2") && !full.contains("10.1.0.7"),
+            "{full}"
+        );
+        // The delta goes there and back in one nft transaction: it ends
+        // with b's last good state.
+        let Plan::Delta(d, _) = plan else {
+            panic!("expected a delta, got {plan:?}")
+        };
+        let t = text(&d);
+        let back = t.rfind("add element ip kube-proxy cluster-ips { 10.96.0.11 }");
+        assert!(back > t.rfind("10.1.0.7"), "{t}");
+    }
+
+    /// One changed Service in a loaded cluster: the payload names only its
+    /// chains (kube-proxy's partial sync), and the sizes count its rules.
+    #[test]
+    fn a_change_is_a_small_delta() {
+        for mode in [ProxyMode::Nftables, ProxyMode::Iptables] {
+            let mut e = engine(mode);
+            let inputs = (0..200)
+                .map(|i| svc(&format!("s{i}"), &format!("10.96.1.{i}"), "10.1.0.1"))
+                .collect();
+            e.relist(inputs).unwrap();
+            let full = text(&e.full().unwrap());
+            let (plan, held) = e
+                .change(vec![Change::Put(svc("s7", "10.96.1.7", "10.1.0.77"))])
+                .unwrap();
+            assert!(held.is_empty());
+            let Plan::Delta(d, size) = plan else {
+                panic!("{mode:?}: expected a delta, got {plan:?}")
+            };
+            let t = text(&d);
+            assert!(t.contains("10.1.0.77"), "{t}");
+            assert!(
+                !t.contains("10.96.1.8"),
+                "{mode:?}: other Services in the delta:\n{t}"
+            );
+            assert!(
+                t.len() * 50 < full.len(),
+                "{mode:?}: {} of {}",
+                t.len(),
+                full.len()
+            );
+            assert!(
+                size.rules_added > 0 && size.rules_added == size.rules_removed,
+                "{size:?}"
+            );
+            // Nothing changed: nothing to send.
+            let (plan, _) = e
+                .change(vec![Change::Put(svc("s7", "10.96.1.7", "10.1.0.77"))])
+                .unwrap();
+            assert!(matches!(plan, Plan::Nothing), "{plan:?}");
+        }
     }
 }

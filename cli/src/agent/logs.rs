@@ -38,23 +38,41 @@ struct Line(LogFormat);
 #[derive(Default)]
 struct Fields {
     msg: String,
-    rest: Vec<(&'static str, String)>,
+    rest: Vec<(&'static str, Value)>,
 }
+
+/// A field's value: numbers and booleans stay numbers and booleans in JSON.
+type Value = serde_json::Value;
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, value.to_string());
+        self.put(field, Value::from(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, Value::from(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, Value::from(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, Value::from(value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.put(field, format!("{value:?}"));
+        self.put(field, Value::from(format!("{value:?}")));
     }
 }
 
 impl Fields {
-    fn put(&mut self, field: &Field, value: String) {
+    fn put(&mut self, field: &Field, value: Value) {
         if field.name() == "message" {
-            self.msg = value;
+            self.msg = match value {
+                Value::String(s) => s,
+                v => v.to_string(),
+            };
         } else {
             self.rest.push((field.name(), value));
         }
@@ -80,12 +98,16 @@ where
 }
 
 /// One log line without its newline.
-fn line(format: LogFormat, ts: &str, level: &str, msg: &str, rest: &[(&str, String)]) -> String {
+fn line(format: LogFormat, ts: &str, level: &str, msg: &str, rest: &[(&str, Value)]) -> String {
     match format {
         LogFormat::Logfmt => {
             let mut out = format!("ts={ts} level={level} msg={}", quote(msg));
             for (k, v) in rest {
-                let _ = write!(out, " {k}={}", quote(v));
+                let v = match v {
+                    Value::String(s) => quote(s),
+                    v => v.to_string(),
+                };
+                let _ = write!(out, " {k}={v}");
             }
             out
         }
@@ -95,7 +117,7 @@ fn line(format: LogFormat, ts: &str, level: &str, msg: &str, rest: &[(&str, Stri
             obj.insert("level".into(), level.into());
             obj.insert("msg".into(), msg.into());
             for (k, v) in rest {
-                obj.insert((*k).into(), v.as_str().into());
+                obj.insert((*k).into(), v.clone());
             }
             serde_json::Value::Object(obj).to_string()
         }
@@ -148,16 +170,20 @@ mod tests {
     #[test]
     fn logfmt_and_json_lines() {
         let rest = [
-            ("mode", "nftables".to_string()),
-            ("error", "a b".to_string()),
+            ("mode", Value::from("nftables")),
+            ("error", Value::from("a b")),
+            ("bytes", Value::from(152u64)),
         ];
         assert_eq!(
             line(LogFormat::Logfmt, "T", "info", "synced", &rest),
-            "ts=T level=info msg=synced mode=nftables error=\"a b\""
+            "ts=T level=info msg=synced mode=nftables error=\"a b\" bytes=152"
         );
+        let json: Value =
+            serde_json::from_str(&line(LogFormat::Json, "T", "info", "synced", &rest)).unwrap();
         assert_eq!(
-            line(LogFormat::Json, "T", "info", "synced", &rest),
-            r#"{"error":"a b","level":"info","mode":"nftables","msg":"synced","ts":"T"}"#
+            json,
+            serde_json::json!({"ts": "T", "level": "info", "msg": "synced",
+                "mode": "nftables", "error": "a b", "bytes": 152})
         );
     }
 }
