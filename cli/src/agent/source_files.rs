@@ -267,8 +267,12 @@ fn watch(
 ) -> notify::Result<notify::RecommendedWatcher> {
     use notify::Watcher;
     use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind};
-    let given: Vec<PathBuf> = files.dirs.clone();
+    let dirs: Vec<PathBuf> = files.dirs.clone();
+    let named: Vec<PathBuf> = files.files.clone();
     let pick = files.pick;
+    let is_input = move |p: &PathBuf| {
+        named.contains(p) || (pick.wants(p) && dirs.iter().any(|d| p.parent() == Some(d)))
+    };
     let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
         let s = match ev {
             Ok(ev) if ev.need_rescan() => Seen::Everything,
@@ -289,17 +293,27 @@ fn watch(
                 return;
             }
             Ok(ev) => {
-                // A name that is not an input (a ConfigMap volume's `..data`
-                // link, an editor's swap file renamed over one) may stand
-                // for changes to inputs: look at everything then.
-                if ev
-                    .paths
-                    .iter()
-                    .any(|p| !pick.wants(p) || !given.iter().any(|d| p.parent() == Some(d)))
-                {
+                let inputs: Vec<PathBuf> =
+                    ev.paths.iter().filter(|p| is_input(p)).cloned().collect();
+                if !inputs.is_empty() {
+                    // `sed -i` and editors write a temporary file and rename
+                    // it over the input: the input's path is what counts.
+                    Seen::Paths(inputs)
+                } else if matches!(
+                    ev.kind,
+                    EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Any | ModifyKind::Other)
+                        | EventKind::Remove(_)
+                        | EventKind::Any
+                        | EventKind::Other
+                ) {
+                    // A rename or removal of something that is not an input
+                    // (a ConfigMap volume swapping its `..data` link) may
+                    // change what the inputs' links point to: look at
+                    // everything.
                     Seen::Everything
                 } else {
-                    Seen::Paths(ev.paths)
+                    // Another file written (an editor's swap file): not ours.
+                    return;
                 }
             }
             Err(_) => Seen::Everything,
