@@ -52,6 +52,9 @@ pub struct Engine {
     mode: ProxyMode,
     overrides: libsvc::Overrides,
     state: Option<State>,
+    /// Every input as the source last reported it, good or not: what a
+    /// relist is retried from while no state could be loaded.
+    listed: BTreeMap<Arc<str>, Input>,
     /// Rules per chain as last programmed (`family table chain`), to count
     /// the rules a delta takes out.
     chain_rules: HashMap<String, usize>,
@@ -64,6 +67,7 @@ impl Engine {
             mode,
             overrides,
             state: None,
+            listed: BTreeMap::new(),
             chain_rules: HashMap::new(),
         }
     }
@@ -96,6 +100,7 @@ impl Engine {
         for i in inputs {
             by_name.insert(i.name.clone(), i);
         }
+        self.listed = by_name.clone();
         let last_good: HashMap<Arc<str>, Input> = self
             .state
             .as_ref()
@@ -153,6 +158,25 @@ impl Engine {
     /// back: its last good version stays in force. Returns what the kernel
     /// must be told, and the problems to log.
     pub fn change(&mut self, changes: Vec<Change>) -> Result<(Plan, Vec<String>), Vec<String>> {
+        if self.state.is_none() {
+            // Nothing loaded yet (every file was refused): the source's
+            // view with these changes is a relist.
+            for c in changes {
+                match c {
+                    Change::Put(i) => self.listed.insert(i.name.clone(), i),
+                    Change::Remove(n) => self.listed.remove(&n),
+                };
+            }
+            let inputs = self.listed.values().cloned().collect();
+            let held = self.relist(inputs)?;
+            return Ok((Plan::Full, held));
+        }
+        for c in &changes {
+            match c {
+                Change::Put(i) => self.listed.insert(i.name.clone(), i.clone()),
+                Change::Remove(n) => self.listed.remove(n),
+            };
+        }
         let Some(state) = self.state.as_mut() else {
             return Err(vec!["no state loaded yet".into()]);
         };
@@ -559,6 +583,12 @@ mod tests {
         let bad = Input::new("dir/x.yaml", "kind: Service\nmetadata: {name: [\n").in_directory();
         assert!(e.relist(vec![bad]).is_err());
         assert!(!e.loaded());
+        // Fixing the file loads everything: a full sync.
+        let (plan, held) = e
+            .change(vec![Change::Put(svc("x", "10.96.0.10", "10.1.0.1"))])
+            .unwrap();
+        assert!(held.is_empty() && matches!(plan, Plan::Full), "{plan:?}");
+        assert!(text(&e.full().unwrap()).contains("10.1.0.1"));
     }
 
     /// A broken or refused file holds back only its own objects: the

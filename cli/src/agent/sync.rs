@@ -120,17 +120,28 @@ pub async fn run(
     let mut next_periodic = Instant::now() + settings.sync_period;
     let mut retry: Option<(Instant, u32)> = None;
     let mut source_open = true;
+    // The input could not be used: only a new event can help.
+    let mut wait_for_source = false;
+    // The sync under way is a full one.
+    let mut running_full = false;
     loop {
-        // When the next sync may start, if one is wanted.
-        let dirty = pending.relist.is_some() || !pending.changes.is_empty() || need_full;
+        // When the next sync may start, if one is wanted: the periodic one,
+        // a retry's, or (minSyncPeriod after the last start) for pending
+        // events or a full sync that is owed.
+        let dirty = pending.relist.is_some()
+            || !pending.changes.is_empty()
+            || (need_full && retry.is_none() && !wait_for_source);
         let due: Option<Instant> = if !listed || running.is_some() {
             None
-        } else if let Some((at, _)) = retry {
-            Some(at)
-        } else if dirty {
-            Some(last_start.map_or(Instant::now(), |t| t + settings.min_sync_period))
         } else {
-            Some(next_periodic)
+            let mut at = next_periodic;
+            if let Some((r, _)) = retry {
+                at = at.min(r);
+            }
+            if dirty {
+                at = at.min(last_start.map_or(Instant::now(), |t| t + settings.min_sync_period));
+            }
+            Some(at)
         };
         let wake = due.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
@@ -149,7 +160,13 @@ pub async fn run(
                 syncer = Some(s);
                 match outcome {
                     Outcome::Done | Outcome::DoneWithProblems => retry = None,
-                    Outcome::SourceFailed => {}
+                    Outcome::SourceFailed => {
+                        // Nothing was applied: a full sync is still owed,
+                        // once the source has something new.
+                        need_full |= running_full;
+                        wait_for_source = true;
+                        retry = None;
+                    }
                     Outcome::ApplyFailed => {
                         // kube-proxy: needFullSync, and a retry.
                         need_full = true;
@@ -170,10 +187,14 @@ pub async fn run(
             ev = events.recv(), if source_open => match ev {
                 Some(SourceEvent::Relist(inputs)) => {
                     listed = true;
+                    wait_for_source = false;
                     pending.relist = Some(inputs);
                     pending.changes.clear();
                 }
-                Some(SourceEvent::Changes(c)) => pending.changes.extend(c),
+                Some(SourceEvent::Changes(c)) => {
+                    wait_for_source = false;
+                    pending.changes.extend(c);
+                }
                 Some(SourceEvent::Failed(problem)) => {
                     tracing::error!(problem = %problem, "input not read; its last good state is kept");
                     if let Some(s) = &syncer {
@@ -209,9 +230,11 @@ pub async fn run(
                     "sync period"
                 };
                 if let Some((at, n)) = retry {
-                    // Cleared on success; kept (for the backoff) on failure.
+                    // Not due again while this sync runs; its outcome
+                    // clears it or sets the next attempt.
                     retry = Some((at + Duration::from_secs(3600), n));
                 }
+                running_full = full;
                 last_start = Some(now);
                 next_periodic = now + settings.sync_period;
                 if full {
@@ -286,7 +309,7 @@ impl Syncer {
                     }
                 }
                 let mut plan = Plan::Nothing;
-                if !job.changes.is_empty() && engine.loaded() {
+                if !job.changes.is_empty() {
                     match engine.change(job.changes) {
                         Ok((p, held)) => {
                             plan = p;
@@ -297,6 +320,9 @@ impl Syncer {
                             problems = true;
                         }
                     }
+                }
+                if !engine.loaded() {
+                    return Outcome::SourceFailed;
                 }
                 let full = job.full || self.settings.dry_run || matches!(plan, Plan::Full);
                 match plan {
