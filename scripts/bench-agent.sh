@@ -67,7 +67,7 @@ EOF
 FLAGS=(--service-cidr 10.96.0.0/16 --node-ip 192.168.50.1 --node-name node-1)
 
 # synced LOG: how many `msg=synced` lines.
-synced() { grep -c 'msg=synced' "$1" 2>/dev/null || true; }
+synced() { local c; c=$(grep -c 'msg=synced' "$1" 2>/dev/null) || true; echo "${c:-0}"; }
 
 # wait_synced LOG K TIMEOUT_S: until LOG has more than K synced lines.
 wait_synced() {
@@ -111,9 +111,10 @@ for n in $SIZES; do
       line=$(grep 'msg=synced' "$log" | tail -1)
       bytes=$(field "$line" bytes)
       case $mode in
-        nftables) ip netns exec "$NS" nft list ruleset | grep -q "$new" ;;
-        iptables) ip netns exec "$NS" iptables-save -t nat | grep -q "$new" ;;
-      esac || { echo "change not in the kernel" >&2; exit 1; }
+        nftables) ip netns exec "$NS" nft list ruleset >"$WORK/dump" ;;
+        iptables) ip netns exec "$NS" iptables-save -t nat >"$WORK/dump" ;;
+      esac
+      grep -q "$new" "$WORK/dump" || { echo "change not in the kernel" >&2; exit 1; }
       if [ "$run" = 1 ]; then
         sleep 2
         rss=$(awk '/VmRSS/ {printf "%d MB", $2/1024}' "/proc/$AGENT/status")
