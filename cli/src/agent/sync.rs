@@ -119,7 +119,6 @@ pub async fn run(
     let mut last_full: Option<Instant> = None;
     let mut next_periodic = Instant::now() + settings.sync_period;
     let mut retry: Option<(Instant, u32)> = None;
-    let mut source_open = true;
     // The input could not be used: only a new event can help.
     let mut wait_for_source = false;
     // The sync under way is a full one.
@@ -184,7 +183,7 @@ pub async fn run(
                     };
                 }
             }
-            ev = events.recv(), if source_open => match ev {
+            ev = events.recv() => match ev {
                 Some(SourceEvent::Relist(inputs)) => {
                     listed = true;
                     wait_for_source = false;
@@ -202,11 +201,13 @@ pub async fn run(
                     }
                 }
                 None => {
-                    source_open = false;
-                    if !listed {
-                        tracing::error!("the source ended before listing anything");
-                        return ExitCode::from(crate::EXIT_INVALID);
+                    // The source gave up (see source.rs): stop, after the
+                    // sync under way.
+                    if let Some(r) = running.take() {
+                        let _ = r.await;
                     }
+                    tracing::error!("the source ended; agent stopping");
+                    return ExitCode::from(crate::EXIT_INVALID);
                 }
             },
             _ = tokio::time::sleep_until(wake.into()), if due.is_some() => {
