@@ -338,7 +338,10 @@ pub fn run(args: AgentArgs) -> ExitCode {
                 sync::Desire::Rendered(RenderedFiles { dir, mode })
             }
             SourceKind::Api => {
-                // The Kubernetes API source (source_api.rs) sends on `tx`.
+                // The Kubernetes API source (source_api.rs, the kube
+                // engineer's) goes here: spawn it with `tx` and return
+                // `sync::Desire::Manifests(Box::new(engine::Engine::new(mode, overrides)))`,
+                // as the files source above does.
                 drop(tx);
                 eprintln!("svcgen agent: --source api is not available in this build yet");
                 return ExitCode::from(crate::EXIT_USAGE);
