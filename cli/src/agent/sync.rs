@@ -484,3 +484,196 @@ fn source_failed(metrics: &Metrics, problems: &[String]) -> Outcome {
     metrics.source_failed(problems.first().map_or("", String::as_str));
     Outcome::SourceFailed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::apply::Family;
+    use std::sync::{Arc, Mutex};
+
+    /// Records what it was asked to send, and when it finished; a full
+    /// apply takes `full_takes`, and the first `fail` applies fail.
+    struct Fake {
+        calls: Arc<Mutex<Vec<(&'static str, Instant)>>>,
+        full_takes: Duration,
+        fail: usize,
+    }
+
+    impl Applier for Fake {
+        fn check_support(&self) -> Result<(), ApplyError> {
+            Ok(())
+        }
+        fn apply(&mut self, _: &Desired, full: bool) -> Result<ApplyStats, ApplyError> {
+            std::thread::sleep(self.full_takes);
+            let mut calls = self.calls.lock().unwrap();
+            calls.push((if full { "full" } else { "apply" }, Instant::now()));
+            if calls.len() <= self.fail {
+                return Err(ApplyError::Tool("refused".into()));
+            }
+            Ok(ApplyStats {
+                kind: ApplyKind::Full,
+                bytes: 1,
+                rules: vec![(Family::V4, 1)],
+            })
+        }
+        fn apply_delta(&mut self, _: &Desired) -> Result<ApplyStats, ApplyError> {
+            self.calls.lock().unwrap().push(("delta", Instant::now()));
+            Ok(ApplyStats {
+                kind: ApplyKind::Partial,
+                bytes: 1,
+                rules: Vec::new(),
+            })
+        }
+        fn current(&self, _: Family) -> Result<String, ApplyError> {
+            Ok(String::new())
+        }
+        fn preview(&self, _: Family, t: &str) -> Result<String, ApplyError> {
+            Ok(t.to_string())
+        }
+        fn cleanup(&mut self) -> Result<(), ApplyError> {
+            Ok(())
+        }
+    }
+
+    fn svc(ep: &str) -> Input {
+        let text = format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: a}}\nspec:\n  clusterIP: 10.96.0.10\n  ports: [{{port: 80}}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: a-1, labels: {{kubernetes.io/service-name: a}}}}\naddressType: IPv4\nports: [{{port: 80}}]\nendpoints: [{{addresses: [{ep}]}}]\n"
+        );
+        Input::new("dir/a.yaml", text).in_directory()
+    }
+
+    fn start(
+        fake: Fake,
+        min_sync_period: Duration,
+    ) -> (
+        super::super::source::Sender,
+        tokio::task::JoinHandle<ExitCode>,
+    ) {
+        let overrides = libsvc::Overrides {
+            service_cidrs: vec!["10.96.0.0/16".parse().unwrap()],
+            ip_family: Some(libsvc::config::IpFamily::IPv4),
+            ..Default::default()
+        };
+        let settings = Settings {
+            mode: ProxyMode::Nftables,
+            once: false,
+            dry_run: false,
+            sync_period: Duration::from_secs(3600),
+            min_sync_period,
+            full_sync_period: Duration::from_secs(3600),
+        };
+        let desire = Desire::Manifests(Box::new(Engine::new(ProxyMode::Nftables, overrides)));
+        let (tx, rx) = super::super::source::channel();
+        let task = tokio::spawn(run(
+            settings,
+            desire,
+            Box::new(fake),
+            Metrics::default(),
+            rx,
+        ));
+        (tx, task)
+    }
+
+    async fn wait_calls(calls: &Arc<Mutex<Vec<(&'static str, Instant)>>>, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while calls.lock().unwrap().len() < n {
+            assert!(Instant::now() < deadline, "{:?}", calls.lock().unwrap());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// A change that arrives while a long (full) sync runs is applied right
+    /// after it, as a delta; kube-proxy's runner likewise queues one more
+    /// run (pkg/util/async, `Run` while a run is under way).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_change_during_a_long_sync_is_applied_right_after_it() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let fake = Fake {
+            calls: calls.clone(),
+            full_takes: Duration::from_millis(300),
+            fail: 0,
+        };
+        let (tx, task) = start(fake, Duration::ZERO);
+        tx.send(SourceEvent::Relist(vec![svc("10.1.0.1")]))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            calls.lock().unwrap().is_empty(),
+            "the full sync is still running"
+        );
+        tx.send(SourceEvent::Changes(vec![Change::Put(svc("10.1.0.2"))]))
+            .await
+            .unwrap();
+        wait_calls(&calls, 2).await;
+        let c = calls.lock().unwrap().clone();
+        assert_eq!(c[0].0, "full");
+        assert_eq!(c[1].0, "delta");
+        assert!(c[1].1 - c[0].1 < Duration::from_millis(200), "{c:?}");
+        // The source ending stops the agent.
+        drop(tx);
+        assert_eq!(task.await.unwrap(), ExitCode::from(crate::EXIT_INVALID));
+    }
+
+    /// A failed apply makes the next sync full (kube-proxy's needFullSync)
+    /// after a backoff; changes in between go with it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_sync_is_retried_in_full() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let fake = Fake {
+            calls: calls.clone(),
+            full_takes: Duration::ZERO,
+            fail: 1,
+        };
+        let (tx, _task) = start(fake, Duration::ZERO);
+        tx.send(SourceEvent::Relist(vec![svc("10.1.0.1")]))
+            .await
+            .unwrap();
+        wait_calls(&calls, 1).await;
+        tx.send(SourceEvent::Changes(vec![Change::Put(svc("10.1.0.2"))]))
+            .await
+            .unwrap();
+        wait_calls(&calls, 2).await;
+        // Then changes go as deltas again.
+        tx.send(SourceEvent::Changes(vec![Change::Put(svc("10.1.0.3"))]))
+            .await
+            .unwrap();
+        wait_calls(&calls, 3).await;
+        let kinds: Vec<&str> = calls.lock().unwrap().iter().map(|c| c.0).collect();
+        assert_eq!(kinds, ["full", "full", "delta"]);
+    }
+
+    /// With minSyncPeriod, changes close together are batched into one
+    /// sync; the first after a quiet spell is not delayed.
+    #[tokio::test(flavor = "current_thread")]
+    async fn changes_are_batched_by_min_sync_period() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let fake = Fake {
+            calls: calls.clone(),
+            full_takes: Duration::ZERO,
+            fail: 0,
+        };
+        let (tx, _task) = start(fake, Duration::from_millis(400));
+        tx.send(SourceEvent::Relist(vec![svc("10.1.0.1")]))
+            .await
+            .unwrap();
+        wait_calls(&calls, 1).await;
+        for ep in ["10.1.0.2", "10.1.0.3", "10.1.0.4"] {
+            tx.send(SourceEvent::Changes(vec![Change::Put(svc(ep))]))
+                .await
+                .unwrap();
+        }
+        wait_calls(&calls, 2).await;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let c = calls.lock().unwrap().clone();
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert!(c[1].1 - c[0].1 >= Duration::from_millis(350), "{c:?}");
+        // After a quiet spell, at once.
+        let t = Instant::now();
+        tx.send(SourceEvent::Changes(vec![Change::Put(svc("10.1.0.5"))]))
+            .await
+            .unwrap();
+        wait_calls(&calls, 3).await;
+        assert!(calls.lock().unwrap()[2].1 - t < Duration::from_millis(200));
+    }
+}
