@@ -14,6 +14,8 @@
 
 pub mod apply;
 pub mod metrics;
+pub mod source;
+pub mod source_api;
 pub mod watch;
 
 use crate::inputs::InputArgs;
