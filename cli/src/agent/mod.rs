@@ -67,6 +67,9 @@ pub enum SourceKind {
     /// Rule text already rendered: `*.nft` (nftables), `*.iptables` and
     /// `*.ip6tables` (iptables) files, applied as they are.
     Rendered,
+    /// The Kubernetes API (Services, EndpointSlices, its own Node), watched
+    /// as kube-proxy's informers do (`source_api`).
+    Api,
 }
 
 /// `svcgen agent`.
@@ -407,6 +410,10 @@ pub fn run(args: AgentArgs) -> ExitCode {
             dir: dir.clone(),
             mode,
         }),
+        SourceKind::Api => {
+            eprintln!("svcgen agent: --source api is not available in this build yet");
+            return ExitCode::from(crate::EXIT_USAGE);
+        }
     };
     let mut applier = mode.applier();
     let agent = Agent {
