@@ -68,6 +68,31 @@ impl ApiSource {
     }
 }
 
+/// The API source for `svcgen agent --source api`: `--kubeconfig` and
+/// `--context` (in-cluster config without them), the node from
+/// `--node-name`, else the host's name, trimmed and lower-cased as
+/// kube-proxy's `nodeutil.GetHostname` does.
+pub fn from_args(
+    input: &crate::inputs::InputArgs,
+    min_sync_period: Duration,
+) -> Result<ApiSource, String> {
+    let node = match &input.node_name {
+        Some(n) => n.clone(),
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map_err(|e| format!("--source api: no --node-name and no hostname: {e}"))?,
+    };
+    let node = node.trim().to_lowercase();
+    if node.is_empty() {
+        return Err("--source api: empty node name; give --node-name".into());
+    }
+    Ok(ApiSource {
+        kubeconfig: input.kubeconfig.clone(),
+        context: input.context.clone(),
+        min_sync_period,
+        ..ApiSource::new(node)
+    })
+}
+
 /// One watched kind and how it is selected.
 struct Watched {
     resource: Resource,
