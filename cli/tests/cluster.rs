@@ -353,3 +353,45 @@ fn a_flood_is_paged_and_an_expired_continue_relists() {
     assert_eq!(text(&out.stdout).lines().count(), 1 + total);
     assert!(api.requests().iter().any(|r| r == "/api/v1/pods"));
 }
+
+/// Issue 14's `svcgen check --cluster --rules DUMP`: a node's dump against
+/// what the cluster's objects give, now; a change in the cluster the node
+/// has not programmed is drift.
+#[test]
+fn check_a_dump_against_the_cluster() {
+    let api = FakeApi::start(fixture::cluster());
+    let dir = Dir::new("check");
+    let k = api.kubeconfig(&dir.0);
+    let k = k.to_str().unwrap();
+    let node = [
+        "--node-name", "node-2", "--cluster", "--kubeconfig", k,
+    ];
+    let mut render = vec!["render", "--mode", "iptables", "--with-jumps"];
+    render.extend(node);
+    let out = svcgen(&dir.0, &render);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dump = dir.0.join("node-2.iptables-save");
+    std::fs::write(&dump, &out.stdout).unwrap();
+    let mut check = vec!["check", "--mode", "iptables", "--rules", dump.to_str().unwrap()];
+    check.extend(node);
+    let out = svcgen(&dir.0, &check);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    // An endpoint goes away in the cluster; the node still has it.
+    let mut web = api
+        .objects()
+        .into_iter()
+        .find(|o| o["kind"] == "EndpointSlice" && o["metadata"]["name"] == "web-abcde")
+        .unwrap();
+    web["endpoints"].as_array_mut().unwrap().pop();
+    api.apply(web);
+    let out = svcgen(&dir.0, &check);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("shop/web:http") && report.contains("10.244.2.11"), "{report}");
+}
