@@ -23,10 +23,8 @@ impl Dir {
     fn new(what: &str) -> Dir {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!(
-            "svcgen-cluster-{what}-{}-{n}",
-            std::process::id()
-        ));
+        let p =
+            std::env::temp_dir().join(format!("svcgen-cluster-{what}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         Dir(p)
     }
@@ -123,7 +121,15 @@ fn cluster_output_is_the_output_of_the_same_objects_as_yaml() {
         &["render", "--node-name", "node-2", "--mode", "nftables"],
         &["render", "--node-name", "node-2", "--mode", "iptables"],
         &["render", "--node-name", "node-1", "--mode", "ipvs"],
-        &["render", "--node-name", "node-2", "--mode", "nftables", "-o", "json"],
+        &[
+            "render",
+            "--node-name",
+            "node-2",
+            "--mode",
+            "nftables",
+            "-o",
+            "json",
+        ],
         &["render", "--mode", "env", "-n", "shop"],
         &["render", "--mode", "dns"],
         &["render", "--mode", "resolv", "-n", "shop"],
@@ -135,8 +141,17 @@ fn cluster_output_is_the_output_of_the_same_objects_as_yaml() {
         &["resolve", "web.shop", "--namespace", "shop"],
         &["cluster-info"],
         &[
-            "trace", "--node-name", "node-2", "--mode", "nftables", "--src", "10.244.2.9", "--dst",
-            "10.96.0.20", "--port", "80",
+            "trace",
+            "--node-name",
+            "node-2",
+            "--mode",
+            "nftables",
+            "--src",
+            "10.244.2.9",
+            "--dst",
+            "10.96.0.20",
+            "--port",
+            "80",
         ],
     ];
     for args in runs {
@@ -148,7 +163,10 @@ fn cluster_output_is_the_output_of_the_same_objects_as_yaml() {
         &dir.0,
         &["render", "--node-name", "node-2", "--mode", "nftables"],
     );
-    assert!(nft.contains("10.96.0.20") && nft.contains("10.244.1.10"), "{nft}");
+    assert!(
+        nft.contains("10.96.0.20") && nft.contains("10.244.1.10"),
+        "{nft}"
+    );
     // The ConfigMap's KubeProxyConfiguration is read: its clusterCIDR makes
     // the local-traffic masquerade rule.
     let ipt = same_output(
@@ -168,7 +186,14 @@ fn the_node_assumed_is_said() {
     let k = k.to_str().unwrap();
     let out = svcgen(
         &dir.0,
-        &["render", "--mode", "nftables", "--cluster", "--kubeconfig", k],
+        &[
+            "render",
+            "--mode",
+            "nftables",
+            "--cluster",
+            "--kubeconfig",
+            k,
+        ],
     );
     assert!(out.status.success());
     assert!(
@@ -181,7 +206,13 @@ fn the_node_assumed_is_said() {
     let out = svcgen(
         &dir.0,
         &[
-            "render", "--mode", "nftables", "--cluster", "--kubeconfig", k, "--node-name",
+            "render",
+            "--mode",
+            "nftables",
+            "--cluster",
+            "--kubeconfig",
+            k,
+            "--node-name",
             "node-1",
         ],
     );
@@ -240,7 +271,13 @@ fn errors_in_kubectls_words() {
     let missing = dir.0.join("missing");
     let out = svcgen(
         &dir.0,
-        &["get", "svc", "--cluster", "--kubeconfig", missing.to_str().unwrap()],
+        &[
+            "get",
+            "svc",
+            "--cluster",
+            "--kubeconfig",
+            missing.to_str().unwrap(),
+        ],
     );
     assert_eq!(
         text(&out.stderr),
@@ -262,12 +299,20 @@ fn errors_in_kubectls_words() {
     .unwrap();
     let out = svcgen(
         &dir.0,
-        &["get", "svc", "--cluster", "--kubeconfig", k.to_str().unwrap()],
+        &[
+            "get",
+            "svc",
+            "--cluster",
+            "--kubeconfig",
+            k.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
-        format!("svcgen: The connection to the server 127.0.0.1:{port} was refused - did you specify the right host or port?\n")
+        format!(
+            "svcgen: The connection to the server 127.0.0.1:{port} was refused - did you specify the right host or port?\n"
+        )
     );
 }
 
@@ -280,7 +325,14 @@ fn forbidden_names_the_missing_rbac_rule() {
     let k = api.kubeconfig(&dir.0);
     let out = svcgen(
         &dir.0,
-        &["render", "--mode", "nftables", "--cluster", "--kubeconfig", k.to_str().unwrap()],
+        &[
+            "render",
+            "--mode",
+            "nftables",
+            "--cluster",
+            "--kubeconfig",
+            k.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -302,7 +354,13 @@ fn optional_kinds_are_skipped_gracefully() {
     let out = svcgen(
         &dir.0,
         &[
-            "render", "--mode", "iptables", "--node-name", "node-1", "--cluster", "--kubeconfig",
+            "render",
+            "--mode",
+            "iptables",
+            "--node-name",
+            "node-1",
+            "--cluster",
+            "--kubeconfig",
             k.to_str().unwrap(),
         ],
     );
@@ -347,7 +405,14 @@ fn a_flood_is_paged_and_an_expired_continue_relists() {
     let k = api.kubeconfig(&dir.0);
     let out = svcgen(
         &dir.0,
-        &["get", "pods", "-A", "--cluster", "--kubeconfig", k.to_str().unwrap()],
+        &[
+            "get",
+            "pods",
+            "-A",
+            "--cluster",
+            "--kubeconfig",
+            k.to_str().unwrap(),
+        ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 1 + total);
@@ -363,16 +428,20 @@ fn check_a_dump_against_the_cluster() {
     let dir = Dir::new("check");
     let k = api.kubeconfig(&dir.0);
     let k = k.to_str().unwrap();
-    let node = [
-        "--node-name", "node-2", "--cluster", "--kubeconfig", k,
-    ];
+    let node = ["--node-name", "node-2", "--cluster", "--kubeconfig", k];
     let mut render = vec!["render", "--mode", "iptables", "--with-jumps"];
     render.extend(node);
     let out = svcgen(&dir.0, &render);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let dump = dir.0.join("node-2.iptables-save");
     std::fs::write(&dump, &out.stdout).unwrap();
-    let mut check = vec!["check", "--mode", "iptables", "--rules", dump.to_str().unwrap()];
+    let mut check = vec![
+        "check",
+        "--mode",
+        "iptables",
+        "--rules",
+        dump.to_str().unwrap(),
+    ];
     check.extend(node);
     let out = svcgen(&dir.0, &check);
     assert_eq!(
@@ -393,5 +462,8 @@ fn check_a_dump_against_the_cluster() {
     let out = svcgen(&dir.0, &check);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let report = text(&out.stdout);
-    assert!(report.contains("shop/web:http") && report.contains("10.244.2.11"), "{report}");
+    assert!(
+        report.contains("shop/web:http") && report.contains("10.244.2.11"),
+        "{report}"
+    );
 }

@@ -1,9 +1,20 @@
-//! The agent's metrics in Prometheus' text format, and `/healthz`, served
-//! by a tiny HTTP server on one thread (`--metrics-addr 127.0.0.1:PORT`).
+//! The agent's metrics (`prometheus-client`) and its `/metrics` and
+//! `/healthz` endpoints (`axum`), served with `--metrics-addr ADDR:PORT`.
+//!
+//! The exposition is OpenMetrics text (Prometheus reads it); the metric
+//! names are the agent's since its first release, with the sync kinds,
+//! delta sizes and held-back files added.
 
-use super::apply::Family;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use super::apply::{ApplyKind, Family};
+use super::engine::DeltaSize;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family as Labeled;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,185 +23,331 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// What the agent has done so far.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    syncs_ok: u64,
-    syncs_failed: u64,
-    source_errors: u64,
-    /// Cumulative counts per bucket, then the sum and count.
-    buckets: [u64; BUCKETS.len()],
-    duration_sum: f64,
-    duration_count: u64,
-    last_error: Option<String>,
-    last_success: Option<SystemTime>,
-    rules: Vec<(Family, usize)>,
-    bytes_applied: u64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    result: &'static str,
 }
 
-/// Metrics shared between the sync loop and the server.
-pub type Shared = Arc<Mutex<Metrics>>;
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChangeLabel {
+    change: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FamilyLabel {
+    family: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MessageLabel {
+    message: String,
+}
+
+/// What the agent has done so far; cheap to clone and share.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    syncs: Labeled<ResultLabel, Counter>,
+    sync_kinds: Labeled<KindLabel, Counter>,
+    source_errors: Counter,
+    duration: Histogram,
+    last_error: Labeled<MessageLabel, Gauge>,
+    last_success: Gauge<f64, AtomicU64>,
+    rules: Labeled<FamilyLabel, Gauge>,
+    bytes: Counter,
+    last_bytes: Gauge,
+    delta_rules: Labeled<ChangeLabel, Counter>,
+    delta_elements: Labeled<ChangeLabel, Counter>,
+    held_back: Gauge,
+    health: Arc<Mutex<Health>>,
+}
+
+/// `/healthz`: healthy once a sync has succeeded and nothing failed since.
+#[derive(Debug, Default)]
+struct Health {
+    synced: bool,
+    error: Option<String>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let m = Metrics {
+            registry: Arc::new(Registry::default()),
+            syncs: Default::default(),
+            sync_kinds: Default::default(),
+            source_errors: Default::default(),
+            duration: Histogram::new(BUCKETS),
+            last_error: Default::default(),
+            last_success: Default::default(),
+            rules: Default::default(),
+            bytes: Default::default(),
+            last_bytes: Default::default(),
+            delta_rules: Default::default(),
+            delta_elements: Default::default(),
+            held_back: Default::default(),
+            health: Default::default(),
+        };
+        let mut r = Registry::default();
+        r.register(
+            "svcgen_agent_syncs",
+            "Syncs of the kernel state, by result",
+            m.syncs.clone(),
+        );
+        r.register(
+            "svcgen_agent_sync_kinds",
+            "Successful syncs by kind: full (everything rewritten), partial (a delta), noop",
+            m.sync_kinds.clone(),
+        );
+        r.register(
+            "svcgen_agent_source_errors",
+            "Reads of the manifests that failed to parse or validate",
+            m.source_errors.clone(),
+        );
+        r.register(
+            "svcgen_agent_sync_duration_seconds",
+            "Time to compute and apply one sync",
+            m.duration.clone(),
+        );
+        r.register(
+            "svcgen_agent_last_error",
+            "Whether the last sync or read failed (1), with its message",
+            m.last_error.clone(),
+        );
+        r.register(
+            "svcgen_agent_last_success_timestamp_seconds",
+            "When the kernel was last programmed successfully",
+            m.last_success.clone(),
+        );
+        r.register(
+            "svcgen_agent_rules",
+            "Rules in the applied state after the last full sync, by IP family",
+            m.rules.clone(),
+        );
+        r.register(
+            "svcgen_agent_applied_bytes",
+            "Bytes of rule text sent to the kernel tools",
+            m.bytes.clone(),
+        );
+        r.register(
+            "svcgen_agent_last_sync_bytes",
+            "Bytes of rule text sent by the last sync",
+            m.last_bytes.clone(),
+        );
+        r.register(
+            "svcgen_agent_delta_rules",
+            "Rules added and removed by partial syncs",
+            m.delta_rules.clone(),
+        );
+        r.register(
+            "svcgen_agent_delta_elements",
+            "Set and map elements added and removed by partial syncs",
+            m.delta_elements.clone(),
+        );
+        r.register(
+            "svcgen_agent_held_back_files",
+            "Files whose last change was refused; their last good state is in force",
+            m.held_back.clone(),
+        );
+        // Nothing failed yet: the gauge reads 0 with an empty message.
+        m.last_error
+            .get_or_create(&MessageLabel {
+                message: String::new(),
+            })
+            .set(0);
+        Metrics {
+            registry: Arc::new(r),
+            ..m
+        }
+    }
+}
 
 impl Metrics {
     /// Records a successful sync.
-    pub fn sync_ok(&mut self, took: Duration, bytes: usize, rules: &[(Family, usize)]) {
-        self.syncs_ok += 1;
-        self.observe(took);
-        self.bytes_applied += bytes as u64;
-        self.rules = rules.to_vec();
-        self.last_error = None;
-        self.last_success = Some(SystemTime::now());
+    pub fn sync_ok(
+        &self,
+        kind: ApplyKind,
+        took: Duration,
+        bytes: usize,
+        rules: &[(Family, usize)],
+        delta: Option<DeltaSize>,
+    ) {
+        self.syncs
+            .get_or_create(&ResultLabel { result: "success" })
+            .inc();
+        self.sync_kinds
+            .get_or_create(&KindLabel { kind: kind.label() })
+            .inc();
+        self.duration.observe(took.as_secs_f64());
+        self.bytes.inc_by(bytes as u64);
+        self.last_bytes.set(bytes as i64);
+        for (f, n) in rules {
+            self.rules
+                .get_or_create(&FamilyLabel { family: f.label() })
+                .set(*n as i64);
+        }
+        if let Some(d) = delta {
+            let c = |l: &'static str| ChangeLabel { change: l };
+            self.delta_rules
+                .get_or_create(&c("added"))
+                .inc_by(d.rules_added as u64);
+            self.delta_rules
+                .get_or_create(&c("removed"))
+                .inc_by(d.rules_removed as u64);
+            self.delta_elements
+                .get_or_create(&c("added"))
+                .inc_by(d.elements_added as u64);
+            self.delta_elements
+                .get_or_create(&c("removed"))
+                .inc_by(d.elements_removed as u64);
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.last_success.set(now);
+        self.set_error(None);
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.synced = true;
     }
 
     /// Records a failed apply.
-    pub fn sync_failed(&mut self, took: Duration, error: &str) {
-        self.syncs_failed += 1;
-        self.observe(took);
-        self.last_error = Some(error.to_string());
+    pub fn sync_failed(&self, took: Duration, error: &str) {
+        self.syncs
+            .get_or_create(&ResultLabel { result: "error" })
+            .inc();
+        self.duration.observe(took.as_secs_f64());
+        self.set_error(Some(error));
     }
 
-    /// Records manifests that could not be rendered (the kernel is left alone).
-    pub fn source_failed(&mut self, error: &str) {
-        self.source_errors += 1;
-        self.last_error = Some(error.to_string());
+    /// Records input that could not be read or was refused (the kernel keeps
+    /// the last good state of it).
+    pub fn source_failed(&self, error: &str) {
+        self.source_errors.inc();
+        self.set_error(Some(error));
     }
 
-    fn observe(&mut self, took: Duration) {
-        let s = took.as_secs_f64();
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if s <= *b {
-                self.buckets[i] += 1;
-            }
+    /// How many files are held back now.
+    pub fn held_back(&self, n: usize) {
+        self.held_back.set(n as i64);
+    }
+
+    fn set_error(&self, error: Option<&str>) {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.error = error.map(str::to_string);
+        self.last_error.clear();
+        let message: String = error.unwrap_or("").chars().take(400).collect();
+        self.last_error
+            .get_or_create(&MessageLabel { message })
+            .set(i64::from(error.is_some()));
+    }
+
+    /// `/healthz`: `Ok` once synced with nothing failed since, else why not.
+    pub fn health(&self) -> Result<(), String> {
+        let h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        match (&h.error, h.synced) {
+            (Some(e), _) => Err(e.clone()),
+            (None, false) => Err("no successful sync yet".into()),
+            (None, true) => Ok(()),
         }
-        self.duration_sum += s;
-        self.duration_count += 1;
     }
 
-    /// Healthy: a sync has succeeded and nothing has failed since.
-    pub fn healthy(&self) -> bool {
-        self.last_success.is_some() && self.last_error.is_none()
-    }
-
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
-        let mut o = String::new();
-        o.push_str("# HELP svcgen_agent_syncs_total Syncs of the kernel state, by result.\n");
-        o.push_str("# TYPE svcgen_agent_syncs_total counter\n");
-        o.push_str(&format!(
-            "svcgen_agent_syncs_total{{result=\"success\"}} {}\n",
-            self.syncs_ok
-        ));
-        o.push_str(&format!(
-            "svcgen_agent_syncs_total{{result=\"error\"}} {}\n",
-            self.syncs_failed
-        ));
-        o.push_str("# HELP svcgen_agent_source_errors_total Reads of the manifests that failed to parse or validate.\n");
-        o.push_str("# TYPE svcgen_agent_source_errors_total counter\n");
-        o.push_str(&format!(
-            "svcgen_agent_source_errors_total {}\n",
-            self.source_errors
-        ));
-        o.push_str(
-            "# HELP svcgen_agent_sync_duration_seconds Time to render and apply one sync.\n",
-        );
-        o.push_str("# TYPE svcgen_agent_sync_duration_seconds histogram\n");
-        for (b, n) in BUCKETS.iter().zip(self.buckets) {
-            o.push_str(&format!(
-                "svcgen_agent_sync_duration_seconds_bucket{{le=\"{b}\"}} {n}\n"
-            ));
-        }
-        o.push_str(&format!(
-            "svcgen_agent_sync_duration_seconds_bucket{{le=\"+Inf\"}} {}\n",
-            self.duration_count
-        ));
-        o.push_str(&format!(
-            "svcgen_agent_sync_duration_seconds_sum {}\n",
-            self.duration_sum
-        ));
-        o.push_str(&format!(
-            "svcgen_agent_sync_duration_seconds_count {}\n",
-            self.duration_count
-        ));
-        o.push_str("# HELP svcgen_agent_last_error Whether the last sync or read failed (1), with its message.\n");
-        o.push_str("# TYPE svcgen_agent_last_error gauge\n");
-        match &self.last_error {
-            Some(e) => o.push_str(&format!(
-                "svcgen_agent_last_error{{message=\"{}\"}} 1\n",
-                label(e)
-            )),
-            None => o.push_str("svcgen_agent_last_error{message=\"\"} 0\n"),
-        }
-        o.push_str("# HELP svcgen_agent_last_success_timestamp_seconds When the kernel was last programmed successfully.\n");
-        o.push_str("# TYPE svcgen_agent_last_success_timestamp_seconds gauge\n");
-        let ts = self
-            .last_success
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0.0, |d| d.as_secs_f64());
-        o.push_str(&format!(
-            "svcgen_agent_last_success_timestamp_seconds {ts}\n"
-        ));
-        o.push_str("# HELP svcgen_agent_rules Rules in the applied state, by IP family.\n");
-        o.push_str("# TYPE svcgen_agent_rules gauge\n");
-        for (f, n) in &self.rules {
-            o.push_str(&format!(
-                "svcgen_agent_rules{{family=\"{}\"}} {n}\n",
-                f.label()
-            ));
-        }
-        o.push_str("# HELP svcgen_agent_applied_bytes_total Bytes of rule text sent to the kernel tools.\n");
-        o.push_str("# TYPE svcgen_agent_applied_bytes_total counter\n");
-        o.push_str(&format!(
-            "svcgen_agent_applied_bytes_total {}\n",
-            self.bytes_applied
-        ));
-        o
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
     }
 }
 
-/// A label value: backslash, quote and newline escaped, and kept short.
-fn label(s: &str) -> String {
-    let s: String = s.chars().take(400).collect();
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// Serves `/metrics` and `/healthz` on `addr` from a background thread.
-pub fn serve(addr: SocketAddr, metrics: Shared) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)?;
+/// Binds `addr` and serves `/metrics` and `/healthz` on the runtime.
+pub async fn serve(addr: SocketAddr, metrics: Metrics) -> std::io::Result<SocketAddr> {
+    use axum::http::{StatusCode, header};
+    use axum::routing::get;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            // One request per connection; a slow client only delays scrapes.
-            let _ = answer(stream, &metrics);
+    let m = metrics.clone();
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let body = m.render();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        body,
+                    )
+                }
+            }),
+        )
+        .route(
+            "/healthz",
+            get(move || {
+                let h = metrics.health();
+                async move {
+                    match h {
+                        Ok(()) => (StatusCode::OK, "ok\n".to_string()),
+                        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
+                    }
+                }
+            }),
+        );
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "metrics server stopped");
         }
     });
     Ok(bound)
 }
 
-fn answer(mut stream: TcpStream, metrics: &Shared) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line)?;
-    let path = line.split_whitespace().nth(1).unwrap_or("");
-    let (status, body) = {
-        let m = metrics.lock().unwrap_or_else(|p| p.into_inner());
-        match path {
-            "/metrics" => ("200 OK", m.render()),
-            "/healthz" if m.healthy() => ("200 OK", "ok\n".to_string()),
-            "/healthz" => (
-                "503 Service Unavailable",
-                format!(
-                    "{}\n",
-                    m.last_error.as_deref().unwrap_or("no successful sync yet")
-                ),
-            ),
-            _ => ("404 Not Found", "not found\n".to_string()),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every metric the agent has always served is still there under its
+    /// name, with the new ones (sync kinds, delta sizes, held-back files).
+    #[test]
+    fn metric_names() {
+        let m = Metrics::default();
+        m.sync_ok(
+            ApplyKind::Partial,
+            Duration::from_millis(3),
+            120,
+            &[(Family::V4, 7)],
+            Some(DeltaSize {
+                rules_added: 2,
+                rules_removed: 1,
+                elements_added: 1,
+                elements_removed: 0,
+            }),
+        );
+        m.source_failed("a.yaml:1:1: bad");
+        let text = m.render();
+        for line in [
+            "svcgen_agent_syncs_total{result=\"success\"} 1",
+            "svcgen_agent_sync_kinds_total{kind=\"partial\"} 1",
+            "svcgen_agent_source_errors_total 1",
+            "svcgen_agent_sync_duration_seconds_bucket{le=\"0.005\"} 1",
+            "svcgen_agent_sync_duration_seconds_count 1",
+            "svcgen_agent_last_error{message=\"a.yaml:1:1: bad\"} 1",
+            "svcgen_agent_rules{family=\"ipv4\"} 7",
+            "svcgen_agent_applied_bytes_total 120",
+            "svcgen_agent_last_sync_bytes 120",
+            "svcgen_agent_delta_rules_total{change=\"added\"} 2",
+            "svcgen_agent_delta_rules_total{change=\"removed\"} 1",
+            "svcgen_agent_delta_elements_total{change=\"added\"} 1",
+            "svcgen_agent_held_back_files 0",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
-    };
-    write!(
-        stream,
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
+        assert!(text.contains("svcgen_agent_last_success_timestamp_seconds "));
+        assert_eq!(m.health(), Err("a.yaml:1:1: bad".into()));
+    }
 }

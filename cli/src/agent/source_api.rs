@@ -104,7 +104,7 @@ struct Watched {
 enum Seen {
     Init(Resource),
     Apply(Resource, Input),
-    Delete(Resource, Arc<str>),
+    Delete(Arc<str>),
     InitDone(Resource),
     Failed(String),
 }
@@ -119,7 +119,11 @@ pub fn input_name(resource: &Resource, namespace: Option<&str>, name: &str) -> S
 
 /// An object as an input: its JSON with apiVersion and kind.
 fn object_input(resource: &Resource, o: &DynamicObject) -> Option<Input> {
-    let name = input_name(resource, o.metadata.namespace.as_deref(), o.metadata.name.as_deref()?);
+    let name = input_name(
+        resource,
+        o.metadata.namespace.as_deref(),
+        o.metadata.name.as_deref()?,
+    );
     let value = resource.typed(serde_json::to_value(o).ok()?);
     let text = serde_json::to_string_pretty(&value).ok()?;
     Some(Input::new(name, text))
@@ -165,33 +169,32 @@ pub async fn run(source: ApiSource, tx: Sender) {
             fields: None,
         }),
         Err(e) if matches!(e.code(), Some(404 | 403)) => {
-            super::log(
-                "info",
-                "not watching ServiceCIDRs",
-                &[("reason", &e.to_string().replace('\n', " "))],
-            );
+            tracing::info!(reason = %e.to_string().replace('\n', " "), "not watching ServiceCIDRs");
         }
         Err(e) => {
             let _ = tx.send(SourceEvent::Failed(e.to_string())).await;
         }
     }
-    let streams: Vec<_> = watched.into_iter().map(|w| {
-        let ar = api_resource(&w.resource);
-        let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
-        let mut config = watcher::Config::default();
-        if let Some(l) = w.labels {
-            config = config.labels(l);
-        }
-        if let Some(f) = &w.fields {
-            config = config.fields(f);
-        }
-        let resource = w.resource;
-        let backoff = Doubling::new(source.initial_backoff);
-        watcher(api, config)
-            .backoff(backoff)
-            .map(move |ev| seen(resource, ev))
-            .boxed()
-    }).collect();
+    let streams: Vec<_> = watched
+        .into_iter()
+        .map(|w| {
+            let ar = api_resource(&w.resource);
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+            let mut config = watcher::Config::default();
+            if let Some(l) = w.labels {
+                config = config.labels(l);
+            }
+            if let Some(f) = &w.fields {
+                config = config.fields(f);
+            }
+            let resource = w.resource;
+            let backoff = Doubling::new(source.initial_backoff);
+            watcher(api, config)
+                .backoff(backoff)
+                .map(move |ev| seen(resource, ev))
+                .boxed()
+        })
+        .collect();
     let kinds = streams.len();
     let events = futures::stream::select_all(streams);
     batch(events, source.min_sync_period, kinds, tx).await;
@@ -249,7 +252,6 @@ fn seen(resource: Resource, ev: Result<watcher::Event<DynamicObject>, watcher::E
             }
         }
         Ok(watcher::Event::Delete(o)) => Seen::Delete(
-            resource,
             input_name(
                 &resource,
                 o.metadata.namespace.as_deref(),
@@ -304,7 +306,7 @@ impl Store {
                     self.objects.insert(input.name.clone(), input);
                 }
             }
-            Seen::Delete(_, name) => {
+            Seen::Delete(name) => {
                 if self.objects.remove(&name).is_some() {
                     self.dirty.insert(name);
                 }
@@ -334,7 +336,9 @@ impl Store {
             self.first = false;
             self.relisted = false;
             self.dirty.clear();
-            return Some(SourceEvent::Relist(self.objects.values().cloned().collect()));
+            return Some(SourceEvent::Relist(
+                self.objects.values().cloned().collect(),
+            ));
         }
         if self.dirty.is_empty() {
             return None;

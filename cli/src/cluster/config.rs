@@ -66,7 +66,11 @@ pub async fn load(source: &Source) -> Result<kube::Config, ClusterError> {
     }
     let env = std::env::var_os("KUBECONFIG");
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    let paths = files(source.kubeconfig.as_deref(), env.as_deref(), home.as_deref())?;
+    let paths = files(
+        source.kubeconfig.as_deref(),
+        env.as_deref(),
+        home.as_deref(),
+    )?;
     if paths.is_empty() {
         // clientcmd.ErrEmptyConfig, as kubectl's client code reports it.
         return Err(ClusterError::Config(
@@ -79,7 +83,10 @@ pub async fn load(source: &Source) -> Result<kube::Config, ClusterError> {
     let mut merged = Kubeconfig::default();
     for p in &paths {
         let one = Kubeconfig::read_from(p).map_err(|e| {
-            ClusterError::Config(format!("error loading config file \"{}\": {e}", p.display()))
+            ClusterError::Config(format!(
+                "error loading config file \"{}\": {e}",
+                p.display()
+            ))
         })?;
         merged = merged
             .merge(one)
@@ -139,7 +146,10 @@ mod tests {
             err,
             format!("stat {}: no such file or directory", missing.display())
         );
-        assert_eq!(files(None, Some(&env), Some(&dir)).unwrap(), vec![a.clone()]);
+        assert_eq!(
+            files(None, Some(&env), Some(&dir)).unwrap(),
+            vec![a.clone()]
+        );
         assert_eq!(
             files(None, Some(std::ffi::OsStr::new("")), Some(&dir)).unwrap(),
             vec![home_cfg.clone()]

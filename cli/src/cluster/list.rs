@@ -20,7 +20,6 @@ pub const PAGE_SIZE: usize = 500;
 #[derive(Debug)]
 pub struct Page {
     pub items: Vec<Value>,
-    pub resource_version: String,
     pub continue_token: Option<String>,
 }
 
@@ -81,7 +80,6 @@ pub async fn page(
     };
     Ok(Page {
         items: items.into_iter().map(|o| resource.typed(o)).collect(),
-        resource_version: field("resourceVersion").unwrap_or_default(),
         continue_token: field("continue"),
     })
 }

@@ -62,19 +62,45 @@ pub fn cluster() -> Vec<Value> {
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR",
             "metadata": {"name": "kubernetes"}, "spec": {"cidrs": ["10.96.0.0/12"]}}),
         {
-            let mut s = service("default", "kubernetes", "10.96.0.1", json!([tcp("https", 443, 6443)]), json!({}));
+            let mut s = service(
+                "default",
+                "kubernetes",
+                "10.96.0.1",
+                json!([tcp("https", 443, 6443)]),
+                json!({}),
+            );
             s["spec"].as_object_mut().unwrap().remove("selector");
             s
         },
-        service("kube-system", "kube-dns", "10.96.0.10",
+        service(
+            "kube-system",
+            "kube-dns",
+            "10.96.0.10",
             json!([{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]),
-            json!({"selector": {"k8s-app": "kube-dns"}})),
-        service("shop", "web", "10.96.0.20", json!([tcp("http", 80, 8080)]), json!({})),
-        service("shop", "api", "10.96.0.21",
+            json!({"selector": {"k8s-app": "kube-dns"}}),
+        ),
+        service(
+            "shop",
+            "web",
+            "10.96.0.20",
+            json!([tcp("http", 80, 8080)]),
+            json!({}),
+        ),
+        service(
+            "shop",
+            "api",
+            "10.96.0.21",
             json!([{"name": "http", "port": 8080, "protocol": "TCP", "targetPort": 8080, "nodePort": 30080}]),
-            json!({"type": "NodePort", "externalTrafficPolicy": "Local"})),
-        service("shop", "db", "None", json!([tcp("pg", 5432, 5432)]), json!({"clusterIPs": ["None"]})),
+            json!({"type": "NodePort", "externalTrafficPolicy": "Local"}),
+        ),
+        service(
+            "shop",
+            "db",
+            "None",
+            json!([tcp("pg", 5432, 5432)]),
+            json!({"clusterIPs": ["None"]}),
+        ),
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ext", "namespace": "shop"},
             "spec": {"type": "ExternalName", "externalName": "example.com", "sessionAffinity": "None"},
             "status": {"loadBalancer": {}}}),
@@ -83,27 +109,58 @@ pub fn cluster() -> Vec<Value> {
                 "labels": {"kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io"}},
             "addressType": "IPv4", "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
             "endpoints": [{"addresses": ["192.168.0.1"], "conditions": {"ready": true}}]}),
-        slice("kube-system", "kube-dns",
+        slice(
+            "kube-system",
+            "kube-dns",
             json!([{"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]),
-            json!([endpoint("10.244.1.2", "node-1", "coredns-1", "kube-system")])),
-        slice("shop", "web", json!([{"name": "http", "port": 8080, "protocol": "TCP"}]),
-            json!([endpoint("10.244.1.10", "node-1", "web-1", "shop"), endpoint("10.244.2.11", "node-2", "web-2", "shop")])),
-        slice("shop", "api", json!([{"name": "http", "port": 8080, "protocol": "TCP"}]),
-            json!([endpoint("10.244.1.12", "node-1", "api-1", "shop")])),
+            json!([endpoint("10.244.1.2", "node-1", "coredns-1", "kube-system")]),
+        ),
+        slice(
+            "shop",
+            "web",
+            json!([{"name": "http", "port": 8080, "protocol": "TCP"}]),
+            json!([
+                endpoint("10.244.1.10", "node-1", "web-1", "shop"),
+                endpoint("10.244.2.11", "node-2", "web-2", "shop")
+            ]),
+        ),
+        slice(
+            "shop",
+            "api",
+            json!([{"name": "http", "port": 8080, "protocol": "TCP"}]),
+            json!([endpoint("10.244.1.12", "node-1", "api-1", "shop")]),
+        ),
         {
             // The endpointslice controller labels a headless Service's slices.
-            let mut s = slice("shop", "db", json!([{"name": "pg", "port": 5432, "protocol": "TCP"}]),
-                json!([endpoint("10.244.2.13", "node-2", "db-0", "shop")]));
+            let mut s = slice(
+                "shop",
+                "db",
+                json!([{"name": "pg", "port": 5432, "protocol": "TCP"}]),
+                json!([endpoint("10.244.2.13", "node-2", "db-0", "shop")]),
+            );
             s["metadata"]["labels"]["service.kubernetes.io/headless"] = "".into();
             s
         },
         {
             // A Service for another proxy (kube-proxy's informers leave it out).
-            let mut s = service("shop", "meshed", "10.96.0.30", json!([tcp("http", 80, 8080)]), json!({}));
-            s["metadata"]["labels"]["service.kubernetes.io/service-proxy-name"] = "other-proxy".into();
+            let mut s = service(
+                "shop",
+                "meshed",
+                "10.96.0.30",
+                json!([tcp("http", 80, 8080)]),
+                json!({}),
+            );
+            s["metadata"]["labels"]["service.kubernetes.io/service-proxy-name"] =
+                "other-proxy".into();
             s
         },
-        pod("kube-system", "coredns-1", "kube-dns", "node-1", "10.244.1.2"),
+        pod(
+            "kube-system",
+            "coredns-1",
+            "kube-dns",
+            "node-1",
+            "10.244.1.2",
+        ),
         pod("shop", "web-1", "web", "node-1", "10.244.1.10"),
         pod("shop", "web-2", "web", "node-2", "10.244.2.11"),
         pod("shop", "api-1", "api", "node-1", "10.244.1.12"),
@@ -119,8 +176,13 @@ pub fn cluster() -> Vec<Value> {
 pub fn pods(n: usize) -> Vec<Value> {
     (0..n)
         .map(|i| {
-            pod("flood", &format!("p-{i:05}"), "flood", "node-1",
-                &format!("10.244.{}.{}", 100 + i / 250, 1 + i % 250))
+            pod(
+                "flood",
+                &format!("p-{i:05}"),
+                "flood",
+                "node-1",
+                &format!("10.244.{}.{}", 100 + i / 250, 1 + i % 250),
+            )
         })
         .collect()
 }

@@ -402,12 +402,14 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        if let (b'%', Some(v)) = (b[i], hex) {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(if b[i] == b'+' { b' ' } else { b[i] });
         i += 1;
@@ -418,30 +420,28 @@ fn unescape(s: &str) -> String {
 /// A label selector's terms: `k`, `!k`, `k=v`, `k==v`, `k!=v`.
 fn labels_match(selector: &str, o: &Value) -> bool {
     let labels = &o["metadata"]["labels"];
-    selector
-        .split(',')
-        .filter(|t| !t.is_empty())
-        .all(|t| {
-            if let Some(k) = t.strip_prefix('!') {
-                labels.get(k).is_none()
-            } else if let Some((k, v)) = t.split_once("!=") {
-                labels.get(k).and_then(Value::as_str) != Some(v)
-            } else if let Some((k, v)) = t.split_once('=') {
-                labels.get(k).and_then(Value::as_str) == Some(v.trim_start_matches('='))
-            } else {
-                labels.get(t).is_some()
-            }
-        })
+    selector.split(',').filter(|t| !t.is_empty()).all(|t| {
+        if let Some(k) = t.strip_prefix('!') {
+            labels.get(k).is_none()
+        } else if let Some((k, v)) = t.split_once("!=") {
+            labels.get(k).and_then(Value::as_str) != Some(v)
+        } else if let Some((k, v)) = t.split_once('=') {
+            labels.get(k).and_then(Value::as_str) == Some(v.trim_start_matches('='))
+        } else {
+            labels.get(t).is_some()
+        }
+    })
 }
 
 fn fields_match(selector: &str, o: &Value) -> bool {
-    selector.split(',').filter(|t| !t.is_empty()).all(|t| {
-        match t.split_once('=') {
+    selector
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .all(|t| match t.split_once('=') {
             Some(("metadata.name", v)) => o["metadata"]["name"].as_str() == Some(v),
             Some(("metadata.namespace", v)) => o["metadata"]["namespace"].as_str() == Some(v),
             _ => false,
-        }
-    })
+        })
 }
 
 async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Response<ChanBody> {

@@ -427,6 +427,20 @@ impl Applier for Iptables {
         Ok(stats)
     }
 
+    fn apply_delta(&mut self, delta: &Desired) -> Result<ApplyStats, ApplyError> {
+        self.last.clear();
+        let mut stats = ApplyStats::default();
+        for (family, text) in &delta.texts {
+            if text.is_empty() {
+                continue;
+            }
+            run(tools(*family).0, &["--noflush"], Some(text))?;
+            stats.kind = ApplyKind::Partial;
+            stats.bytes += text.len();
+        }
+        Ok(stats)
+    }
+
     fn current(&self, family: Family) -> Result<String, ApplyError> {
         Ok(owned_listing(&self.kernel(family)?))
     }

@@ -656,7 +656,7 @@ impl Applier for Ipvs {
             }
             self.last.remove(&family);
             for p in apply_sysctls(&s.sysctls) {
-                crate::agent::log("warn", "sysctl not set", &[("problem", &p)]);
+                tracing::warn!(problem = %p, "sysctl not set");
             }
             stats.bytes += apply_host_part(&mut self.iptables, family, &s, full, |own| {
                 let (upsert, delete) = ipvs_commands(&kernel_virtual_servers()?, &want_vs, own);

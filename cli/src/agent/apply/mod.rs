@@ -94,6 +94,16 @@ pub trait Applier {
     /// Makes the kernel hold `desired`: a full rewrite of everything owned
     /// when `full`, else only what changed since the last successful apply.
     fn apply(&mut self, desired: &Desired, full: bool) -> Result<ApplyStats, ApplyError>;
+    /// Sends a delta computed by libsvc's incremental engine, as it is: per
+    /// family, the tool's own input (an `nft -f` transaction; an
+    /// `iptables-restore --noflush` payload). What the applier remembered
+    /// of the last apply is forgotten, so a later non-full apply is full.
+    fn apply_delta(&mut self, delta: &Desired) -> Result<ApplyStats, ApplyError> {
+        let _ = delta;
+        Err(ApplyError::Unsupported(
+            "this mode applies whole rule texts only".into(),
+        ))
+    }
     /// The owned state as the kernel lists it now (for `--dry-run`).
     fn current(&self, family: Family) -> Result<String, ApplyError>;
     /// How the kernel would list `text` once applied, computed in a throwaway

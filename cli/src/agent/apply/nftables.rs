@@ -473,6 +473,21 @@ impl Applier for Nftables {
         Ok(stats)
     }
 
+    fn apply_delta(&mut self, delta: &Desired) -> Result<ApplyStats, ApplyError> {
+        self.last.clear();
+        // Every family's part in one transaction: all or nothing.
+        let tx: String = delta.texts.iter().map(|(_, t)| t.as_str()).collect();
+        if tx.is_empty() {
+            return Ok(ApplyStats::default());
+        }
+        run("nft", &["-f", "-"], Some(&tx))?;
+        Ok(ApplyStats {
+            kind: ApplyKind::Partial,
+            bytes: tx.len(),
+            rules: Vec::new(),
+        })
+    }
+
     fn current(&self, family: Family) -> Result<String, ApplyError> {
         if !Self::table_exists(family)? {
             return Ok(String::new());

@@ -87,7 +87,10 @@ impl Run {
     }
 
     /// Events until `done(state)` holds; returns them.
-    async fn until(&mut self, done: impl Fn(&BTreeMap<String, String>) -> bool) -> Vec<SourceEvent> {
+    async fn until(
+        &mut self,
+        done: impl Fn(&BTreeMap<String, String>) -> bool,
+    ) -> Vec<SourceEvent> {
         let mut seen = Vec::new();
         while !done(&self.state) || seen.is_empty() {
             seen.push(self.next().await);
@@ -132,7 +135,11 @@ const WEB: &str = "cluster:endpointslices/shop/web-abcde";
 /// only its own Node; and no Pods or ConfigMaps.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_initial_list_is_one_relist_of_what_kube_proxy_watches() {
-    let mut run = start(FakeApi::start(fixture::cluster()), "initial", Duration::from_millis(100));
+    let mut run = start(
+        FakeApi::start(fixture::cluster()),
+        "initial",
+        Duration::from_millis(100),
+    );
     let ev = run.next().await;
     assert!(matches!(ev, SourceEvent::Relist(_)), "{ev:?}");
     assert_eq!(
@@ -163,12 +170,13 @@ async fn the_initial_list_is_one_relist_of_what_kube_proxy_watches() {
     let reqs = run.api.requests();
     let sel = "labelSelector=%21service.kubernetes.io%2Fheadless%2C%21service.kubernetes.io%2Fservice-proxy-name";
     assert!(
-        reqs.iter().any(|r| r.starts_with("/api/v1/services?") && r.contains(sel)),
+        reqs.iter()
+            .any(|r| r.starts_with("/api/v1/services?") && r.contains(sel)),
         "{reqs:#?}"
     );
     assert!(
-        reqs.iter()
-            .any(|r| r.starts_with("/api/v1/nodes?") && r.contains("fieldSelector=metadata.name%3Dnode-2")),
+        reqs.iter().any(|r| r.starts_with("/api/v1/nodes?")
+            && r.contains("fieldSelector=metadata.name%3Dnode-2")),
         "{reqs:#?}"
     );
     // Nothing more while nothing changes.
@@ -182,7 +190,11 @@ async fn the_initial_list_is_one_relist_of_what_kube_proxy_watches() {
 /// Watch events come through in order, the last state of each object winning.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_arrive_in_order() {
-    let mut run = start(FakeApi::start(fixture::cluster()), "order", Duration::from_millis(100));
+    let mut run = start(
+        FakeApi::start(fixture::cluster()),
+        "order",
+        Duration::from_millis(100),
+    );
     run.next().await;
     run.api.apply(web_slice(&["10.244.1.10"]));
     run.api.apply(web_slice(&["10.244.1.10", "10.244.2.99"]));
@@ -255,13 +267,15 @@ async fn changes_are_batched_by_min_sync_period() {
 /// no event lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_watch_resumes() {
-    let mut run = start(FakeApi::start(fixture::cluster()), "broken", Duration::from_millis(50));
+    let mut run = start(
+        FakeApi::start(fixture::cluster()),
+        "broken",
+        Duration::from_millis(50),
+    );
     run.next().await;
     run.api.break_watches();
     run.api.apply(web_slice(&["10.244.1.77"]));
-    let events = run
-        .until(|s| endpoints_of(s, WEB) == ["10.244.1.77"])
-        .await;
+    let events = run.until(|s| endpoints_of(s, WEB) == ["10.244.1.77"]).await;
     assert!(
         events.iter().all(|e| matches!(e, SourceEvent::Changes(_))),
         "{events:?}"
@@ -273,16 +287,18 @@ async fn a_broken_watch_resumes() {
 /// object and has the change made meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_relists_without_dropping_anything() {
-    let mut run = start(FakeApi::start(fixture::cluster()), "gone", Duration::from_millis(50));
+    let mut run = start(
+        FakeApi::start(fixture::cluster()),
+        "gone",
+        Duration::from_millis(50),
+    );
     run.next().await;
     let before = run.names().len();
     // Compaction while a change is under way: the watches end, their
     // resourceVersion is too old to resume from (410), and they relist.
     run.api.apply(web_slice(&["10.244.1.88"]));
     run.api.compact();
-    let events = run
-        .until(|s| endpoints_of(s, WEB) == ["10.244.1.88"])
-        .await;
+    let events = run.until(|s| endpoints_of(s, WEB) == ["10.244.1.88"]).await;
     assert_eq!(run.names().len(), before, "{:?}", run.names());
     let relists = events
         .iter()
@@ -297,7 +313,9 @@ async fn gone_relists_without_dropping_anything() {
         .collect();
     assert!(relists >= 1, "{events:?}");
     assert!(
-        failed.iter().all(|m| m.contains("too old resource version")),
+        failed
+            .iter()
+            .all(|m| m.contains("too old resource version")),
         "{failed:?}"
     );
 }
@@ -364,7 +382,9 @@ async fn a_flood_of_10k_objects() {
     let events = run
         .until(|s| {
             s.iter()
-                .filter(|(k, v)| k.starts_with("cluster:services/flood/") && v.contains("\"port\": 81"))
+                .filter(|(k, v)| {
+                    k.starts_with("cluster:services/flood/") && v.contains("\"port\": 81")
+                })
                 .count()
                 == 10_000
         })
