@@ -19,8 +19,10 @@
 //!
 //! kube-rs's watcher relists on its own when a watch breaks or its
 //! resourceVersion expired (410 Gone); the objects it had stay here until
-//! the new list is complete, and the whole state is then sent again as a
-//! [`SourceEvent::Relist`]: the ruleset is never dropped in between.
+//! the new list is complete, which is then compared with what the agent
+//! has and sent as the difference: the ruleset is never dropped in between,
+//! and a relist costs the kernel only what really changed. The first list
+//! is one [`SourceEvent::Relist`].
 
 use super::source::{Sender, SourceEvent};
 use crate::cluster::{self, ClusterError, Resource, Verb};
@@ -286,8 +288,10 @@ struct Store {
     synced: BTreeSet<&'static str>,
     /// Names put or removed since the last batch.
     dirty: BTreeSet<Arc<str>>,
-    /// A relist completed since the last batch: send everything.
+    /// A relist completed since the last batch: compare everything.
     relisted: bool,
+    /// What the agent has, by input name: the text last sent.
+    sent: BTreeMap<Arc<str>, String>,
     /// Nothing sent yet.
     first: bool,
 }
@@ -326,31 +330,55 @@ impl Store {
         None
     }
 
-    /// The event to send now, if any.
+    /// The event to send now, if any: the whole state the first time,
+    /// then what differs from what was sent (after a relist, every object
+    /// is compared, so a relist reaches the agent as a delta too).
     fn take(&mut self, kinds: usize) -> Option<SourceEvent> {
         // Like kube-proxy, program nothing before every informer has synced.
         if self.synced.len() < kinds {
             return None;
         }
-        if self.first || self.relisted {
+        if self.first {
             self.first = false;
             self.relisted = false;
             self.dirty.clear();
+            tracing::info!(objects = self.objects.len(), "listed from the API");
+            self.sent = self
+                .objects
+                .iter()
+                .map(|(n, i)| (n.clone(), i.text.clone()))
+                .collect();
             return Some(SourceEvent::Relist(
                 self.objects.values().cloned().collect(),
             ));
         }
-        if self.dirty.is_empty() {
-            return None;
+        let names: BTreeSet<Arc<str>> = if std::mem::take(&mut self.relisted) {
+            tracing::info!(objects = self.objects.len(), "relisted from the API");
+            self.dirty.clear();
+            self.objects
+                .keys()
+                .chain(self.sent.keys())
+                .cloned()
+                .collect()
+        } else {
+            std::mem::take(&mut self.dirty)
+        };
+        let mut changes = Vec::new();
+        for n in names {
+            match (self.objects.get(&n), self.sent.get(&n)) {
+                (Some(i), Some(t)) if i.text == *t => {}
+                (Some(i), _) => {
+                    self.sent.insert(n, i.text.clone());
+                    changes.push(Change::Put(i.clone()));
+                }
+                (None, Some(_)) => {
+                    self.sent.remove(&n);
+                    changes.push(Change::Remove(n));
+                }
+                (None, None) => {}
+            }
         }
-        let changes = std::mem::take(&mut self.dirty)
-            .into_iter()
-            .map(|n| match self.objects.get(&n) {
-                Some(i) => Change::Put(i.clone()),
-                None => Change::Remove(n),
-            })
-            .collect();
-        Some(SourceEvent::Changes(changes))
+        (!changes.is_empty()).then_some(SourceEvent::Changes(changes))
     }
 }
 

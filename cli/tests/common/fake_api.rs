@@ -154,8 +154,15 @@ pub struct FakeApi {
 }
 
 impl FakeApi {
-    /// Serves `objects` (each with apiVersion and kind).
+    /// Serves `objects` (each with apiVersion and kind) on 127.0.0.1.
     pub fn start(objects: Vec<Value>) -> FakeApi {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        FakeApi::start_on(listener, objects)
+    }
+
+    /// Serves `objects` on a listener bound elsewhere (e.g. in another
+    /// network namespace).
+    pub fn start_on(listener: std::net::TcpListener, objects: Vec<Value>) -> FakeApi {
         let (notify, _) = tokio::sync::watch::channel(0);
         let (bookmark, _) = tokio::sync::watch::channel(0);
         let shared = Arc::new(Shared {
@@ -172,9 +179,7 @@ impl FakeApi {
             .enable_all()
             .build()
             .unwrap();
-        // Bound here, served by the runtime (no block_on: a test may
-        // already run inside one).
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // Served by the runtime (no block_on: a test may already run inside one).
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let s = Arc::clone(&shared);

@@ -283,8 +283,8 @@ async fn a_broken_watch_resumes() {
 }
 
 /// 410 Gone (the watch's resourceVersion was compacted): kube-rs relists;
-/// the source sends the whole state again as one Relist, which keeps every
-/// object and has the change made meanwhile.
+/// the source compares the new list with what it sent and sends only the
+/// difference: every object kept, the change made meanwhile in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gone_relists_without_dropping_anything() {
     let mut run = start(
@@ -300,18 +300,20 @@ async fn gone_relists_without_dropping_anything() {
     run.api.compact();
     let events = run.until(|s| endpoints_of(s, WEB) == ["10.244.1.88"]).await;
     assert_eq!(run.names().len(), before, "{:?}", run.names());
-    let relists = events
-        .iter()
-        .filter(|e| matches!(e, SourceEvent::Relist(_)))
-        .count();
-    let failed: Vec<_> = events
-        .iter()
-        .filter_map(|e| match e {
-            SourceEvent::Failed(m) => Some(m.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert!(relists >= 1, "{events:?}");
+    // The relist reaches the agent as the difference: the one slice.
+    let mut put = Vec::new();
+    let mut failed = Vec::new();
+    for e in &events {
+        match e {
+            SourceEvent::Changes(c) => put.extend(c.iter().map(|c| match c {
+                Change::Put(i) => i.name.to_string(),
+                Change::Remove(n) => format!("-{n}"),
+            })),
+            SourceEvent::Failed(m) => failed.push(m.as_str()),
+            SourceEvent::Relist(_) => panic!("a second Relist: {events:?}"),
+        }
+    }
+    assert_eq!(put, [WEB], "{events:?}");
     assert!(
         failed
             .iter()
@@ -390,4 +392,38 @@ async fn a_flood_of_10k_objects() {
         })
         .await;
     assert!(events.len() < 200, "{} batches", events.len());
+}
+
+/// 410 Gone, then a change while the watchers back off: the relist has it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_during_the_relist_is_in_it() {
+    let api = FakeApi::start(fixture::cluster());
+    let d = dir("gone2");
+    let (tx, rx) = super::super::source::channel();
+    let source = ApiSource {
+        kubeconfig: Some(api.kubeconfig(&d.0)),
+        context: None,
+        node_name: "node-2".into(),
+        min_sync_period: Duration::ZERO,
+        initial_backoff: Duration::from_millis(800),
+    };
+    tokio::spawn(run(source, tx));
+    let mut run = Run {
+        api,
+        rx,
+        _dir: d,
+        state: BTreeMap::new(),
+    };
+    run.next().await;
+    run.api.compact();
+    run.api.apply(web_slice(&["10.244.1.66"]));
+    let events = run.until(|s| endpoints_of(s, WEB) == ["10.244.1.66"]).await;
+    assert!(
+        events.iter().all(|e| !matches!(e, SourceEvent::Relist(_))),
+        "{events:?}"
+    );
+    // And the watches that follow the relist see the next change.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    run.api.apply(web_slice(&["10.244.1.67"]));
+    run.until(|s| endpoints_of(s, WEB) == ["10.244.1.67"]).await;
 }
