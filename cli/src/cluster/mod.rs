@@ -363,3 +363,62 @@ pub fn read(args: &InputArgs) -> Result<Vec<Input>, Vec<Diagnostic>> {
 fn error(msg: String) -> Diagnostic {
     Diagnostic::new(Severity::Error, msg, None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16, reason: &str, message: &str) -> ClusterError {
+        let status = kube::core::Status::failure(message, reason).with_code(code);
+        ClusterError::from_kube(
+            kube::Error::Api(status.boxed()),
+            &ENDPOINT_SLICES,
+            Verb::Watch,
+        )
+    }
+
+    /// kubectl `cmd/util/helpers.go` `StandardErrorMessage`: a Status is
+    /// "Error from server (Reason): message"; 401 has its own words; 403
+    /// adds the RBAC rule that would allow the request.
+    #[test]
+    fn status_errors_in_kubectls_words() {
+        assert_eq!(
+            api(401, "Unauthorized", "Unauthorized").to_string(),
+            "error: You must be logged in to the server (Unauthorized)"
+        );
+        assert_eq!(
+            api(
+                404,
+                "NotFound",
+                "the server could not find the requested resource"
+            )
+            .to_string(),
+            "Error from server (NotFound): the server could not find the requested resource"
+        );
+        assert_eq!(
+            api(
+                403,
+                "Forbidden",
+                "endpointslices.discovery.k8s.io is forbidden"
+            )
+            .to_string(),
+            "Error from server (Forbidden): endpointslices.discovery.k8s.io is forbidden\n  svcgen needs the RBAC rule apiGroups: [\"discovery.k8s.io\"], resources: [\"endpointslices\"], verbs: [\"watch\"]"
+        );
+        assert_eq!(
+            api(500, "", "etcd is down").to_string(),
+            "Error from server (InternalError): etcd is down"
+        );
+    }
+
+    #[test]
+    fn paths_and_types_of_the_listed_kinds() {
+        assert_eq!(SERVICES.path(), "/api/v1/services");
+        assert_eq!(
+            SERVICE_CIDRS.path(),
+            "/apis/networking.k8s.io/v1/servicecidrs"
+        );
+        let typed = ENDPOINT_SLICES.typed(serde_json::json!({"metadata": {"name": "a"}}));
+        assert_eq!(typed["apiVersion"], "discovery.k8s.io/v1");
+        assert_eq!(typed["kind"], "EndpointSlice");
+    }
+}
