@@ -41,3 +41,6 @@ done
 files=("$out"/*-*.json)
 echo "check-schemas: ${#files[@]} objects, Kubernetes $version schemas"
 kubernetes-validate --strict --quiet -k "$version" "${files[@]}"
+# The agent's DaemonSets (ServiceAccount, RBAC, DaemonSet) as they are.
+echo "check-schemas: examples/agent/*.yaml, Kubernetes $version schemas"
+kubernetes-validate --strict --quiet -k "$version" examples/agent/*.yaml

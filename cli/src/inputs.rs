@@ -79,6 +79,17 @@ pub struct InputArgs {
     /// release such as v1.33.4 is read as its minor). See docs/kube-versions.md.
     #[arg(long, value_name = "1.33|1.34|1.35|1.36|1.37")]
     pub kube_version: Option<String>,
+    /// Read the objects from the cluster of the current kubeconfig context
+    /// instead of files: Services, EndpointSlices, Pods, Nodes, ServiceCIDRs
+    /// and the kube-proxy ConfigMap's KubeProxyConfiguration (docs/cluster.md).
+    #[arg(long, conflicts_with = "files")]
+    pub cluster: bool,
+    /// The kubeconfig file for --cluster (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context for --cluster (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 const NO_INPUT: &str = "no input: give manifests with -f FILE|DIR|- or on stdin (see --help)";
@@ -164,6 +175,9 @@ impl InputArgs {
 
     /// Reads every `-f` source. Unreadable files are errors.
     pub fn read(&self) -> Result<Vec<Input>, Vec<Diagnostic>> {
+        if self.cluster {
+            return crate::cluster::read(self);
+        }
         let mut inputs = Vec::new();
         let mut errors = Vec::new();
         // Without -f, a pipe on stdin is the input (`kubectl get -o yaml | svcgen …`);

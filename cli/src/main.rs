@@ -6,6 +6,7 @@
 #[cfg(target_os = "linux")]
 mod agent;
 mod check;
+mod cluster;
 mod diff;
 mod dump;
 mod inputs;

@@ -26,7 +26,7 @@ pub fn load(args: &InputArgs) -> Result<(Vec<Input>, Loaded), ExitCode> {
                     eprintln!("svcgen: {}", d.message);
                 }
             }
-            return Err(ExitCode::from(if args.files.is_empty() {
+            return Err(ExitCode::from(if args.files.is_empty() && !args.cluster {
                 EXIT_USAGE
             } else {
                 EXIT_INVALID

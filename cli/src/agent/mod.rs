@@ -24,6 +24,7 @@ pub mod engine;
 pub mod logs;
 pub mod metrics;
 pub mod source;
+pub mod source_api;
 pub mod source_files;
 pub mod sync;
 
@@ -338,13 +339,16 @@ pub fn run(args: AgentArgs) -> ExitCode {
                 sync::Desire::Rendered(RenderedFiles { dir, mode })
             }
             SourceKind::Api => {
-                // The Kubernetes API source (source_api.rs, the kube
-                // engineer's) goes here: spawn it with `tx` and return
-                // `sync::Desire::Manifests(Box::new(engine::Engine::new(mode, overrides)))`,
-                // as the files source above does.
-                drop(tx);
-                eprintln!("svcgen agent: --source api is not available in this build yet");
-                return ExitCode::from(crate::EXIT_USAGE);
+                // The Kubernetes API source (source_api.rs) sends on `tx`.
+                let source = match source_api::from_args(&args.input, args.min_sync_period) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("svcgen agent: {e}");
+                        return ExitCode::from(crate::EXIT_USAGE);
+                    }
+                };
+                tokio::spawn(source_api::run(source, tx));
+                sync::Desire::Manifests(Box::new(engine::Engine::new(mode, overrides)))
             }
         };
         sync::run(settings, desire, applier, metrics, rx).await
