@@ -297,6 +297,10 @@ impl Syncer {
                 Err(ps) => return source_failed(metrics, &ps),
             },
             Desire::Manifests(engine) => {
+                // A relist replaces the engine's state whole, so what the
+                // kernel holds is no longer its base for a delta: the sync
+                // that follows one is full (at start-up it is anyway).
+                let relisted = job.relist.is_some();
                 if let Some(inputs) = job.relist {
                     match engine.relist(inputs) {
                         Ok(held) => problems |= held_back(metrics, &held),
@@ -325,7 +329,8 @@ impl Syncer {
                 if !engine.loaded() {
                     return Outcome::SourceFailed;
                 }
-                let full = job.full || self.settings.dry_run || matches!(plan, Plan::Full);
+                let full =
+                    job.full || relisted || self.settings.dry_run || matches!(plan, Plan::Full);
                 match plan {
                     _ if full => match engine.full() {
                         Ok(d) => Planned::Apply(d),
@@ -641,6 +646,29 @@ mod tests {
         wait_calls(&calls, 3).await;
         let kinds: Vec<&str> = calls.lock().unwrap().iter().map(|c| c.0).collect();
         assert_eq!(kinds, ["full", "full", "delta"]);
+    }
+
+    /// A relist after start-up (a rescan, a re-established watch) reaches
+    /// the kernel at once, in full, even with no other change pending.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_later_relist_is_programmed() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let fake = Fake {
+            calls: calls.clone(),
+            full_takes: Duration::ZERO,
+            fail: 0,
+        };
+        let (tx, _task) = start(fake, Duration::ZERO);
+        tx.send(SourceEvent::Relist(vec![svc("10.1.0.1")]))
+            .await
+            .unwrap();
+        wait_calls(&calls, 1).await;
+        tx.send(SourceEvent::Relist(vec![svc("10.1.0.9")]))
+            .await
+            .unwrap();
+        wait_calls(&calls, 2).await;
+        let kinds: Vec<&str> = calls.lock().unwrap().iter().map(|c| c.0).collect();
+        assert_eq!(kinds, ["full", "apply"]);
     }
 
     /// With minSyncPeriod, changes close together are batched into one
