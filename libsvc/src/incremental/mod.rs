@@ -295,6 +295,10 @@ impl State {
         // objects of the snapshot are spliced, not merged again.
         let mut undo: Vec<Undo> = Vec::new();
         let mut objects = std::mem::take(&mut self.loaded.objects);
+        // The Pods the last load simulated for workloads come after the
+        // inputs' objects (`resolve::workloads`); the reload simulates them
+        // anew, so they are not inputs to splice.
+        objects.pods.retain(|p| !p.simulated);
         for c in changes {
             match c {
                 Change::Put(input) => {
