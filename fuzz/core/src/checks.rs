@@ -101,10 +101,12 @@ pub fn check_cluster(c: &Cluster) -> Result<(), String> {
     // kube-proxy only ever sees what kube-apiserver admitted: the two
     // modes are compared on valid clusters (what each does with a refused
     // object is svcgen's choice, not kube-proxy's).
+    // Likewise the read-back: a refused object (two unnamed ports of one
+    // Service) may render what iptables-restore would refuse.
     if loaded.errors().next().is_none() {
         tracers_agree(&loaded)?;
+        text_reads_back_as_model(&loaded)?;
     }
-    text_reads_back_as_model(&loaded)?;
     Ok(())
 }
 
@@ -212,7 +214,8 @@ pub fn verdict(r: &TraceResult) -> (String, bool) {
 /// localhost node ports (iptables only); hairpin masquerade; nftables'
 /// `cluster-ips-check` reject/drop of unused cluster IPs and ports;
 /// iptables' explicit accept of health-check node ports; and
-/// `nodePortAddresses` defaulting to `primary` in nftables mode only.
+/// `nodePortAddresses` defaulting to `primary` in nftables mode only;
+/// and one more, found by this fuzzer: see `firewall_without_endpoints`.
 pub fn kube_proxy_differs(loaded: &Loaded, p: &Packet, ipt: &TraceResult, nft: &TraceResult) -> bool {
     let localhost = p.dst.is_loopback();
     let hairpin = ipt.outcome == nft.outcome
@@ -230,7 +233,24 @@ pub fn kube_proxy_differs(loaded: &Loaded, p: &Packet, ipt: &TraceResult, nft: &
         && nft.outcome.is_empty()
         && p.dst != loaded.settings.node.node_ip(family)
         && loaded.settings.node.local_ips(family).contains(&p.dst);
-    localhost || hairpin || cluster_ips_check || health_check_accept || nodeport_primary_default
+    // A load balancer with source ranges and no endpoints: iptables mode
+    // makes its firewall chain only when the Service has endpoints
+    // (pkg/proxy/iptables/proxier.go, syncProxyRules: `usesFWChain :=
+    // hasEndpoints && …`), so it rejects every source; nftables mode's
+    // firewall chain does not depend on endpoints (pkg/proxy/nftables/
+    // proxier.go, syncProxyRules `usesFWChain`), so a source outside the
+    // ranges is dropped before the no-endpoints reject.
+    let firewall_without_endpoints = ipt.outcome == "REJECT"
+        && nft.outcome == "DROP"
+        && loaded.table.services.iter().any(|s| {
+            !s.lb_source_ranges.is_empty() && s.lb_ingress.iter().any(|i| i.ip == p.dst)
+        });
+    localhost
+        || hairpin
+        || cluster_ips_check
+        || health_check_accept
+        || nodeport_primary_default
+        || firewall_without_endpoints
 }
 
 /// The iptables and nftables tracers agree on every packet (kube-proxy's

@@ -137,7 +137,15 @@ impl PortName {
     fn text(&self) -> String {
         match self {
             PortName::Pool(i) => PORT_NAMES[*i as usize % PORT_NAMES.len()].to_string(),
-            PortName::Raw(s) => s.chars().take(20).collect(),
+            // Only what YAML may hold as text (its c-printable set): a raw
+            // DEL or C0 control is not YAML at all, and the YAML writer
+            // would pass it through unescaped.
+            PortName::Raw(s) => s
+                .chars()
+                .filter(|c| matches!(c, '\t' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{fffd}' | '\u{10000}'..))
+                .filter(|c| !matches!(c, '\u{fdd0}'..='\u{fdef}' | '\u{fffe}' | '\u{ffff}'))
+                .take(20)
+                .collect(),
         }
     }
 }
