@@ -43,11 +43,12 @@ pub fn run_incremental(data: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Every target by name: what the campaign script and the stable test list.
+/// Every target by its cargo-fuzz name (`changes` drives the incremental
+/// engine; cargo forbids a binary named `incremental`).
 pub const TARGETS: [(&str, fn(&[u8]) -> Result<(), String>); 3] = [
     ("cluster", run_cluster),
     ("dumps", run_dumps),
-    ("incremental", run_incremental),
+    ("changes", run_incremental),
 ];
 
 /// A fixed stream of pseudo-random bytes (xorshift64*): the stable test's

@@ -51,7 +51,7 @@ fn dumps_target_checks_hold() {
 
 #[test]
 fn incremental_target_checks_hold() {
-    run("incremental", TARGETS[2].1);
+    run("changes", TARGETS[2].1);
 }
 
 /// Shows one case: `FUZZ_SHOW=cluster:5:512 cargo test -p svcgen-fuzz-core
