@@ -28,7 +28,11 @@ pub fn overrides() -> Overrides {
 /// text or error.
 pub fn outputs(loaded: &Loaded) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut messages: Vec<String> = loaded.diagnostics.iter().map(|d| d.message.clone()).collect();
+    let mut messages: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
     messages.sort();
     out.push(("diagnostics".to_string(), messages.join("\n")));
     for mode in Mode::ALL {
@@ -53,7 +57,11 @@ pub fn outputs(loaded: &Loaded) -> Vec<(String, String)> {
     out
 }
 
-fn first_difference(what: &str, a: &[(String, String)], b: &[(String, String)]) -> Result<(), String> {
+fn first_difference(
+    what: &str,
+    a: &[(String, String)],
+    b: &[(String, String)],
+) -> Result<(), String> {
     for ((name, x), (_, y)) in a.iter().zip(b) {
         if x != y {
             let line = x
@@ -94,7 +102,13 @@ pub fn check_cluster(c: &Cluster) -> Result<(), String> {
     if !order_matters(c) {
         let mut docs = c.documents();
         docs.reverse();
-        let reversed = load(&[Input::new("cluster.yaml", crate::cluster::yaml_stream(&docs))], &o);
+        let reversed = load(
+            &[Input::new(
+                "cluster.yaml",
+                crate::cluster::yaml_stream(&docs),
+            )],
+            &o,
+        );
         first_difference("reversed documents", &first, &outputs(&reversed))?;
     }
 
@@ -216,17 +230,31 @@ pub fn verdict(r: &TraceResult) -> (String, bool) {
 /// iptables' explicit accept of health-check node ports; and
 /// `nodePortAddresses` defaulting to `primary` in nftables mode only;
 /// and one more, found by this fuzzer: see `firewall_without_endpoints`.
-pub fn kube_proxy_differs(loaded: &Loaded, p: &Packet, ipt: &TraceResult, nft: &TraceResult) -> bool {
+pub fn kube_proxy_differs(
+    loaded: &Loaded,
+    p: &Packet,
+    ipt: &TraceResult,
+    nft: &TraceResult,
+) -> bool {
     let localhost = p.dst.is_loopback();
     let hairpin = ipt.outcome == nft.outcome
-        && ipt
-            .outcome
-            .split(", ")
-            .any(|e| e.starts_with(&format!("{}:", p.src)) || e.starts_with(&format!("[{}]:", p.src)));
-    let in_service_cidr = loaded.settings.cluster.service_cidrs.iter().any(|n| n.contains(&p.dst))
-        || loaded.table.services.iter().any(|s| s.cluster_ips.contains(&p.dst));
-    let cluster_ips_check =
-        in_service_cidr && ipt.outcome.is_empty() && matches!(nft.outcome.as_str(), "REJECT" | "DROP");
+        && ipt.outcome.split(", ").any(|e| {
+            e.starts_with(&format!("{}:", p.src)) || e.starts_with(&format!("[{}]:", p.src))
+        });
+    let in_service_cidr = loaded
+        .settings
+        .cluster
+        .service_cidrs
+        .iter()
+        .any(|n| n.contains(&p.dst))
+        || loaded
+            .table
+            .services
+            .iter()
+            .any(|s| s.cluster_ips.contains(&p.dst));
+    let cluster_ips_check = in_service_cidr
+        && ipt.outcome.is_empty()
+        && matches!(nft.outcome.as_str(), "REJECT" | "DROP");
     let health_check_accept = ipt.outcome == "ACCEPT" && nft.outcome.is_empty();
     let family = IpFamily::of(&p.dst);
     let nodeport_primary_default = loaded.settings.proxy.node_port_addresses.is_none()
@@ -240,11 +268,12 @@ pub fn kube_proxy_differs(loaded: &Loaded, p: &Packet, ipt: &TraceResult, nft: &
     // firewall chain does not depend on endpoints (pkg/proxy/nftables/
     // proxier.go, syncProxyRules `usesFWChain`), so a source outside the
     // ranges is dropped before the no-endpoints reject.
-    let firewall_without_endpoints = ipt.outcome == "REJECT"
-        && nft.outcome == "DROP"
-        && loaded.table.services.iter().any(|s| {
-            !s.lb_source_ranges.is_empty() && s.lb_ingress.iter().any(|i| i.ip == p.dst)
-        });
+    let firewall_without_endpoints =
+        ipt.outcome == "REJECT"
+            && nft.outcome == "DROP"
+            && loaded.table.services.iter().any(|s| {
+                !s.lb_source_ranges.is_empty() && s.lb_ingress.iter().any(|i| i.ip == p.dst)
+            });
     localhost
         || hairpin
         || cluster_ips_check
@@ -261,7 +290,10 @@ pub fn tracers_agree(loaded: &Loaded) -> Result<(), String> {
     let all = p.iptables_masquerade_all || p.nftables_masquerade_all;
     (p.iptables_masquerade_all, p.nftables_masquerade_all) = (all, all);
     for p in packets(&loaded) {
-        let (Ok(ipt), Ok(nft)) = (trace(&loaded, Mode::Iptables, &p), trace(&loaded, Mode::Nftables, &p)) else {
+        let (Ok(ipt), Ok(nft)) = (
+            trace(&loaded, Mode::Iptables, &p),
+            trace(&loaded, Mode::Nftables, &p),
+        ) else {
             continue;
         };
         if verdict(&ipt) != verdict(&nft) && !kube_proxy_differs(&loaded, &p, &ipt, &nft) {
@@ -298,7 +330,10 @@ pub fn text_reads_back_as_model(loaded: &Loaded) -> Result<(), String> {
     }
     let report = check::compare(Mode::Iptables, &from_model, &ipt_text);
     if !report.in_sync {
-        return Err(format!("iptables text and model differ:\n{}", report.text()));
+        return Err(format!(
+            "iptables text and model differ:\n{}",
+            report.text()
+        ));
     }
     let nft = check::expected(loaded, Mode::Nftables).map_err(|e| format!("nftables: {e}"))?;
     check::expected(loaded, Mode::Ipvs).map_err(|e| format!("ipvs: {e}"))?;

@@ -475,7 +475,10 @@ impl ProxyConfig {
         if self.ipvs_scheduler.is_some() || self.strict_arp {
             let mut ipvs = Map::new();
             if let Some(s) = self.ipvs_scheduler {
-                ipvs.insert("scheduler".into(), pick(&["rr", "wrr", "lc", "sh"], s).into());
+                ipvs.insert(
+                    "scheduler".into(),
+                    pick(&["rr", "wrr", "lc", "sh"], s).into(),
+                );
             }
             if self.strict_arp {
                 ipvs.insert("strictARP".into(), true.into());

@@ -137,11 +137,17 @@ fn nft_stmt(m: u8, n: u16) -> String {
 
 fn nft_json_expr(m: u8, n: u16) -> Value {
     match m % 6 {
-        0 => json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": format!("10.96.0.{}", n % 256)}}),
-        1 => json!({"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": n}}),
+        0 => {
+            json!({"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}}, "right": format!("10.96.0.{}", n % 256)}})
+        }
+        1 => {
+            json!({"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": n}})
+        }
         2 => json!({"jump": {"target": "mark-for-masquerade"}}),
         3 => json!({"dnat": {"addr": format!("10.180.0.{}", n % 256), "port": n}}),
-        4 => json!({"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"|": [{"meta": {"key": "mark"}}, 16384]}}}),
+        4 => {
+            json!({"mangle": {"key": {"meta": {"key": "mark"}}, "value": {"|": [{"meta": {"key": "mark"}}, 16384]}}})
+        }
         _ => json!({"reject": null}),
     }
 }
@@ -152,7 +158,12 @@ const SET_NAMES: [&str; 4] = [
     "KUBE-NODE-PORT-TCP",
     "KUBE-EXTERNAL-IP",
 ];
-const SET_TYPES: [&str; 4] = ["hash:ip,port", "hash:ip,port,ip", "bitmap:port", "hash:ip,port"];
+const SET_TYPES: [&str; 4] = [
+    "hash:ip,port",
+    "hash:ip,port,ip",
+    "bitmap:port",
+    "hash:ip,port",
+];
 
 impl DumpText {
     /// The dump's text.
@@ -170,7 +181,12 @@ impl DumpText {
                             pick(&IPT_CHAINS, *c),
                             if policy.is_some() { "ACCEPT" } else { "-" }
                         )),
-                        Item::Rule { chain, matches, target, n } => {
+                        Item::Rule {
+                            chain,
+                            matches,
+                            target,
+                            n,
+                        } => {
                             let mut line = format!("-A {}", pick(&IPT_CHAINS, *chain));
                             for m in matches.iter().take(5) {
                                 line.push(' ');
@@ -199,7 +215,9 @@ impl DumpText {
                                 out.push_str(&format!("\t\t{}\n", pick(&NFT_HOOKS, *h)));
                             }
                         }
-                        Item::Rule { matches, target, n, .. } => {
+                        Item::Rule {
+                            matches, target, n, ..
+                        } => {
                             let mut line = String::from("\t\t");
                             for m in matches.iter().take(4) {
                                 line.push_str(&nft_stmt(*m, *n));
@@ -227,7 +245,8 @@ impl DumpText {
                 }
             }
             Format::NftJson => {
-                let mut objects = vec![json!({"metainfo": {"version": "1.0.9", "json_schema_version": 1}})];
+                let mut objects =
+                    vec![json!({"metainfo": {"version": "1.0.9", "json_schema_version": 1}})];
                 for i in items {
                     match i {
                         Item::Table(t) => objects.push(json!({"table": {"family": pick(&["ip", "ip6"], *t), "name": "kube-proxy", "handle": 1}})),
@@ -296,7 +315,9 @@ impl DumpText {
                             pick(&["rr", "wrr", "lc", "sh"], *t),
                             if t % 3 == 0 { " -p 10800" } else { "" }
                         )),
-                        Item::Rule { chain, target, n, .. } => out.push_str(&format!(
+                        Item::Rule {
+                            chain, target, n, ..
+                        } => out.push_str(&format!(
                             "-a {} 10.96.0.{}:80 -r 10.244.1.{}:{} {} -w {}\n",
                             pick(&["-t", "-u", "--sctp-service"], *chain),
                             chain % 16,
@@ -305,10 +326,9 @@ impl DumpText {
                             pick(&["-m", "-g", "-i"], *target),
                             target % 3
                         )),
-                        Item::Set { name, .. } => out.push_str(&format!(
-                            "-A -t [fd00:10:96::{:x}]:443 -s rr\n",
-                            name
-                        )),
+                        Item::Set { name, .. } => {
+                            out.push_str(&format!("-A -t [fd00:10:96::{:x}]:443 -s rr\n", name))
+                        }
                         Item::End => out.push('\n'),
                         Item::Raw(s) => out.push_str(&format!("{s}\n")),
                     }
@@ -323,7 +343,8 @@ impl DumpText {
 pub fn check_dump_text(text: &str) -> Result<(), String> {
     let a = dump::parse("node.dump", text);
     let b = dump::parse("node.dump", text);
-    if format!("{:?}", (&a.tables, &a.ipsets, &a.ipvs)) != format!("{:?}", (&b.tables, &b.ipsets, &b.ipvs))
+    if format!("{:?}", (&a.tables, &a.ipsets, &a.ipvs))
+        != format!("{:?}", (&b.tables, &b.ipsets, &b.ipvs))
         || a.diagnostics != b.diagnostics
     {
         return Err("the same dump parsed twice gives different answers".into());
@@ -341,7 +362,11 @@ pub fn check_dump_text(text: &str) -> Result<(), String> {
         local: vec![[192, 168, 0, 2].into()],
         ..Default::default()
     };
-    for (dst, port) in [([10, 96, 0, 1], 80), ([192, 168, 0, 2], 30080), ([10, 96, 0, 10], 53)] {
+    for (dst, port) in [
+        ([10, 96, 0, 1], 80),
+        ([192, 168, 0, 2], 30080),
+        ([10, 96, 0, 10], 53),
+    ] {
         for protocol in [Protocol::TCP, Protocol::UDP] {
             let p = Packet {
                 src: [10, 244, 1, 5].into(),

@@ -47,11 +47,21 @@ pub struct Scenario {
     pub steps: Vec<Step>,
 }
 
-const MODES: [Mode; 5] = [Mode::Iptables, Mode::Nftables, Mode::Ipvs, Mode::Env, Mode::Dns];
+const MODES: [Mode; 5] = [
+    Mode::Iptables,
+    Mode::Nftables,
+    Mode::Ipvs,
+    Mode::Env,
+    Mode::Dns,
+];
 
 /// Each backend's delta applied to `old` gives `new`, up to the order the
 /// kernel does not keep (`normalize`).
-fn deltas_apply(old: &Outputs, new: &Outputs, d: &libsvc::incremental::Deltas) -> Result<(), String> {
+fn deltas_apply(
+    old: &Outputs,
+    new: &Outputs,
+    d: &libsvc::incremental::Deltas,
+) -> Result<(), String> {
     if let (Some(o), Some(n), Some(d)) = (&old.nftables, &new.nftables, &d.nftables)
         && nftables::normalize(&nftables::apply(o, d)) != nftables::normalize(n)
     {
@@ -68,7 +78,9 @@ fn deltas_apply(old: &Outputs, new: &Outputs, d: &libsvc::incremental::Deltas) -
     // IPv6-only) keeps its virtual servers. Checked on the rest.
     let family_gone = |o: &libsvc::proxy::ipvs::model::IpvsRuleset,
                        n: &libsvc::proxy::ipvs::model::IpvsRuleset| {
-        o.families.iter().any(|f| !n.families.iter().any(|g| g.family == f.family))
+        o.families
+            .iter()
+            .any(|f| !n.families.iter().any(|g| g.family == f.family))
     };
     // The sysctls (strictARP) come from the KubeProxyConfiguration, which
     // kube-proxy reads once at start: a change there is a restart, not a
@@ -133,7 +145,8 @@ pub fn check_scenario(s: &Scenario) -> Result<(), String> {
             Ok(u) => u,
             Err(_) => {
                 // On an error the state is unchanged.
-                if state.outputs() != kept.outputs() || state.loaded().table != kept.loaded().table {
+                if state.outputs() != kept.outputs() || state.loaded().table != kept.loaded().table
+                {
                     return Err("a failed change set changed the state".into());
                 }
                 continue;
@@ -150,7 +163,11 @@ pub fn check_scenario(s: &Scenario) -> Result<(), String> {
         }
         if state.loaded().diagnostics != fresh.loaded().diagnostics {
             let (a, b) = (&state.loaded().diagnostics, &fresh.loaded().diagnostics);
-            let at = a.iter().zip(b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+            let at = a
+                .iter()
+                .zip(b)
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.len().min(b.len()));
             return Err(format!(
                 "after a change set the diagnostics differ from a fresh load ({} vs {}), first: {:?} vs {:?}",
                 a.len(),

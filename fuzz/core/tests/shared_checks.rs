@@ -16,7 +16,9 @@ fn cases() -> u64 {
 
 fn run(name: &str, f: fn(&[u8]) -> Result<(), String>) {
     let mut failures = Vec::new();
-    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds").join(name);
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../seeds")
+        .join(name);
     let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
     if let Ok(dir) = std::fs::read_dir(&seeds) {
         let mut files: Vec<_> = dir.flatten().map(|e| e.path()).collect();
@@ -28,7 +30,10 @@ fn run(name: &str, f: fn(&[u8]) -> Result<(), String>) {
     for i in 0..cases() {
         // Lengths from 16 bytes to 4 KiB: small clusters and large ones.
         let len = 16 << (i % 9);
-        inputs.push((format!("case {i} (FUZZ_SHOW={name}:{}:{len})", i + 1), bytes(i + 1, len)));
+        inputs.push((
+            format!("case {i} (FUZZ_SHOW={name}:{}:{len})", i + 1),
+            bytes(i + 1, len),
+        ));
     }
     for (what, data) in &inputs {
         if let Err(why) = f(data) {
