@@ -789,9 +789,9 @@ fn fuzz_found_incremental_engine_simulates_workload_pods_anew() {
 /// A load balancer with loadBalancerSourceRanges and no endpoints, asked
 /// from a source outside the ranges: kube-proxy's iptables mode makes the
 /// firewall chain only for a Service with endpoints
-/// (pkg/proxy/iptables/proxier.go, syncProxyRules: `usesFWChain :=
-/// hasEndpoints && len(LoadBalancerVIPs) > 0 && len(LoadBalancerSourceRanges)
-/// > 0`), so the no-endpoints REJECT answers; the nftables mode's firewall
+/// (pkg/proxy/iptables/proxier.go, syncProxyRules: `usesFWChain` requires
+/// `hasEndpoints` besides load-balancer IPs and source ranges), so the
+/// no-endpoints REJECT answers; the nftables mode's firewall
 /// chain does not depend on endpoints (pkg/proxy/nftables/proxier.go,
 /// syncProxyRules `usesFWChain`), so `firewall-check` drops first. The
 /// fuzzer's tracer comparison lists this as a mode difference.

@@ -43,9 +43,12 @@ pub fn run_incremental(data: &[u8]) -> Result<(), String> {
     }
 }
 
+/// A target's checks: bytes in, the violated invariant out.
+pub type Target = fn(&[u8]) -> Result<(), String>;
+
 /// Every target by its cargo-fuzz name (`changes` drives the incremental
 /// engine; cargo forbids a binary named `incremental`).
-pub const TARGETS: [(&str, fn(&[u8]) -> Result<(), String>); 3] = [
+pub const TARGETS: [(&str, Target); 3] = [
     ("cluster", run_cluster),
     ("dumps", run_dumps),
     ("changes", run_incremental),
