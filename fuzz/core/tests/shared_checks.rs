@@ -84,6 +84,10 @@ fn show() {
             }
         }
         "dumps" => print!("{}", DumpText::arbitrary_take_rest(u).unwrap().text()),
-        _ => println!("{:#?}", Scenario::arbitrary_take_rest(u).unwrap()),
+        _ => {
+            let s = Scenario::arbitrary_take_rest(u).unwrap();
+            println!("{s:#?}");
+            println!("{:?}", svcgen_fuzz_core::incremental::check_scenario(&s));
+        }
     }
 }
