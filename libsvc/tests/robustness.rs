@@ -705,3 +705,114 @@ proptest::proptest! {
         let _ = again.diagnostics.len();
     }
 }
+
+// ---- Found by the structure-aware fuzzer (fuzz/core, `cluster` and
+// `changes` targets); each was a failing generated case.
+
+/// A dual-stack IPVS node with no Service renders its `ipvs` section as the
+/// family headers alone (`# IPv4`, `# IPv6`); read back as a dump (what
+/// `svcgen check --mode ipvs` does with its own render) that is an empty
+/// dump, not "not a dump svcgen reads".
+#[test]
+fn fuzz_found_a_comment_only_dump_is_an_empty_dump() {
+    let p = libsvc::dump::parse("render", "# IPv4\n# IPv6\n");
+    assert!(p.diagnostics.is_empty(), "{:?}", p.diagnostics);
+    assert!(p.tables.is_empty() && p.ipvs.is_empty() && p.ipsets.is_empty());
+    // Anything else on a line is still judged.
+    let p = libsvc::dump::parse("render", "# IPv4\nhello\n");
+    assert_eq!(p.diagnostics.len(), 1);
+    let node = "apiVersion: v1\nkind: Node\nmetadata: {name: node-0}\nstatus:\n  addresses:\n  - {type: InternalIP, address: 192.168.0.2}\n  - {type: InternalIP, address: \"2001:db8::2\"}\n";
+    let overrides = Overrides {
+        node_name: Some("node-0".into()),
+        service_cidrs: vec![
+            "10.96.0.0/16".parse().unwrap(),
+            "fd00:10:96::/112".parse().unwrap(),
+        ],
+        ..Default::default()
+    };
+    let loaded = load(&[Input::new("node.yaml", node)], &overrides);
+    libsvc::dump::check::expected(&loaded, libsvc::render::Mode::Ipvs)
+        .expect("the render of a node without Services reads back");
+}
+
+/// The incremental engine splices the inputs' objects; the Pods the last
+/// load simulated for a workload are not an input's, so after a change set
+/// they are simulated anew (as a fresh load does), not kept as if the input
+/// held them. (Before: "simulated 0 Pod(s) … workload(s) not simulated: the
+/// input holds their Pods", and a Deployment scaled down kept its Pods.)
+#[test]
+fn fuzz_found_incremental_engine_simulates_workload_pods_anew() {
+    use libsvc::incremental::{Change, State};
+    use libsvc::render::{Mode, RenderOptions};
+    let deployment = |replicas: u32| {
+        Input::new(
+            "app.yaml",
+            format!(
+                "apiVersion: v1\nkind: Service\nmetadata: {{name: web}}\nspec:\n  clusterIP: 10.96.0.20\n  selector: {{app: web}}\n  ports: [{{port: 80, targetPort: 8080}}]\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: c, image: x, ports: [{{containerPort: 8080}}]}}]}}\n"
+            ),
+        )
+    };
+    let other = Input::new(
+        "other.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec:\n  clusterIP: 10.96.0.21\n  ports: [{port: 5432}]\n",
+    );
+    let modes = [Mode::Iptables, Mode::Nftables];
+    let overrides = Overrides::default();
+    let fresh = |inputs: Vec<Input>| {
+        State::new(inputs, overrides.clone(), &modes, RenderOptions::default()).unwrap()
+    };
+    let mut st = fresh(vec![deployment(3), other.clone()]);
+    // A change to another file: the simulated Pods are the same as a fresh load's.
+    st.apply(vec![Change::Put(Input::new(
+        "other.yaml",
+        format!("{}  type: ClusterIP\n", other.text),
+    ))])
+    .unwrap();
+    let want = fresh(st.inputs().cloned().collect());
+    assert_eq!(st.loaded().diagnostics, want.loaded().diagnostics);
+    assert_eq!(st.loaded().objects.pods, want.loaded().objects.pods);
+    // Scaled down: one Pod, as a fresh load says.
+    st.apply(vec![Change::Put(deployment(1))]).unwrap();
+    let want = fresh(st.inputs().cloned().collect());
+    assert_eq!(st.outputs(), want.outputs());
+    assert_eq!(
+        st.loaded()
+            .objects
+            .pods
+            .iter()
+            .filter(|p| p.simulated)
+            .count(),
+        1
+    );
+}
+
+/// A load balancer with loadBalancerSourceRanges and no endpoints, asked
+/// from a source outside the ranges: kube-proxy's iptables mode makes the
+/// firewall chain only for a Service with endpoints
+/// (pkg/proxy/iptables/proxier.go, syncProxyRules: `usesFWChain` requires
+/// `hasEndpoints` besides load-balancer IPs and source ranges), so the
+/// no-endpoints REJECT answers; the nftables mode's firewall
+/// chain does not depend on endpoints (pkg/proxy/nftables/proxier.go,
+/// syncProxyRules `usesFWChain`), so `firewall-check` drops first. The
+/// fuzzer's tracer comparison lists this as a mode difference.
+#[test]
+fn fuzz_found_lb_source_ranges_without_endpoints_differ_by_mode() {
+    use libsvc::render::Mode;
+    use libsvc::table::Protocol;
+    use libsvc::trace::{Packet, trace};
+    let svc = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec:\n  type: LoadBalancer\n  clusterIP: 10.96.0.215\n  loadBalancerSourceRanges: [203.0.113.0/25]\n  ports: [{name: https, port: 9756, protocol: UDP, nodePort: 30042}]\nstatus:\n  loadBalancer:\n    ingress: [{ip: 1.2.3.184}]\n";
+    let loaded = load(&[Input::new("lb.yaml", svc)], &Overrides::default());
+    assert!(loaded.errors().next().is_none(), "{:?}", loaded.diagnostics);
+    let p = Packet {
+        src: "10.244.1.77".parse().unwrap(),
+        dst: "1.2.3.184".parse().unwrap(),
+        port: 9756,
+        protocol: Protocol::UDP,
+        in_interface: None,
+    };
+    assert_eq!(
+        trace(&loaded, Mode::Iptables, &p).unwrap().outcome,
+        "REJECT"
+    );
+    assert_eq!(trace(&loaded, Mode::Nftables, &p).unwrap().outcome, "DROP");
+}

@@ -132,7 +132,13 @@ pub fn parse(file: &str, text: &str) -> Parsed {
         Some(Format::Ipset) => other::parse_ipset(file, text),
         Some(Format::Ipvsadm) => other::parse_ipvsadm(file, text),
         None => {
-            if !text.trim().is_empty() {
+            // Only comments and blank lines (a render with nothing to
+            // program, `# IPv4` / `# IPv6` headers alone): an empty dump.
+            let meaningful = text
+                .lines()
+                .map(str::trim)
+                .any(|l| !l.is_empty() && !l.starts_with('#'));
+            if meaningful {
                 d.error(
                     1,
                     1,

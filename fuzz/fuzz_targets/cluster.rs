@@ -1,0 +1,12 @@
+//! Structure-aware: bytes → `arbitrary` → the `cluster` generator of
+//! `svcgen-fuzz-core` and its invariants (`svcgen_fuzz_core::run_cluster`),
+//! the same checks the stable test `fuzz/core/tests/shared_checks.rs` runs.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(why) = svcgen_fuzz_core::run_cluster(data) {
+        panic!("{why}");
+    }
+});
