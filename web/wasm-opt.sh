@@ -36,7 +36,7 @@ if ! "$tool" "${features[@]}" -O1 "$wasm" -o "$out"; then
   echo "wasm-opt failed: the wasm is not optimised further" >&2
   exit 0
 fi
-gz() { gzip -9 -c "$1" | wc -c; }
+gz() { gzip -9 -c <"$1" | wc -c; }
 before=$(gz "$wasm")
 after=$(gz "$out")
 if [ "$after" -lt "$before" ]; then
