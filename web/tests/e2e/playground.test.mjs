@@ -695,11 +695,17 @@ test("first render on a 10 Mbit/s link (benchmark, printed)", async () => {
   await page.goto(base);
   await page.waitForSelector("#perf[data-first-render-ms]", { timeout: 60000 });
   const firstRenderMs = Number(await page.$eval("#perf", (e) => e.dataset.firstRenderMs));
-  const transferred = await page.evaluate(() =>
-    performance.getEntriesByType("resource").reduce((n, r) => n + r.encodedBodySize, 0) +
-    performance.getEntriesByType("navigation")[0].encodedBodySize,
-  );
-  perf.slowLink = { firstRenderMs, transferredBytes: transferred, latencyMs: 20 };
+  // Bytes on the wire, and when the last one arrived (ms after navigation
+  // start): what is left after it is start-up and the first render.
+  const net = await page.evaluate(() => {
+    const all = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];
+    return {
+      transferredBytes: all.reduce((n, r) => n + r.encodedBodySize, 0),
+      lastByteMs: Math.round(Math.max(...all.map((r) => r.responseEnd))),
+    };
+  });
+  const phases = await page.evaluate(() => window.svcgenLoad);
+  perf.slowLink = { firstRenderMs, ...net, latencyMs: 20, phases };
   assert.ok(firstRenderMs > 0, "first render time recorded");
   assert.deepEqual(errors, []);
   await page.close();
