@@ -17,6 +17,7 @@ wasm="target/wasm32-unknown-unknown/wasm-release/svcgen_web.wasm"
 rm -rf web/dist
 mkdir -p web/dist
 wasm-bindgen --target web --no-typescript --remove-name-section --remove-producers-section --out-dir web/dist "$wasm"
+web/wasm-opt.sh web/dist/svcgen_web_bg.wasm
 cp web/static/index.html web/static/style.css web/dist/
 # What the page's "Documentation" link opens, offline.
 cp README.md web/dist/README.txt

@@ -10,6 +10,7 @@ import http from "node:http";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
@@ -39,7 +40,15 @@ before(async () => {
       res.writeHead(404).end("not found");
       return;
     }
-    res.writeHead(200, { "content-type": types[path.extname(file)] ?? "application/octet-stream" });
+    const type = types[path.extname(file)] ?? "application/octet-stream";
+    // Compressed as a web host sends it (gzip -9), so the throttled first
+    // render below transfers what a visitor would.
+    if (/\bgzip\b/.test(req.headers["accept-encoding"] ?? "")) {
+      res.writeHead(200, { "content-type": type, "content-encoding": "gzip", vary: "accept-encoding" });
+      res.end(zlib.gzipSync(fs.readFileSync(file), { level: 9 }));
+      return;
+    }
+    res.writeHead(200, { "content-type": type });
     fs.createReadStream(file).pipe(res);
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
@@ -71,6 +80,7 @@ after(async () => {
   // Timings, one line each (machine-dependent: printed, never asserted).
   console.log(`wasm: ${fs.statSync(path.join(dist, "svcgen_web_bg.wasm")).size} bytes`);
   console.log(`first render after load: ${perf.firstRenderMs} ms (fresh browser), ${perf.firstRenderMsSharedPage} ms (second page)`);
+  if (perf.slowLink) console.log(`first render on a 10 Mbit/s link: ${JSON.stringify(perf.slowLink)}`);
   console.log(`load phases (ms after navigation start): fresh browser ${JSON.stringify(perf.loadPhasesFirstMs)}, second page ${JSON.stringify(perf.loadPhasesMs)}`);
   for (const [name, e] of Object.entries(perf.examples)) {
     const s = [...e.keystrokeToAllOutputsMs].sort((a, b) => a - b);
@@ -662,6 +672,41 @@ endpoints:
   perf.examples["200 Services"] = { keystrokeToAllOutputsMs: samples, updateMs: [], computeMs: phases.length };
   // Clean up the draft for later runs.
   if (await page.$("#revert")) await afterUpdate(page, () => page.click("#revert"));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+// The issue's budget: first render within 1 s on a 10 Mbit/s link. Chromium
+// throttles the page's network (CDP Network.emulateNetworkConditions, cache
+// off); the figure is printed, a benchmark and not an assertion, as the
+// machine's load moves it.
+test("first render on a 10 Mbit/s link (benchmark, printed)", async () => {
+  const page = await context.newPage();
+  const errors = errorsOf(page);
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.setCacheDisabled", { cacheDisabled: true });
+  await cdp.send("Network.emulateNetworkConditions", {
+    offline: false,
+    latency: 20,
+    downloadThroughput: 10e6 / 8,
+    uploadThroughput: 10e6 / 8,
+  });
+  await page.goto(base);
+  await page.waitForSelector("#perf[data-first-render-ms]", { timeout: 60000 });
+  const firstRenderMs = Number(await page.$eval("#perf", (e) => e.dataset.firstRenderMs));
+  // Bytes on the wire, and when the last one arrived (ms after navigation
+  // start): what is left after it is start-up and the first render.
+  const net = await page.evaluate(() => {
+    const all = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];
+    return {
+      transferredBytes: all.reduce((n, r) => n + r.encodedBodySize, 0),
+      lastByteMs: Math.round(Math.max(...all.map((r) => r.responseEnd))),
+    };
+  });
+  const phases = await page.evaluate(() => window.svcgenLoad);
+  perf.slowLink = { firstRenderMs, ...net, latencyMs: 20, phases };
+  assert.ok(firstRenderMs > 0, "first render time recorded");
   assert.deepEqual(errors, []);
   await page.close();
 });
