@@ -91,16 +91,6 @@ fn deltas_apply(
             a, b
         ));
     }
-    // Known, not fixed here (the incremental engine is another branch's):
-    // `incremental::ipvs::diff` walks the new families only, so a family
-    // the new snapshot no longer has (an IPv4-only input becoming
-    // IPv6-only) keeps its virtual servers. Checked on the rest.
-    let family_gone = |o: &libsvc::proxy::ipvs::model::IpvsRuleset,
-                       n: &libsvc::proxy::ipvs::model::IpvsRuleset| {
-        o.families
-            .iter()
-            .any(|f| !n.families.iter().any(|g| g.family == f.family))
-    };
     // The sysctls (strictARP) come from the KubeProxyConfiguration, which
     // kube-proxy reads once at start: a change there is a restart, not a
     // delta, so they are left out.
@@ -112,7 +102,6 @@ fn deltas_apply(
         ipvs::normalize(&a)
     };
     if let (Some(o), Some(n), Some(d)) = (&old.ipvs, &new.ipvs, &d.ipvs)
-        && !family_gone(o, n)
         && applied_ipvs(o, n, d) != ipvs::normalize(n)
     {
         return Err(format!(

@@ -113,28 +113,46 @@ impl Delta {
 pub fn diff(old: &IpvsRuleset, new: &IpvsRuleset) -> Delta {
     let mut families = Vec::new();
     for n in &new.families {
-        let empty;
-        let o = match old.families.iter().find(|o| o.family == n.family) {
-            Some(o) => o,
-            None => {
-                empty = FamilyRuleset {
-                    family: n.family,
-                    virtual_servers: Vec::new(),
-                    ipsets: Vec::new(),
-                    tables: Vec::new(),
-                    jumps: Vec::new(),
-                    bound_addresses: Vec::new(),
-                    node_port_addresses: Vec::new(),
-                };
-                &empty
-            }
+        let d = match old.families.iter().find(|o| o.family == n.family) {
+            Some(o) => diff_family(o, n),
+            None => diff_family(&nothing(n.family), n),
         };
-        let d = diff_family(o, n);
         if !d.is_empty() {
             families.push(d);
         }
     }
+    // A family the new snapshot no longer has (an IPv4-only cluster become
+    // IPv6-only): everything of it goes.
+    for o in &old.families {
+        if !new.families.iter().any(|n| n.family == o.family) {
+            let d = diff_family(o, &nothing(o.family));
+            if !d.is_empty() {
+                families.push(d);
+            }
+        }
+    }
     Delta { families }
+}
+
+/// A family with nothing programmed.
+fn nothing(family: IpFamily) -> FamilyRuleset {
+    FamilyRuleset {
+        family,
+        virtual_servers: Vec::new(),
+        ipsets: Vec::new(),
+        tables: Vec::new(),
+        jumps: Vec::new(),
+        bound_addresses: Vec::new(),
+        node_port_addresses: Vec::new(),
+    }
+}
+
+/// Nothing of the family is programmed (what a delta can take away).
+fn is_bare(f: &FamilyRuleset) -> bool {
+    f.virtual_servers.is_empty()
+        && f.ipsets.is_empty()
+        && f.tables.is_empty()
+        && f.bound_addresses.is_empty()
 }
 
 fn header(v: &VirtualServer) -> VirtualServer {
@@ -322,13 +340,8 @@ fn write_family(f: &mut impl Write, d: &FamilyDelta) -> fmt::Result {
         };
         writeln!(f, "# ---- {fam} iptables: {tool} --noflush")?;
         let fr = FamilyRuleset {
-            family: fam,
-            virtual_servers: Vec::new(),
-            ipsets: Vec::new(),
             tables: tables.clone(),
-            jumps: Vec::new(),
-            bound_addresses: Vec::new(),
-            node_port_addresses: Vec::new(),
+            ..nothing(fam)
         };
         f.write_str(&crate::proxy::ipvs::render::iptables_text(&fr, false))?;
     }
@@ -359,15 +372,7 @@ pub fn apply(old: &IpvsRuleset, delta: &Delta) -> IpvsRuleset {
         let fr = match rs.families.iter().position(|f| f.family == d.family) {
             Some(i) => &mut rs.families[i],
             None => {
-                rs.families.push(FamilyRuleset {
-                    family: d.family,
-                    virtual_servers: Vec::new(),
-                    ipsets: Vec::new(),
-                    tables: Vec::new(),
-                    jumps: Vec::new(),
-                    bound_addresses: Vec::new(),
-                    node_port_addresses: Vec::new(),
-                });
+                rs.families.push(nothing(d.family));
                 let last = rs.families.len() - 1;
                 &mut rs.families[last]
             }
@@ -416,6 +421,8 @@ pub fn apply(old: &IpvsRuleset, delta: &Delta) -> IpvsRuleset {
             .retain(|a| !d.addresses_removed.contains(a));
         fr.bound_addresses.extend(d.addresses_added.iter().copied());
     }
+    // A family the delta emptied is gone (the builder never makes a bare one).
+    rs.families.retain(|f| !is_bare(f));
     rs
 }
 
@@ -423,6 +430,7 @@ pub fn apply(old: &IpvsRuleset, delta: &Delta) -> IpvsRuleset {
 /// kernel keeps none.
 pub fn normalize(rs: &IpvsRuleset) -> IpvsRuleset {
     let mut rs = rs.clone();
+    rs.families.sort_by_key(|f| f.family == IpFamily::IPv6);
     for fr in &mut rs.families {
         fr.virtual_servers.sort_by_key(key);
         for v in &mut fr.virtual_servers {
