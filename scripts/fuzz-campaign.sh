@@ -16,7 +16,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # --ci: for scripts/test.sh: skip (with a message) rather than install
-# cargo-fuzz when it is missing.
+# cargo-fuzz when it is missing, and run each target the same way every
+# time (-seed=1, at most 300 inputs, from the repository's seeds only).
 ci=
 if [ "${1:-}" = --ci ]; then ci=1; shift; fi
 secs=${1:?usage: scripts/fuzz-campaign.sh [--ci] SECONDS_PER_TARGET [TARGET...]}
@@ -54,8 +55,17 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "seeds/$t"
   echo "== $t: ${secs}s"
   start=$(date +%s)
-  cargo +nightly fuzz run -O "$t" "corpus/$t" "seeds/$t" -- \
-    -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  corpus="corpus/$t"
+  fixed=()
+  if [ -n "$ci" ]; then
+    # CI: the same run every time (a fixed seed, a fixed number of inputs,
+    # from the repository's seeds only), so a red CI is a finding, not luck.
+    corpus="$logs/corpus-$t"
+    mkdir -p "$corpus"
+    fixed=(-seed=1 -runs=300)
+  fi
+  cargo +nightly fuzz run -O "$t" "$corpus" "seeds/$t" -- \
+    -max_total_time="$secs" "${fixed[@]}" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     >"$logs/$t.log" 2>&1
   rc=$?
   took=$(( $(date +%s) - start ))
@@ -64,7 +74,7 @@ for t in "${targets[@]}"; do
   last=$(grep -E '^#[0-9]+' "$logs/$t.log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+' <<<"$last" | grep -oE '[0-9]+')
   ft=$(grep -oE 'ft: [0-9]+' <<<"$last" | grep -oE '[0-9]+')
-  corp=$(find "corpus/$t" -type f | wc -l)
+  corp=$(find "$corpus" -type f | wc -l)
   if [ $rc -eq 0 ]; then
     verdict=ok
   else
