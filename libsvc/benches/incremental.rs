@@ -7,7 +7,11 @@
 //!   comes back);
 //! - `service`: one Service's file changes (its port, back and forth);
 //! - `add`, `remove`: one Service with its slice comes, goes (the other
-//!   half of each round trip is not timed).
+//!   half of each round trip is not timed);
+//! - `stored-slice`: the cluster as `svcgen agent --source api` feeds it
+//!   (every object stored — `uid`, `resourceVersion` — one input per
+//!   object named `cluster:PLURAL/NS/NAME`): one EndpointSlice changes,
+//!   on the scoped path (asserted).
 //!
 //! The goal (issue 12) is ≤ 5 ms at 10k.
 
@@ -40,6 +44,44 @@ fn files(n: usize) -> Vec<Input> {
         let (svc, slice) = split(i, 10);
         v.push(Input::new(format!("svc{i}.yaml"), svc));
         v.push(Input::new(format!("eps{i}.yaml"), slice));
+    }
+    v.push(Input::new("settings.yaml", common::SETTINGS_YAML));
+    v
+}
+
+/// Service `i`'s two documents as read from the API server: stored, each
+/// its own input named as `cli/src/agent/source_api.rs` names them.
+fn stored(i: usize, endpoints: usize) -> (Input, Input) {
+    let (svc, slice) = split(i, endpoints);
+    let ns = format!("ns{}", i % 10);
+    let svc = svc.replacen(
+        &format!("namespace: {ns}}}"),
+        &format!(
+            "namespace: {ns}, uid: svc-{i}, resourceVersion: \"{}\"}}",
+            2 * i + 1
+        ),
+        1,
+    );
+    let slice = slice.replacen(
+        "\n  labels:",
+        &format!(
+            "\n  uid: eps-{i}\n  resourceVersion: \"{}\"\n  labels:",
+            2 * i + 2
+        ),
+        1,
+    );
+    (
+        Input::new(format!("cluster:services/{ns}/svc{i}"), svc),
+        Input::new(format!("cluster:endpointslices/{ns}/svc{i}-1"), slice),
+    )
+}
+
+fn stored_files(n: usize) -> Vec<Input> {
+    let mut v = Vec::with_capacity(2 * n + 1);
+    for i in 0..n {
+        let (svc, slice) = stored(i, 10);
+        v.push(svc);
+        v.push(slice);
     }
     v.push(Input::new("settings.yaml", common::SETTINGS_YAML));
     v
@@ -113,6 +155,36 @@ fn bench(c: &mut Criterion) {
                     })
                 });
             }
+        }
+    }
+    for n in [1_000usize, 10_000] {
+        for mode in [Mode::Nftables, Mode::Iptables] {
+            let mut state = State::new(
+                stored_files(n),
+                common::overrides(),
+                &[mode],
+                RenderOptions::default(),
+            )
+            .expect("builds");
+            let k = n / 2;
+            let ten = stored(k, 10).1;
+            let text = ten.text.to_string();
+            let nine = text[..text.rfind("- addresses:").expect("endpoints")].to_string();
+            let slices = [Input::new(ten.name.clone(), nine), ten];
+            let mut flip = 0;
+            g.bench_function(
+                BenchmarkId::new(format!("stored-slice-{}", mode.name()), n),
+                |b| {
+                    b.iter(|| {
+                        flip ^= 1;
+                        let u = state
+                            .apply(vec![Change::Put(slices[flip].clone())])
+                            .expect("applies");
+                        assert!(u.scoped, "a stored slice takes the scoped path");
+                        u.deltas.text(mode).len()
+                    })
+                },
+            );
         }
     }
     g.finish();

@@ -5,7 +5,10 @@
 //! their own files) with what must send it the full way (Services left to
 //! the allocator, cluster IPs or node ports written twice, endpoints and
 //! external IPs two Services share, session affinity, files that do not
-//! parse, duplicate names).
+//! parse, duplicate names). Some Services and slices are *stored* (read
+//! from a cluster: `uid` and `resourceVersion`, as `svcgen agent --source
+//! api` feeds them), and some clusters give no service CIDR, so that the
+//! stored Services' cluster IPs imply it (`config::infer_service_cidrs`).
 //!
 //! Whatever path a change set takes, the state after it equals a fresh
 //! `State::new` of the new inputs (outputs, table, objects, diagnostics),
@@ -42,6 +45,8 @@ struct Svc {
     name: u8,
     /// The Service's file does not parse.
     broken: bool,
+    /// The Service and its slice carry `uid` and `resourceVersion`.
+    stored: bool,
 }
 
 fn svc() -> impl Strategy<Value = Svc> {
@@ -63,6 +68,7 @@ fn svc() -> impl Strategy<Value = Svc> {
             any::<bool>(),
             prop::option::weighted(0.05, 0u8..6),
             prop::bool::weighted(0.03),
+            prop::bool::weighted(0.4),
         ),
     )
         .prop_map(
@@ -70,7 +76,7 @@ fn svc() -> impl Strategy<Value = Svc> {
                 (type_, port, proto, etp_local, affinity),
                 (cluster_ip, node_port, external_ip),
                 endpoints,
-                (split, name, broken),
+                (split, name, broken, stored),
             )| Svc {
                 type_,
                 port,
@@ -84,6 +90,7 @@ fn svc() -> impl Strategy<Value = Svc> {
                 split,
                 name: name.unwrap_or(u8::MAX),
                 broken,
+                stored,
             },
         )
 }
@@ -96,11 +103,21 @@ fn name(i: usize, s: &Svc) -> String {
     }
 }
 
+/// `metadata` fields only kube-apiserver writes, for a stored object.
+fn stored_meta(i: usize, s: &Svc, kind: &str) -> String {
+    if s.stored {
+        format!(", uid: {kind}-{i}, resourceVersion: \"{}\"", 100 + i)
+    } else {
+        String::new()
+    }
+}
+
 fn service_doc(i: usize, s: &Svc) -> String {
     let mut d = format!(
-        "apiVersion: v1\nkind: Service\nmetadata: {{name: {}, namespace: ns{}}}\nspec:\n  type: {}\n",
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: {}, namespace: ns{}{}}}\nspec:\n  type: {}\n",
         name(i, s),
         i % 2,
+        stored_meta(i, s, "svc"),
         s.type_,
     );
     if let Some(ip) = s.cluster_ip {
@@ -129,10 +146,15 @@ fn service_doc(i: usize, s: &Svc) -> String {
 
 fn slice_doc(i: usize, s: &Svc) -> String {
     let mut d = format!(
-        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: {}-{i}\n  namespace: ns{}\n  labels: {{kubernetes.io/service-name: {}}}\naddressType: IPv4\nports: [{{name: p, port: 8080, protocol: {}}}]\n",
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: {}-{i}\n  namespace: ns{}\n  labels: {{kubernetes.io/service-name: {}}}\n{}addressType: IPv4\nports: [{{name: p, port: 8080, protocol: {}}}]\n",
         name(i, s),
         i % 2,
         name(i, s),
+        if s.stored {
+            format!("  uid: eps-{i}\n  resourceVersion: \"{}\"\n", 200 + i)
+        } else {
+            String::new()
+        },
         s.proto
     );
     if s.endpoints.is_empty() {
@@ -175,9 +197,14 @@ fn settings() -> Input {
     )
 }
 
-fn overrides() -> Overrides {
+/// `infer`: no service CIDR given (the stored Services imply it).
+fn overrides(infer: bool) -> Overrides {
     Overrides {
-        service_cidrs: vec!["10.96.0.0/24".parse().unwrap()],
+        service_cidrs: if infer {
+            Vec::new()
+        } else {
+            vec!["10.96.0.0/24".parse().unwrap()]
+        },
         ip_family: Some(libsvc::config::IpFamily::IPv4),
         node_name: Some("node-a".into()),
         ..Default::default()
@@ -199,7 +226,11 @@ fn all_files(slots: &[Option<Svc>]) -> Vec<Input> {
 const MODES: [Mode; 2] = [Mode::Nftables, Mode::Iptables];
 
 fn state(inputs: Vec<Input>) -> State {
-    State::new(inputs, overrides(), &MODES, RenderOptions::default()).expect("builds")
+    state_with(inputs, false)
+}
+
+fn state_with(inputs: Vec<Input>, infer: bool) -> State {
+    State::new(inputs, overrides(infer), &MODES, RenderOptions::default()).expect("builds")
 }
 
 /// The change set from `old` to `new`: a `Put` per file that differs or
@@ -224,12 +255,22 @@ fn changes(old: &[Option<Svc>], new: &[Option<Svc>]) -> Vec<Change> {
 /// The state after `changes` is a fresh load, and the deltas are the
 /// whole models' deltas. Returns whether the scoped path was taken.
 fn check(old: &[Option<Svc>], new: &[Option<Svc>]) -> Result<bool, TestCaseError> {
-    let mut st = state(all_files(old));
+    check_with(old, new, false)
+}
+
+/// [`check`], with the service CIDR given (`infer` false) or left to the
+/// stored Services.
+fn check_with(
+    old: &[Option<Svc>],
+    new: &[Option<Svc>],
+    infer: bool,
+) -> Result<bool, TestCaseError> {
+    let mut st = state_with(all_files(old), infer);
     let before = st.outputs().clone();
     let before_table = st.loaded().table.clone();
     let update = st.apply(changes(old, new)).expect("applies");
     // Objects and diagnostics follow input order; a new input comes last.
-    let fresh = state(st.inputs().cloned().collect());
+    let fresh = state_with(st.inputs().cloned().collect(), infer);
     prop_assert_eq!(st.outputs(), fresh.outputs());
     prop_assert_eq!(&st.loaded().table, &fresh.loaded().table);
     prop_assert_eq!(&st.loaded().objects, &fresh.loaded().objects);
@@ -244,7 +285,7 @@ fn check(old: &[Option<Svc>], new: &[Option<Svc>]) -> Result<bool, TestCaseError
     // A second change set on the updated state: the index it keeps is right.
     let mut again = st.clone();
     let back = again.apply(changes(new, old)).expect("applies");
-    let fresh_old = state(again.inputs().cloned().collect());
+    let fresh_old = state_with(again.inputs().cloned().collect(), infer);
     prop_assert_eq!(again.outputs(), fresh_old.outputs());
     prop_assert_eq!(&again.loaded().table, &fresh_old.loaded().table);
     let mut whole = Deltas::between(st.outputs(), fresh_old.outputs());
@@ -312,6 +353,16 @@ proptest! {
     fn endpoint_changes_equal_a_fresh_load((old, new) in endpoints_only()) {
         check(&old, &new)?;
     }
+
+    #[test]
+    fn inferred_cidrs_scoped_apply_equals_a_fresh_load((old, new) in edited()) {
+        check_with(&old, &new, true)?;
+    }
+
+    #[test]
+    fn inferred_cidrs_endpoint_changes_equal_a_fresh_load((old, new) in endpoints_only()) {
+        check_with(&old, &new, true)?;
+    }
 }
 
 /// The generated change sets take the scoped path often enough for the
@@ -354,6 +405,7 @@ fn one_service_changes_take_the_scoped_path() {
         split: i == 1,
         name: u8::MAX,
         broken: false,
+        stored: false,
     };
     let old: Vec<Option<Svc>> = (0..4).map(|i| Some(base(i))).collect();
     let mut endpoint_gone = old.clone();
@@ -396,4 +448,53 @@ fn workload_change_equals_a_fresh_load() {
     assert_eq!(st.loaded().objects, fresh.loaded().objects);
     assert_eq!(st.loaded().table, fresh.loaded().table);
     assert_eq!(st.outputs(), fresh.outputs());
+}
+
+/// A cluster read from the API server (every Service and slice stored,
+/// as `svcgen agent --source api` feeds them), with the service CIDR given
+/// and inferred: one slice changed, a Service added, one removed — each
+/// scoped. The create path keeps a stored Service's values as stored
+/// (pkg/registry/core/service/storage/alloc.go: only `allocateCreate`
+/// allocates; an update keeps them), so the others' are untouched.
+#[test]
+fn stored_services_take_the_scoped_path() {
+    let base = |i: u8| Svc {
+        type_: if i.is_multiple_of(2) {
+            "NodePort"
+        } else {
+            "ClusterIP"
+        },
+        port: 80,
+        proto: "TCP",
+        etp_local: false,
+        affinity: false,
+        cluster_ip: Some(i + 1),
+        node_port: i,
+        external_ip: None,
+        endpoints: vec![(true, true, i * 3 + 1), (true, false, i * 3 + 2)],
+        split: true,
+        name: u8::MAX,
+        broken: false,
+        stored: true,
+    };
+    let old: Vec<Option<Svc>> = (0..4).map(|i| Some(base(i))).collect();
+    let mut endpoint_gone = old.clone();
+    endpoint_gone[1].as_mut().unwrap().endpoints.pop();
+    let mut added = old.clone();
+    added.push(Some(base(4)));
+    let mut removed = old.clone();
+    removed[2] = None;
+    for infer in [false, true] {
+        for (new, service) in [
+            (endpoint_gone.clone(), "ns1/svc1"),
+            (added.clone(), "ns0/svc4"),
+            (removed.clone(), "ns0/svc2"),
+        ] {
+            let mut st = state_with(all_files(&old), infer);
+            let update = st.apply(changes(&old, &new)).unwrap();
+            assert!(update.scoped, "{service} infer={infer}");
+            assert_eq!(update.deltas.services, [service]);
+            assert!(check_with(&old, &new, infer).unwrap());
+        }
+    }
 }

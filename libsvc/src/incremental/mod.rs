@@ -283,7 +283,7 @@ impl State {
             })
             .collect();
         let loaded = crate::load_parsed(merge(&inputs), &overrides);
-        let (outputs, index) = build_full(&loaded, modes, &options)?;
+        let (outputs, index) = build_full(&loaded, &overrides, modes, &options)?;
         Ok(State {
             overrides,
             modes: modes.to_vec(),
@@ -420,23 +420,24 @@ impl State {
             skipped,
         };
         let loaded = crate::load_parsed(parsed, &self.overrides);
-        let (outputs, index) = match build_full(&loaded, &self.modes, &self.options) {
-            Ok(o) => o,
-            Err(e) => {
-                for u in undo.into_iter().rev() {
-                    match u {
-                        Undo::Replaced(at, old) => self.inputs[at] = old,
-                        Undo::Pushed => {
-                            self.inputs.pop();
+        let (outputs, index) =
+            match build_full(&loaded, &self.overrides, &self.modes, &self.options) {
+                Ok(o) => o,
+                Err(e) => {
+                    for u in undo.into_iter().rev() {
+                        match u {
+                            Undo::Replaced(at, old) => self.inputs[at] = old,
+                            Undo::Pushed => {
+                                self.inputs.pop();
+                            }
+                            Undo::Removed(at, old) => self.inputs.insert(at, old),
+                            Undo::Nothing => {}
                         }
-                        Undo::Removed(at, old) => self.inputs.insert(at, old),
-                        Undo::Nothing => {}
                     }
+                    self.loaded.objects = merge(&self.inputs).objects;
+                    return Err(e);
                 }
-                self.loaded.objects = merge(&self.inputs).objects;
-                return Err(e);
-            }
-        };
+            };
         let mut deltas = Deltas::between(&self.outputs, &outputs);
         deltas.services = changed_services(&self.loaded.table, &loaded.table);
         self.loaded = loaded;
@@ -527,6 +528,7 @@ enum Undo {
 /// nftables model with the elements its service ports share).
 fn build_full(
     loaded: &Loaded,
+    overrides: &Overrides,
     modes: &[Mode],
     options: &RenderOptions,
 ) -> Result<(Outputs, scoped::Index), RenderError> {
@@ -556,7 +558,7 @@ fn build_full(
     }
     Ok((
         outputs,
-        scoped::Index::new(&loaded.objects, shared, layouts),
+        scoped::Index::new(loaded, overrides, shared, layouts),
     ))
 }
 

@@ -17,9 +17,13 @@
 //!   have no parse diagnostics or skipped objects (old and new): Pods,
 //!   Nodes, workloads, settings and service CIDRs reach every Service.
 //! - Each affected Service (changed, or whose slices or Endpoints changed)
-//!   is named once, is not stored (stored Services shape the inferred
-//!   service CIDRs, `config::infer_service_cidrs`) and is not
-//!   `kube-system/kube-dns` (kubelet's cluster DNS address).
+//!   is named once and is not `kube-system/kube-dns` (kubelet's cluster
+//!   DNS address).
+//! - Stored Services (read from a cluster) shape the service CIDRs when
+//!   none is given (`config::infer_service_cidrs`): when the snapshot's
+//!   CIDRs were inferred and an affected Service is stored, the inference
+//!   over the new objects must give the same ranges; only its count of
+//!   stored cluster IPs may move, and its info line is rewritten with it.
 //! - The create path (`validate/allocation.rs`, `allocate_services`) gives
 //!   it alone what it gives it among all: it writes its cluster IP (the
 //!   allocator does not pick for it) and no other Service writes one of
@@ -34,7 +38,8 @@
 //!   list follows the service ports' order).
 
 use super::{Deltas, State, Update, changed_service};
-use crate::config::parse_ip;
+use crate::config::{InferredCidrs, infer_service_cidrs, parse_cidr, parse_ip};
+use crate::diag::Severity;
 use crate::model::{EndpointSlice, Endpoints, Objects, Service};
 use crate::parse::Parsed;
 use crate::proxy::iptables::build::{
@@ -69,11 +74,28 @@ pub(super) struct Index {
     nft_shared: Shared,
     /// iptables: where each service port's rules are, per family.
     ipt_layouts: Vec<Layout>,
+    /// When no service CIDR is given (no flag, no ServiceCIDR object), the
+    /// settings take those the stored Services imply.
+    inferred: Option<Inferred>,
+}
+
+/// The service CIDRs inferred from the stored Services.
+#[derive(Debug, Clone)]
+struct Inferred {
+    cidrs: Option<InferredCidrs>,
+    /// Where its info line is among the diagnostics.
+    line: Option<usize>,
 }
 
 impl Index {
     /// The index of a snapshot (`nft_shared` from its nftables build).
-    pub(super) fn new(objects: &Objects, nft_shared: Shared, ipt_layouts: Vec<Layout>) -> Index {
+    pub(super) fn new(
+        loaded: &crate::Loaded,
+        overrides: &crate::Overrides,
+        nft_shared: Shared,
+        ipt_layouts: Vec<Layout>,
+    ) -> Index {
+        let objects = &loaded.objects;
         let mut written = BTreeMap::new();
         let mut fresh = 0;
         for svc in &objects.services {
@@ -84,11 +106,30 @@ impl Index {
                 fresh += 1;
             }
         }
+        // As `config::settings_from` decides: no flag, no valid CIDR in a
+        // ServiceCIDR object (neither changes on the scoped path).
+        let given = !overrides.service_cidrs.is_empty()
+            || objects
+                .service_cidrs
+                .iter()
+                .flat_map(|sc| &sc.cidrs)
+                .any(|c| parse_cidr(c).is_some());
+        let inferred = (!given).then(|| {
+            let cidrs = infer_service_cidrs(objects);
+            let line = cidrs.as_ref().and_then(|i| {
+                let message = i.message();
+                loaded.diagnostics.iter().position(|d| {
+                    d.severity == Severity::Info && d.location.is_none() && d.message == message
+                })
+            });
+            Inferred { cidrs, line }
+        });
         Index {
             written,
             fresh,
             nft_shared,
             ipt_layouts,
+            inferred,
         }
     }
 }
@@ -253,6 +294,7 @@ impl State {
             }
         }
         let mut pairs: Vec<(&Key, Option<&Service>, Option<&Service>)> = Vec::new();
+        let mut stored = false;
         for (key, current) in &now {
             let is = |s: &&&Service| s.meta.namespace() == key.0 && s.meta.name == key.1;
             let removed = old_changed.iter().filter(is).count();
@@ -271,9 +313,10 @@ impl State {
             for s in old.iter().chain(new.iter()) {
                 let special =
                     (s.meta.namespace(), s.meta.name.as_str()) == ("kube-system", "kube-dns");
-                if s.meta.is_stored() || special || !writes_cluster_ip(s) {
+                if special || !writes_cluster_ip(s) {
                     return None;
                 }
+                stored |= s.meta.is_stored();
                 files.insert(s.origin.file.clone());
             }
             pairs.push((key, old, new));
@@ -316,6 +359,20 @@ impl State {
         }
         if values_changed && self.index.fresh > 0 {
             return None;
+        }
+        // Inferred service CIDRs: the same ranges after the change.
+        let mut inferred = None;
+        if let (true, Some(before)) = (stored, &self.index.inferred) {
+            let after = infer_service_cidrs(objects);
+            let ranges =
+                |i: &Option<InferredCidrs>| i.as_ref().map(|i| (i.cidrs.clone(), i.anchor));
+            if ranges(&after) != ranges(&before.cidrs) {
+                return None;
+            }
+            inferred = Some(Inferred {
+                cidrs: after,
+                line: before.line,
+            });
         }
 
         // Validation and resolution of each affected Service, old and new.
@@ -393,6 +450,12 @@ impl State {
                 (Err(i), Some(n)) => self.loaded.table.services.insert(i, n),
                 (Err(_), None) => {}
             }
+        }
+        if let Some(after) = inferred {
+            if let (Some(i), Some(at)) = (&after.cidrs, after.line) {
+                self.loaded.diagnostics[at].message = i.message();
+            }
+            self.index.inferred = Some(after);
         }
         for (w, d) in adjust {
             let c = self.index.written.entry(w).or_insert(0);
