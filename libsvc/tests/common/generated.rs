@@ -1,10 +1,9 @@
-//! Generated clusters for the dump property tests (`dump_roundtrip.rs`,
-//! `roundtrip_kernel.rs`): the Service shapes of `tracers_agree.rs`.
+//! Generated clusters for the property tests (`tracers_agree.rs`,
+//! `dump_roundtrip.rs`, `roundtrip_kernel.rs`).
 #![allow(dead_code)]
 
 use proptest::prelude::*;
 
-// The cluster generator of `tracers_agree.rs` (same shapes of Services).
 /// A generated Service: type, policies, affinity, ports and endpoints.
 #[derive(Debug, Clone)]
 pub struct GenService {
