@@ -441,3 +441,29 @@ fn kernel_scoped_delta_lists_as_new() {
     }
     kernel_case_in(&old, &new, &SCOPED).unwrap();
 }
+
+/// Generated change sets on the scoped path (a state that renders only the
+/// proxy modes, as the agent's does) in the kernel. `SVCGEN_KERNEL_CASES`
+/// sets how many (default 8; the soak's finding was hunted with 500).
+#[test]
+fn kernel_scoped_random_changes_list_as_new() {
+    if !kernel_tests_enabled() || !have("nft") {
+        return;
+    }
+    const SCOPED: [Mode; 2] = [Mode::Nftables, Mode::Iptables];
+    let cases = std::env::var("SVCGEN_KERNEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&(slots(), slots()), |(old, new)| {
+            kernel_case_in(&old, &new, &SCOPED)
+                .map(|_| ())
+                .map_err(TestCaseError::fail)
+        })
+        .unwrap();
+}

@@ -58,6 +58,9 @@ pub struct Engine {
     /// Rules per chain as last programmed (`family table chain`), to count
     /// the rules a delta takes out.
     chain_rules: HashMap<String, usize>,
+    /// The files held back now (their last good version, or nothing,
+    /// stands in).
+    held: BTreeSet<Arc<str>>,
 }
 
 impl Engine {
@@ -69,6 +72,7 @@ impl Engine {
             state: None,
             listed: BTreeMap::new(),
             chain_rules: HashMap::new(),
+            held: BTreeSet::new(),
         }
     }
 
@@ -83,6 +87,11 @@ impl Engine {
     /// The loaded snapshot, once there is one.
     pub fn state_loaded(&self) -> Option<&libsvc::Loaded> {
         self.state.as_ref().map(State::loaded)
+    }
+
+    /// How many files are held back now.
+    pub fn held_back(&self) -> usize {
+        self.held.len()
     }
 
     /// Has a relist been loaded?
@@ -135,6 +144,10 @@ impl Engine {
             if errors.is_empty() {
                 self.state = Some(state);
                 self.count_chains();
+                self.held.clear();
+                for name in &bad {
+                    self.held.insert(name.clone());
+                }
                 return Ok(held);
             }
             let all: Vec<String> = errors.iter().map(|d| d.to_string()).collect();
@@ -177,10 +190,14 @@ impl Engine {
                 Change::Remove(n) => self.listed.remove(n),
             };
         }
+        for c in &changes {
+            self.held.remove(&change_name(c));
+        }
         let Some(state) = self.state.as_mut() else {
             return Err(vec!["no state loaded yet".into()]);
         };
         let mut held = Vec::new();
+        let mut unparsed: Vec<Arc<str>> = Vec::new();
         // A file that does not even parse is held back before it touches
         // the state: the delta of the rest stays one payload.
         let mut changes: Vec<Change> = changes
@@ -195,12 +212,18 @@ impl Engine {
                         .map(ToString::to_string)
                         .collect();
                     let ok = errs.is_empty();
+                    if !ok {
+                        unparsed.push(i.name.clone());
+                    }
                     held.extend(errs);
                     ok
                 }
                 Change::Remove(_) => true,
             })
             .collect();
+        for n in &unparsed {
+            self.held.insert(n.clone());
+        }
         if changes.is_empty() {
             return Ok((Plan::Nothing, held));
         }
@@ -231,6 +254,9 @@ impl Engine {
             bad = names;
         }
         held.extend(errors.iter().map(ToString::to_string));
+        for n in &bad {
+            self.held.insert(n.clone());
+        }
         let revert: Vec<Change> = bad
             .iter()
             .map(|n| match before.get(n) {
@@ -567,6 +593,7 @@ mod tests {
             ])
             .unwrap();
         assert!(!held.is_empty() && held.iter().all(|p| p.starts_with("dir/c.yaml:")));
+        assert_eq!(e.held_back(), 1);
         let full = text(&e.full().unwrap());
         assert!(
             full.contains("10.1.0.1") && full.contains("10.1.0.2"),
@@ -633,6 +660,14 @@ mod tests {
             full.contains("10.1.0.2") && !full.contains("10.1.0.7"),
             "{full}"
         );
+        // b stays held back while other files change, until it is fixed or
+        // removed (what `svcgen_agent_held_back_files` shows).
+        assert_eq!(e.held_back(), 1);
+        e.change(vec![Change::Put(svc("a", "10.96.0.10", "10.1.0.8"))])
+            .unwrap();
+        assert_eq!(e.held_back(), 1);
+        e.change(vec![Change::Remove("dir/b.yaml".into())]).unwrap();
+        assert_eq!(e.held_back(), 0);
         // The delta goes there and back in one nft transaction: it ends
         // with b's last good state.
         let Plan::Delta(d, _) = plan else {

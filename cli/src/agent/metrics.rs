@@ -16,7 +16,7 @@ use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Upper bounds of the sync duration histogram, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -67,11 +67,30 @@ pub struct Metrics {
     health: Arc<Mutex<Health>>,
 }
 
-/// `/healthz`: healthy once a sync has succeeded and nothing failed since.
-#[derive(Debug, Default)]
+/// `/healthz` and `/livez`, as kube-proxy's `ProxyHealthServer`
+/// (pkg/proxy/healthcheck/proxy_health.go, `isHealthy`): healthy unless an
+/// input event has waited longer than the health timeout (kube-proxy: twice
+/// `syncPeriod`) for a sync that programmed it. Input that is held back or
+/// refused does not make the agent unhealthy (restarting it would not help;
+/// the kernel keeps the last good state): it shows in `last_error`,
+/// `held_back_files` and the log.
+#[derive(Debug)]
 struct Health {
-    synced: bool,
-    error: Option<String>,
+    timeout: Duration,
+    /// When the oldest event not yet programmed arrived (`QueuedUpdate`).
+    oldest_queued: Option<Instant>,
+    /// When a sync last finished with the kernel as desired (`Updated`).
+    last_updated: Option<Instant>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            timeout: Duration::from_secs(60),
+            oldest_queued: None,
+            last_updated: None,
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -209,9 +228,36 @@ impl Metrics {
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         self.last_success.set(now);
-        self.set_error(None);
-        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        h.synced = true;
+    }
+
+    /// The health timeout: kube-proxy uses twice its `syncPeriod`.
+    pub fn set_health_timeout(&self, timeout: Duration) {
+        self.lock_health().timeout = timeout;
+    }
+
+    /// An input event arrived that a sync must program (`QueuedUpdate`).
+    pub fn queued(&self) {
+        self.lock_health()
+            .oldest_queued
+            .get_or_insert_with(Instant::now);
+    }
+
+    /// A sync finished with the kernel holding what the input asks for
+    /// (`Updated`); `clean` if no input was held back or refused, which
+    /// also clears `last_error`.
+    pub fn updated(&self, clean: bool) {
+        {
+            let mut h = self.lock_health();
+            h.oldest_queued = None;
+            h.last_updated = Some(Instant::now());
+        }
+        if clean {
+            self.set_error(None);
+        }
+    }
+
+    fn lock_health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Records a failed apply.
@@ -236,8 +282,6 @@ impl Metrics {
     }
 
     fn set_error(&self, error: Option<&str>) {
-        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        h.error = error.map(str::to_string);
         self.last_error.clear();
         let message: String = error.unwrap_or("").chars().take(400).collect();
         self.last_error
@@ -245,13 +289,24 @@ impl Metrics {
             .set(i64::from(error.is_some()));
     }
 
-    /// `/healthz`: `Ok` once synced with nothing failed since, else why not.
+    /// `/healthz`: `Ok`, or why not.
     pub fn health(&self) -> Result<(), String> {
-        let h = self.health.lock().unwrap_or_else(|p| p.into_inner());
-        match (&h.error, h.synced) {
-            (Some(e), _) => Err(e.clone()),
-            (None, false) => Err("no successful sync yet".into()),
-            (None, true) => Ok(()),
+        self.health_at(Instant::now())
+    }
+
+    fn health_at(&self, now: Instant) -> Result<(), String> {
+        let h = self.lock_health();
+        match h.oldest_queued {
+            Some(q) if now.saturating_duration_since(q) >= h.timeout => Err(format!(
+                "input received {:.1}s ago is not programmed yet (health timeout {:.1}s); last programmed: {}",
+                now.saturating_duration_since(q).as_secs_f64(),
+                h.timeout.as_secs_f64(),
+                h.last_updated.map_or("never".to_string(), |t| format!(
+                    "{:.1}s ago",
+                    now.saturating_duration_since(t).as_secs_f64()
+                )),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -264,13 +319,14 @@ impl Metrics {
     }
 }
 
-/// Binds `addr` and serves `/metrics` and `/healthz` on the runtime.
+/// Binds `addr` and serves `/metrics`, `/healthz` and `/livez` on the runtime.
 pub async fn serve(addr: SocketAddr, metrics: Metrics) -> std::io::Result<SocketAddr> {
-    use axum::http::{StatusCode, header};
+    use axum::http::header;
     use axum::routing::get;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let m = metrics.clone();
+    let live = metrics.clone();
     let app = axum::Router::new()
         .route(
             "/metrics",
@@ -287,24 +343,25 @@ pub async fn serve(addr: SocketAddr, metrics: Metrics) -> std::io::Result<Socket
                 }
             }),
         )
-        .route(
-            "/healthz",
-            get(move || {
-                let h = metrics.health();
-                async move {
-                    match h {
-                        Ok(()) => (StatusCode::OK, "ok\n".to_string()),
-                        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")),
-                    }
-                }
-            }),
-        );
+        .route("/healthz", get(move || health_response(metrics.health())))
+        .route("/livez", get(move || health_response(live.health())));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "metrics server stopped");
         }
     });
     Ok(bound)
+}
+
+/// 200 `ok`, or 503 with the reason.
+async fn health_response(h: Result<(), String>) -> (axum::http::StatusCode, String) {
+    match h {
+        Ok(()) => (axum::http::StatusCode::OK, "ok\n".to_string()),
+        Err(e) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("{e}\n"),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -348,6 +405,50 @@ mod tests {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
         assert!(text.contains("svcgen_agent_last_success_timestamp_seconds "));
-        assert_eq!(m.health(), Err("a.yaml:1:1: bad".into()));
+        // Refused input is an error to report, not ill health.
+        assert_eq!(m.health(), Ok(()));
+    }
+
+    /// kube-proxy's rule: healthy at start-up and while a queued event is
+    /// younger than the timeout; unhealthy once it is older and no sync has
+    /// programmed it; healthy again after one does.
+    #[test]
+    fn health_follows_queued_and_updated() {
+        let m = Metrics::default();
+        m.set_health_timeout(Duration::from_secs(20));
+        let t0 = Instant::now();
+        assert_eq!(m.health_at(t0), Ok(()));
+        m.queued();
+        assert_eq!(
+            m.health_at(Instant::now() + Duration::from_secs(19)),
+            Ok(())
+        );
+        let late = m.health_at(Instant::now() + Duration::from_secs(21));
+        assert!(
+            late.as_ref()
+                .is_err_and(|e| e.contains("last programmed: never")),
+            "{late:?}"
+        );
+        // A second event does not move the oldest one.
+        m.queued();
+        assert!(
+            m.health_at(Instant::now() + Duration::from_secs(21))
+                .is_err()
+        );
+        m.source_failed("b.yaml:2:3: bad");
+        m.updated(false);
+        assert_eq!(
+            m.health_at(Instant::now() + Duration::from_secs(100)),
+            Ok(())
+        );
+        assert!(
+            m.render()
+                .contains("svcgen_agent_last_error{message=\"b.yaml:2:3: bad\"} 1")
+        );
+        m.updated(true);
+        assert!(
+            m.render()
+                .contains("svcgen_agent_last_error{message=\"\"} 0")
+        );
     }
 }

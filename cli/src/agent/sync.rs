@@ -102,6 +102,9 @@ pub async fn run(
         dry_run = settings.dry_run,
         "agent starting"
     );
+    // kube-proxy's health timeout: twice syncPeriod (cmd/kube-proxy/app/server.go).
+    let health = metrics.clone();
+    health.set_health_timeout(2 * settings.sync_period);
     let mut syncer = Some(Syncer {
         settings,
         desire,
@@ -185,12 +188,14 @@ pub async fn run(
             }
             ev = events.recv() => match ev {
                 Some(SourceEvent::Relist(inputs)) => {
+                    health.queued();
                     listed = true;
                     wait_for_source = false;
                     pending.relist = Some(inputs);
                     pending.changes.clear();
                 }
                 Some(SourceEvent::Changes(c)) => {
+                    health.queued();
                     wait_for_source = false;
                     pending.changes.extend(c);
                 }
@@ -285,8 +290,26 @@ async fn stop(
 }
 
 impl Syncer {
-    /// One sync: feed the engine, compute what to send, send it.
+    /// One sync, and what it means for `/healthz`: the kernel holds what
+    /// the input asks for after `Done` and `DoneWithProblems`.
     fn sync(&mut self, job: Job) -> Outcome {
+        let outcome = self.sync_once(job);
+        // Files held back now, not only by this sync's changes.
+        let held = match &self.desire {
+            Desire::Manifests(engine) => engine.held_back(),
+            Desire::Rendered(_) => 0,
+        };
+        self.metrics.held_back(held);
+        match outcome {
+            Outcome::Done => self.metrics.updated(held == 0),
+            Outcome::DoneWithProblems => self.metrics.updated(false),
+            Outcome::SourceFailed | Outcome::ApplyFailed => {}
+        }
+        outcome
+    }
+
+    /// Feeds the engine, computes what to send, sends it.
+    fn sync_once(&mut self, job: Job) -> Outcome {
         let start = Instant::now();
         let mode = self.settings.mode;
         let metrics = &self.metrics;
@@ -470,11 +493,6 @@ fn held_back(metrics: &Metrics, problems: &[String]) -> bool {
     for p in problems {
         tracing::error!(problem = %p, "manifest held back; its last good state is kept");
     }
-    let files: std::collections::BTreeSet<&str> = problems
-        .iter()
-        .filter_map(|p| p.split(':').next())
-        .collect();
-    metrics.held_back(files.len());
     if let Some(first) = problems.first() {
         metrics.source_failed(first);
     }
@@ -554,6 +572,17 @@ mod tests {
         super::super::source::Sender,
         tokio::task::JoinHandle<ExitCode>,
     ) {
+        start_with(fake, min_sync_period, Metrics::default())
+    }
+
+    fn start_with(
+        fake: Fake,
+        min_sync_period: Duration,
+        metrics: Metrics,
+    ) -> (
+        super::super::source::Sender,
+        tokio::task::JoinHandle<ExitCode>,
+    ) {
         let overrides = libsvc::Overrides {
             service_cidrs: vec!["10.96.0.0/16".parse().unwrap()],
             ip_family: Some(libsvc::config::IpFamily::IPv4),
@@ -569,13 +598,7 @@ mod tests {
         };
         let desire = Desire::Manifests(Box::new(Engine::new(ProxyMode::Nftables, overrides)));
         let (tx, rx) = super::super::source::channel();
-        let task = tokio::spawn(run(
-            settings,
-            desire,
-            Box::new(fake),
-            Metrics::default(),
-            rx,
-        ));
+        let task = tokio::spawn(run(settings, desire, Box::new(fake), metrics, rx));
         (tx, task)
     }
 
@@ -703,5 +726,58 @@ mod tests {
             .unwrap();
         wait_calls(&calls, 3).await;
         assert!(calls.lock().unwrap()[2].1 - t < Duration::from_millis(200));
+    }
+
+    /// The soak's ending (scripts/soak-agent.sh): a file held back from the
+    /// start is removed; nothing changes in the kernel, yet the error it
+    /// caused is cleared, and the agent stays healthy throughout (held-back
+    /// input is not ill health: kube-proxy's `isHealthy` looks only at
+    /// queued events that no sync has programmed).
+    #[tokio::test(flavor = "current_thread")]
+    async fn removing_a_held_back_file_clears_its_error() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let fake = Fake {
+            calls: calls.clone(),
+            full_takes: Duration::ZERO,
+            fail: 0,
+        };
+        let metrics = Metrics::default();
+        let (tx, task) = start_with(fake, Duration::ZERO, metrics.clone());
+        let broken = Input::new(
+            "dir/broken.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec:\n  ports: [{port: 0}]\n",
+        )
+        .in_directory();
+        tx.send(SourceEvent::Relist(vec![svc("10.1.0.1"), broken]))
+            .await
+            .unwrap();
+        wait_calls(&calls, 1).await;
+        let error_line = |m: &Metrics| {
+            m.render()
+                .lines()
+                .find(|l| l.starts_with("svcgen_agent_last_error"))
+                .map(str::to_string)
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !error_line(&metrics).is_some_and(|l| l.contains("broken.yaml") && l.ends_with(" 1"))
+        {
+            assert!(Instant::now() < deadline, "{:?}", error_line(&metrics));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(metrics.health(), Ok(()));
+        tx.send(SourceEvent::Changes(vec![Change::Remove(
+            "dir/broken.yaml".into(),
+        )]))
+        .await
+        .unwrap();
+        while error_line(&metrics).as_deref() != Some("svcgen_agent_last_error{message=\"\"} 0") {
+            assert!(Instant::now() < deadline, "{:?}", error_line(&metrics));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(metrics.health(), Ok(()));
+        assert!(metrics.render().contains("svcgen_agent_held_back_files 0"));
+        assert_eq!(calls.lock().unwrap().len(), 1, "nothing new to send");
+        drop(tx);
+        let _ = task.await;
     }
 }
