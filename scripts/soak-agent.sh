@@ -268,10 +268,14 @@ violations = []
 stats = {"checks": 0, "unmatched": 0, "longest_unmatched": 0.0}
 stop = threading.Event()
 
+texts = {}  # digest → canonical listing, to show what a finding differs in
+
 def add_reference():
     r = reference(effective())
     if r is not None:
-        ref_log.append((time.time(), hashlib.sha1(r.encode()).hexdigest()))
+        h = hashlib.sha1(r.encode()).hexdigest()
+        ref_log.append((time.time(), h))
+        texts.setdefault(h, r)
     return r
 
 def checker():
@@ -282,7 +286,10 @@ def checker():
     first)."""
     while not stop.is_set():
         k = kernel()
-        history.append((time.time(), hashlib.sha1(k.encode()).hexdigest(), k in ("(no table)", "")))
+        h = hashlib.sha1(k.encode()).hexdigest()
+        history.append((time.time(), h, k in ("(no table)", "")))
+        if len(texts) < 6000:
+            texts.setdefault(h, k)
         if foreign() != FOREIGN0:
             violations.append(f"t={time.time() - T0:.1f}s: foreign rules changed")
         time.sleep(0.2)
@@ -297,12 +304,23 @@ def judge():
         else:
             unmatched += 1
             run_start = t if run_start is None else run_start
+            if run_start == t:
+                first_of_run = (t, h)
             if t - run_start > longest:
                 longest = t - run_start
                 stats["worst_at"] = run_start - T0
+                stats["worst_first"] = first_of_run
     stats["checks"], stats["unmatched"], stats["longest_unmatched"] = len(history), unmatched, longest
     if longest > 3.0:
         finding = f"t={stats['worst_at']:.1f}s: for {longest:.1f}s the kernel held rulesets no recent snapshot renders"
+        # What it held, against the newest reference made before it.
+        t, h = stats["worst_first"]
+        before = [rh for rt, rh in ref_log if rt <= t]
+        if before and h in texts and before[-1] in texts:
+            import difflib
+            d = list(difflib.unified_diff(texts[before[-1]].splitlines(), texts[h].splitlines(),
+                                          "newest reference before it", "kernel", n=0, lineterm=""))
+            finding += "\n    " + "\n    ".join(x[:300] for x in d[:60])
         if os.environ.get("SOAK_STRETCHES") == "report":
             # CI (scripts/test.sh): an open finding of the 30-minute run
             # (docs/agent.md, "Soak"), printed until it is understood.

@@ -59,8 +59,9 @@ pub struct Engine {
     /// the rules a delta takes out.
     chain_rules: HashMap<String, usize>,
     /// The files held back now (their last good version, or nothing,
-    /// stands in).
-    held: BTreeSet<Arc<str>>,
+    /// stands in); `true` for those refused only for a conflict with other
+    /// files (alone they are accepted), which the next change may resolve.
+    held: BTreeMap<Arc<str>, bool>,
 }
 
 impl Engine {
@@ -72,7 +73,7 @@ impl Engine {
             state: None,
             listed: BTreeMap::new(),
             chain_rules: HashMap::new(),
-            held: BTreeSet::new(),
+            held: BTreeMap::new(),
         }
     }
 
@@ -146,7 +147,8 @@ impl Engine {
                 self.count_chains();
                 self.held.clear();
                 for name in &bad {
-                    self.held.insert(name.clone());
+                    let conflict = conflict_only(by_name.get(name), &self.overrides);
+                    self.held.insert(name.clone(), conflict);
                 }
                 return Ok(held);
             }
@@ -190,6 +192,19 @@ impl Engine {
                 Change::Remove(n) => self.listed.remove(n),
             };
         }
+        // Files held back for a conflict with other files go in again with
+        // their newest versions: this change set may have resolved it (a
+        // rename seen in two batches, a duplicate's first half removed).
+        let mut changes = changes;
+        let changed: BTreeSet<Arc<str>> = changes.iter().map(change_name).collect();
+        for (name, conflict) in &self.held {
+            if *conflict
+                && !changed.contains(name)
+                && let Some(i) = self.listed.get(name)
+            {
+                changes.push(Change::Put(i.clone()));
+            }
+        }
         for c in &changes {
             self.held.remove(&change_name(c));
         }
@@ -222,7 +237,7 @@ impl Engine {
             })
             .collect();
         for n in &unparsed {
-            self.held.insert(n.clone());
+            self.held.insert(n.clone(), false);
         }
         if changes.is_empty() {
             return Ok((Plan::Nothing, held));
@@ -255,7 +270,8 @@ impl Engine {
         }
         held.extend(errors.iter().map(ToString::to_string));
         for n in &bad {
-            self.held.insert(n.clone());
+            let conflict = conflict_only(self.listed.get(n), &self.overrides);
+            self.held.insert(n.clone(), conflict);
         }
         let revert: Vec<Change> = bad
             .iter()
@@ -551,6 +567,18 @@ fn table_family(
     }
 }
 
+/// Is `input`, refused among the others, accepted alone? Then it was
+/// refused for a conflict with another file (a cluster IP, node port or
+/// name taken twice), not for an error of its own.
+fn conflict_only(input: Option<&Input>, overrides: &libsvc::Overrides) -> bool {
+    input.is_some_and(|i| {
+        libsvc::load(std::slice::from_ref(i), overrides)
+            .errors()
+            .next()
+            .is_none()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -676,6 +704,71 @@ mod tests {
         let t = text(&d);
         let back = t.rfind("add element ip kube-proxy cluster-ips { 10.96.0.11 }");
         assert!(back > t.rfind("10.1.0.7"), "{t}");
+    }
+
+    /// A file refused for a conflict with another file (two Services
+    /// writing one cluster IP) is tried again when the other files change:
+    /// once the conflict is gone, its newest version is programmed, not the
+    /// last good one it was held back to. (The 30-minute soak's finding:
+    /// a file written in two steps held a changed Service back until the
+    /// agent restarted.)
+    #[test]
+    fn a_file_held_back_by_a_conflict_is_retried_when_others_change() {
+        for (mode, (a, b)) in [ProxyMode::Nftables, ProxyMode::Iptables]
+            .into_iter()
+            .flat_map(|m| [(m, ("a", "b")), (m, ("b", "a"))])
+        {
+            let mut e = engine(mode);
+            e.relist(vec![svc(a, "10.96.0.10", "10.1.0.1")]).unwrap();
+            // In one batch: a changes, and b arrives half written with a's
+            // cluster IP. One of the two is refused.
+            let (_, held) = e
+                .change(vec![
+                    Change::Put(svc(a, "10.96.0.10", "10.1.0.2")),
+                    Change::Put(svc(b, "10.96.0.10", "10.1.0.3")),
+                ])
+                .unwrap();
+            assert!(!held.is_empty(), "{mode:?}: the conflict is refused");
+            // b is finished: no conflict is left.
+            e.change(vec![Change::Put(svc(b, "10.96.0.11", "10.1.0.3"))])
+                .unwrap();
+            let mut fresh = engine(mode);
+            fresh
+                .relist(vec![
+                    svc(a, "10.96.0.10", "10.1.0.2"),
+                    svc(b, "10.96.0.11", "10.1.0.3"),
+                ])
+                .unwrap();
+            assert_eq!(e.held_back(), 0, "{mode:?}");
+            assert_eq!(
+                text(&e.full().unwrap()),
+                text(&fresh.full().unwrap()),
+                "{mode:?}"
+            );
+        }
+    }
+
+    /// A rename seen as two changes (the new name first, then the old one
+    /// gone: a polled directory, or inotify's two halves in two batches):
+    /// the new file duplicates the old one's Service and is held back;
+    /// once the old file is gone it must be programmed.
+    #[test]
+    fn a_rename_seen_in_two_changes_ends_programmed() {
+        for mode in [ProxyMode::Nftables, ProxyMode::Iptables] {
+            let mut e = engine(mode);
+            e.relist(vec![svc("a", "10.96.0.10", "10.1.0.1")]).unwrap();
+            let renamed = Input::new("dir/a-2.yaml", svc("a", "10.96.0.10", "10.1.0.1").text)
+                .in_directory();
+            let (_, held) = e.change(vec![Change::Put(renamed.clone())]).unwrap();
+            assert!(!held.is_empty(), "{mode:?}: a duplicate is refused");
+            e.change(vec![Change::Remove("dir/a.yaml".into())]).unwrap();
+            let mut fresh = engine(mode);
+            fresh.relist(vec![renamed]).unwrap();
+            assert_eq!(e.held_back(), 0, "{mode:?}");
+            let full = text(&e.full().unwrap());
+            assert!(full.contains("10.1.0.1"), "{mode:?}: {full}");
+            assert_eq!(full, text(&fresh.full().unwrap()), "{mode:?}");
+        }
     }
 
     /// One changed Service in a loaded cluster: the payload names only its
