@@ -1,47 +1,11 @@
 //! The svcgen binary as a user calls it: exit codes, diagnostics with
 //! locations, kubectl views of the examples (whole-output snapshots).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod run;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn svcgen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_svcgen"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
-
-fn svcgen_stdin(args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_svcgen"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A run that refuses its arguments may exit before reading stdin: a
-    // broken pipe here is not the test's concern.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
+use run::{root, stderr, stdout, svcgen, svcgen_stdin};
+use std::path::PathBuf;
+use std::process::Output;
 
 #[test]
 fn examples_are_valid() {

@@ -5,35 +5,9 @@
 //! `syncProxyRules`); their correctness is proven in libsvc's
 //! `tests/incremental.rs`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod run;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn svcgen(args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_svcgen"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A run that refuses its arguments may exit before reading stdin: a
-    // broken pipe here is not the test's concern.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
+use run::{stdout, svcgen_stdin as svcgen};
 
 const OLD: &str = "apiVersion: v1
 kind: Service

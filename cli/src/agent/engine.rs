@@ -757,8 +757,8 @@ mod tests {
         for mode in [ProxyMode::Nftables, ProxyMode::Iptables] {
             let mut e = engine(mode);
             e.relist(vec![svc("a", "10.96.0.10", "10.1.0.1")]).unwrap();
-            let renamed = Input::new("dir/a-2.yaml", svc("a", "10.96.0.10", "10.1.0.1").text)
-                .in_directory();
+            let renamed =
+                Input::new("dir/a-2.yaml", svc("a", "10.96.0.10", "10.1.0.1").text).in_directory();
             let (_, held) = e.change(vec![Change::Put(renamed.clone())]).unwrap();
             assert!(!held.is_empty(), "{mode:?}: a duplicate is refused");
             e.change(vec![Change::Remove("dir/a.yaml".into())]).unwrap();
