@@ -27,15 +27,15 @@ use std::ops::{Deref, Range};
 use std::sync::Arc;
 
 /// A chain of a delta, with all its rules (it reads as a [`Chain`]).
-/// Cloning shares it; [`DeltaChain::splice`] changes it in place when no
-/// other clone holds it (copy on write).
+/// Cloning shares it; the state that keeps it changes it in place when no
+/// other clone holds it, and copies it first otherwise (copy on write).
 #[derive(Clone)]
 pub struct DeltaChain(Arc<Kept>);
 
 #[derive(Clone)]
 struct Kept {
     chain: Chain,
-    /// Its rules' `-A` lines, when kept written (see [`DeltaChain::written`]).
+    /// Its rules' `-A` lines, when kept written (`DeltaChain::written`).
     lines: Option<Lines>,
 }
 
