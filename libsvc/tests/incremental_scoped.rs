@@ -383,12 +383,9 @@ fn both_paths_are_exercised() {
     assert!(full >= 20, "scoped {scoped}, full {full}");
 }
 
-/// A cluster where every Service writes its values: one Service's
-/// endpoints change, one Service is added, one removed — each a scoped
-/// change whose delta touches only that Service.
-#[test]
-fn one_service_changes_take_the_scoped_path() {
-    let base = |i: u8| Svc {
+/// Service `i` of a cluster where every Service writes its values.
+fn plain(i: u8) -> Svc {
+    Svc {
         type_: if i.is_multiple_of(2) {
             "NodePort"
         } else {
@@ -406,7 +403,15 @@ fn one_service_changes_take_the_scoped_path() {
         name: u8::MAX,
         broken: false,
         stored: false,
-    };
+    }
+}
+
+/// A cluster where every Service writes its values: one Service's
+/// endpoints change, one Service is added, one removed — each a scoped
+/// change whose delta touches only that Service.
+#[test]
+fn one_service_changes_take_the_scoped_path() {
+    let base = plain;
     let old: Vec<Option<Svc>> = (0..4).map(|i| Some(base(i))).collect();
     let mut endpoint_gone = old.clone();
     endpoint_gone[1].as_mut().unwrap().endpoints.pop();
@@ -428,6 +433,44 @@ fn one_service_changes_take_the_scoped_path() {
         assert_eq!(update.deltas.services, [service]);
         assert!(check(&old, &new).unwrap());
     }
+}
+
+/// The scoped path hands each iptables delta the fixed chains it keeps
+/// (KUBE-SERVICES, KUBE-NODEPORTS), shared, not copied
+/// (`incremental::iptables::DeltaChain`): a delta kept while the state
+/// changes again still holds and writes what it held — the payload
+/// kube-proxy's partial sync wrote at that point (pkg/proxy/iptables/
+/// proxier.go, `syncProxyRules`: KUBE-SERVICES written whole each sync).
+#[test]
+fn a_kept_delta_stays_as_it_was() {
+    let old: Vec<Option<Svc>> = (0..4).map(|i| Some(plain(i))).collect();
+    // A NodePort Service's port and node port change.
+    let mut port_changed = old.clone();
+    let svc2 = port_changed[2].as_mut().unwrap();
+    (svc2.port, svc2.node_port) = (443, 9);
+    let mut added = port_changed.clone();
+    added.push(Some(plain(4)));
+    let mut back = added.clone();
+    back[2] = old[2].clone();
+
+    let mut st = state(all_files(&old));
+    let before = st.outputs().clone();
+    let first = st.apply(changes(&old, &port_changed)).unwrap();
+    assert!(first.scoped);
+    let whole = Deltas::between(&before, st.outputs());
+    let text = first.deltas.text(Mode::Iptables);
+    assert_eq!(text, whole.text(Mode::Iptables));
+    assert!(text.contains("-A KUBE-SERVICES ") && text.contains("-A KUBE-NODEPORTS "));
+
+    // Two more changes to the same chains while `first` is kept.
+    let second = st.apply(changes(&port_changed, &added)).unwrap();
+    let third = st.apply(changes(&added, &back)).unwrap();
+    assert!(second.scoped && third.scoped);
+    assert_eq!(first.deltas.iptables, whole.iptables);
+    assert_eq!(first.deltas.text(Mode::Iptables), text);
+    let fresh = state(all_files(&back));
+    assert_eq!(st.outputs(), fresh.outputs());
+    assert_ne!(second.deltas.text(Mode::Iptables), text);
 }
 
 /// Workloads stand for Pods (`resolve/workloads.rs`, `simulate`, run by

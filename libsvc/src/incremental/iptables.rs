@@ -10,6 +10,12 @@
 //! installed apart, as kube-proxy's `ensureChain`/`ensureRule` do, and do not
 //! depend on Services); a change to them is a change of settings that needs a
 //! full sync, reported by [`Delta::jumps_changed`].
+//!
+//! A delta's chains are [`DeltaChain`]s, shared rather than copied: the
+//! scoped path hands every delta the fixed chains it keeps (KUBE-SERVICES
+//! has a rule per service port, 10k at 10k Services) with their `-A`
+//! lines already written, so a change costs its own rules, not a copy
+//! and a new rendering of the whole chain.
 
 use crate::config::IpFamily;
 use crate::proxy::iptables::model::{Chain, Rule, Ruleset, TableName};
@@ -17,6 +23,129 @@ use crate::proxy::iptables::render::write_rule_line;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write};
+use std::ops::{Deref, Range};
+use std::sync::Arc;
+
+/// A chain of a delta, with all its rules (it reads as a [`Chain`]).
+/// Cloning shares it; the state that keeps it changes it in place when no
+/// other clone holds it, and copies it first otherwise (copy on write).
+#[derive(Clone)]
+pub struct DeltaChain(Arc<Kept>);
+
+#[derive(Clone)]
+struct Kept {
+    chain: Chain,
+    /// Its rules' `-A` lines, when kept written (`DeltaChain::written`).
+    lines: Option<Lines>,
+}
+
+/// Rule lines as [`write_rule_line`] writes them, each with its newline.
+#[derive(Clone)]
+struct Lines {
+    text: String,
+    /// Where each rule's line starts in `text`, then `text.len()`.
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    /// The lines of `rules` of chain `chain`, the first at `base`.
+    fn of(chain: &str, rules: &[Rule], base: usize) -> Lines {
+        let mut text = String::new();
+        let mut starts = Vec::with_capacity(rules.len() + 1);
+        for r in rules {
+            starts.push(base + text.len());
+            // Writing into a String cannot fail.
+            let _ = write_rule_line(&mut text, chain, r);
+            text.push('\n');
+        }
+        starts.push(base + text.len());
+        Lines { text, starts }
+    }
+}
+
+impl DeltaChain {
+    /// A chain whose lines are written when the delta is.
+    pub fn new(chain: Chain) -> DeltaChain {
+        DeltaChain(Arc::new(Kept { chain, lines: None }))
+    }
+
+    /// A chain kept with its lines written, for a state that hands it to
+    /// many deltas.
+    pub(crate) fn written(chain: Chain) -> DeltaChain {
+        let lines = Lines::of(&chain.name, &chain.rules, 0);
+        DeltaChain(Arc::new(Kept {
+            chain,
+            lines: Some(lines),
+        }))
+    }
+
+    /// Replaces the rules `range` by `rules` (and their lines, when kept).
+    pub(crate) fn splice(&mut self, range: Range<usize>, rules: Vec<Rule>) {
+        let kept = Arc::make_mut(&mut self.0);
+        if let Some(lines) = &mut kept.lines {
+            let (from, to) = (lines.starts[range.start], lines.starts[range.end]);
+            let new = Lines::of(&kept.chain.name, &rules, from);
+            lines.text.replace_range(from..to, &new.text);
+            // The starts of the rules after the range move by the change
+            // in length; the new rules' starts go in between.
+            let after = range.start + rules.len();
+            lines
+                .starts
+                .splice(range.clone(), new.starts[..rules.len()].iter().copied());
+            let shift = new.text.len().wrapping_sub(to - from);
+            for s in &mut lines.starts[after..] {
+                *s = s.wrapping_add(shift);
+            }
+        }
+        kept.chain.rules.splice(range, rules);
+    }
+
+    /// Writes its `-A` lines, each with its newline.
+    fn write_rules(&self, f: &mut impl Write) -> fmt::Result {
+        let Kept { chain, lines } = &*self.0;
+        if let Some(lines) = lines {
+            return f.write_str(&lines.text);
+        }
+        for r in &chain.rules {
+            write_rule_line(f, &chain.name, r)?;
+            f.write_char('\n')?;
+        }
+        Ok(())
+    }
+}
+
+impl Deref for DeltaChain {
+    type Target = Chain;
+    fn deref(&self) -> &Chain {
+        &self.0.chain
+    }
+}
+
+impl From<Chain> for DeltaChain {
+    fn from(chain: Chain) -> DeltaChain {
+        DeltaChain::new(chain)
+    }
+}
+
+/// Equal chains are equal deltas, whether their lines are kept or not.
+impl PartialEq for DeltaChain {
+    fn eq(&self, other: &DeltaChain) -> bool {
+        self.0.chain == other.0.chain
+    }
+}
+
+impl fmt::Debug for DeltaChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.chain.fmt(f)
+    }
+}
+
+/// As the chain (`-o json` shows chains, not how they are kept).
+impl Serialize for DeltaChain {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.chain.serialize(s)
+    }
+}
 
 /// The changes to one table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -24,7 +153,7 @@ pub struct TableDelta {
     /// The table.
     pub name: TableName,
     /// Chains (new or changed) with all their rules, in the new ruleset's order.
-    pub chains: Vec<Chain>,
+    pub chains: Vec<DeltaChain>,
     /// Chains that are gone.
     pub deleted: Vec<String>,
 }
@@ -142,10 +271,10 @@ fn diff_family(o: &Ruleset, n: &Ruleset) -> FamilyDelta {
             .collect();
         let new_chains = n.table(name).map(|t| t.chains.as_slice()).unwrap_or(&[]);
         let kept: HashSet<&str> = new_chains.iter().map(|c| c.name.as_str()).collect();
-        let chains: Vec<Chain> = new_chains
+        let chains: Vec<DeltaChain> = new_chains
             .iter()
             .filter(|c| old_chains.get(c.name.as_str()) != Some(&&c.rules))
-            .cloned()
+            .map(|c| DeltaChain::new(c.clone()))
             .collect();
         let deleted: Vec<String> = o
             .table(name)
@@ -199,10 +328,7 @@ pub fn write_family(f: &mut impl Write, fd: &FamilyDelta) -> fmt::Result {
             writeln!(f, ":{name} - [0:0]")?;
         }
         for c in &td.chains {
-            for r in &c.rules {
-                write_rule_line(f, &c.name, r)?;
-                f.write_char('\n')?;
-            }
+            c.write_rules(f)?;
         }
         for name in &td.deleted {
             writeln!(f, "-X {name}")?;
@@ -244,7 +370,7 @@ pub fn apply(old: &[Ruleset], delta: &Delta) -> Vec<Ruleset> {
             for c in &td.chains {
                 match t.chains.iter_mut().find(|o| o.name == c.name) {
                     Some(o) => o.rules = c.rules.clone(),
-                    None => t.chains.push(c.clone()),
+                    None => t.chains.push(Chain::clone(c)),
                 }
             }
             t.chains.retain(|c| !td.deleted.contains(&c.name));
@@ -269,4 +395,81 @@ pub fn normalize(rs: &[Ruleset]) -> Vec<Ruleset> {
     }
     out.retain(|r| !r.tables.is_empty());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proxy::iptables::model::{Comment, Match, Target};
+    use proptest::prelude::*;
+
+    /// A rule whose line length varies with `i` (comments of 1 to 12
+    /// characters, one rule without options).
+    fn rule(i: u16) -> Rule {
+        if i == 0 {
+            return Rule {
+                matches: Vec::new(),
+                target: None,
+            };
+        }
+        Rule::new(
+            vec![
+                Match::Comment(Comment {
+                    text: "x".repeat(usize::from(i % 12) + 1),
+                    quoted: i.is_multiple_of(3),
+                }),
+                Match::DestPort(i),
+            ],
+            Target::Jump(format!("KUBE-SVC-{i}")),
+        )
+    }
+
+    /// The lines as a chain freshly written has them.
+    fn fresh(chain: &Chain) -> String {
+        let mut out = String::new();
+        DeltaChain::new(chain.clone())
+            .write_rules(&mut out)
+            .expect("writes");
+        out
+    }
+
+    proptest! {
+        /// A kept chain, spliced again and again as the scoped path splices
+        /// KUBE-SERVICES (pkg/proxy/iptables/proxier.go, `syncProxyRules`
+        /// writes that chain whole on every sync, partial or not), writes
+        /// the lines of its rules as a fresh chain would; a clone taken
+        /// before a splice keeps what it had (copy on write).
+        #[test]
+        fn kept_lines_follow_splices(
+            start in prop::collection::vec(0u16..40, 0..20),
+            splices in prop::collection::vec(
+                (0usize..25, 0usize..4, prop::collection::vec(0u16..40, 0..4)),
+                1..12,
+            ),
+        ) {
+            let chain = Chain {
+                name: "KUBE-SERVICES".into(),
+                rules: start.into_iter().map(rule).collect(),
+            };
+            let mut kept = DeltaChain::written(chain);
+            for (at, n, new) in splices {
+                let before = kept.clone();
+                let before_text = fresh(&before);
+                let len = kept.rules.len();
+                let at = at.min(len);
+                let range = at..(at + n).min(len);
+                let new: Vec<Rule> = new.into_iter().map(rule).collect();
+                let mut want = kept.rules.clone();
+                want.splice(range.clone(), new.iter().cloned());
+                kept.splice(range, new);
+                prop_assert_eq!(&kept.rules, &want);
+                let mut text = String::new();
+                kept.write_rules(&mut text).expect("writes");
+                prop_assert_eq!(&text, &fresh(&kept));
+                let mut old = String::new();
+                before.write_rules(&mut old).expect("writes");
+                prop_assert_eq!(old, before_text);
+            }
+        }
+    }
 }

@@ -549,17 +549,14 @@ fn build_full(
         outputs.nftables = Some(rs);
         shared = s;
     }
-    let mut layouts = Vec::new();
+    let mut ipt = Vec::new();
     if modes.contains(&Mode::Iptables) {
         // As `proxy::iptables::rulesets` builds them.
-        let (rs, l) = scoped::iptables_full(loaded);
+        let (rs, ix) = scoped::iptables_full(loaded);
         outputs.iptables = Some(rs);
-        layouts = l;
+        ipt = ix;
     }
-    Ok((
-        outputs,
-        scoped::Index::new(loaded, overrides, shared, layouts),
-    ))
+    Ok((outputs, scoped::Index::new(loaded, overrides, shared, ipt)))
 }
 
 /// The inputs' objects and diagnostics as one read of all of them would

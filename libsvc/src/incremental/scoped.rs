@@ -37,6 +37,7 @@
 //!   decides), and it has no affinity sets (their place in the table's set
 //!   list follows the service ports' order).
 
+use super::iptables::{DeltaChain, FamilyDelta, TableDelta};
 use super::{Deltas, State, Update, changed_service};
 use crate::config::{InferredCidrs, infer_service_cidrs, parse_cidr, parse_ip};
 use crate::diag::Severity;
@@ -72,8 +73,8 @@ pub(super) struct Index {
     fresh: usize,
     /// nftables: elements that more than one service port adds.
     nft_shared: Shared,
-    /// iptables: where each service port's rules are, per family.
-    ipt_layouts: Vec<Layout>,
+    /// iptables, per family.
+    ipt: Vec<IptIndex>,
     /// When no service CIDR is given (no flag, no ServiceCIDR object), the
     /// settings take those the stored Services imply.
     inferred: Option<Inferred>,
@@ -93,7 +94,7 @@ impl Index {
         loaded: &crate::Loaded,
         overrides: &crate::Overrides,
         nft_shared: Shared,
-        ipt_layouts: Vec<Layout>,
+        ipt: Vec<IptIndex>,
     ) -> Index {
         let objects = &loaded.objects;
         let mut written = BTreeMap::new();
@@ -128,7 +129,7 @@ impl Index {
             written,
             fresh,
             nft_shared,
-            ipt_layouts,
+            ipt,
             inferred,
         }
     }
@@ -476,18 +477,18 @@ impl State {
             let settings = &self.loaded.settings;
             let plans: Option<Vec<IptPlan>> = rulesets
                 .iter()
-                .zip(&self.index.ipt_layouts)
-                .map(|(rs, layout)| ipt_plan(rs, layout, &scoped_infos, settings))
+                .zip(&self.index.ipt)
+                .map(|(rs, ix)| ipt_plan(rs, &ix.layout, &scoped_infos, settings))
                 .collect();
             deltas.iptables = Some(match plans {
                 Some(plans) => {
                     let mut families = Vec::new();
-                    for ((rs, layout), plan) in rulesets
+                    for ((rs, ix), plan) in rulesets
                         .iter_mut()
-                        .zip(self.index.ipt_layouts.iter_mut())
+                        .zip(self.index.ipt.iter_mut())
                         .zip(plans)
                     {
-                        let fd = ipt_splice(rs, layout, plan);
+                        let fd = ipt_splice(rs, ix, plan);
                         if !fd.tables.is_empty() {
                             families.push(fd);
                         }
@@ -499,10 +500,10 @@ impl State {
                 }
                 None => {
                     // Another Service's rules move too: the whole ruleset.
-                    let (new, layouts) = iptables_full(&self.loaded);
+                    let (new, ipt) = iptables_full(&self.loaded);
                     let d = super::iptables::diff(rulesets, &new);
                     *rulesets = new;
-                    self.index.ipt_layouts = layouts;
+                    self.index.ipt = ipt;
                     d
                 }
             });
@@ -751,13 +752,47 @@ fn restrict<'a>(t: &Table, frags: impl Iterator<Item = &'a Fragment> + Clone) ->
     }
 }
 
-/// The iptables rulesets of every family, with their layouts.
-pub(super) fn iptables_full(loaded: &crate::Loaded) -> (Vec<ipt::Ruleset>, Vec<Layout>) {
+/// What the scoped path keeps of one family's iptables ruleset.
+#[derive(Debug, Clone)]
+pub(super) struct IptIndex {
+    /// Where each service port's rules are.
+    layout: Layout,
+    /// Per table (filter, nat): the fixed chains (the layout's `base`), as
+    /// the ruleset has them, kept written for the deltas (each delta that
+    /// rewrites one shares it, see `incremental::iptables::DeltaChain`).
+    fixed: [Vec<DeltaChain>; 2],
+}
+
+impl IptIndex {
+    fn new(rs: &ipt::Ruleset, layout: Layout) -> IptIndex {
+        let fixed = |t: usize| -> Vec<DeltaChain> {
+            let chains = rs.tables.get(t).map_or(&[][..], |x| &x.chains[..]);
+            chains
+                .iter()
+                .take(layout.base[t].len())
+                .map(|c| DeltaChain::written(c.clone()))
+                .collect()
+        };
+        IptIndex {
+            fixed: [fixed(0), fixed(1)],
+            layout,
+        }
+    }
+}
+
+/// The iptables rulesets of every family, with what the scoped path keeps
+/// of them.
+pub(super) fn iptables_full(loaded: &crate::Loaded) -> (Vec<ipt::Ruleset>, Vec<IptIndex>) {
     loaded
         .settings
         .families()
         .into_iter()
-        .map(|f| crate::proxy::iptables::build::build_indexed(&loaded.table, &loaded.settings, f))
+        .map(|f| {
+            let (rs, layout) =
+                crate::proxy::iptables::build::build_indexed(&loaded.table, &loaded.settings, f);
+            let ix = IptIndex::new(&rs, layout);
+            (rs, ix)
+        })
         .unzip()
 }
 
@@ -848,14 +883,11 @@ fn ipt_plan(
 /// family's delta as `iptables::diff` gives it: the fixed chains whose
 /// rules changed and the Service's own chains that are new or changed, in
 /// table order, and its own chains that are gone.
-fn ipt_splice(
-    rs: &mut ipt::Ruleset,
-    layout: &mut Layout,
-    plan: IptPlan,
-) -> super::iptables::FamilyDelta {
+fn ipt_splice(rs: &mut ipt::Ruleset, ix: &mut IptIndex, plan: IptPlan) -> FamilyDelta {
     let IptPlan { a, b, parts } = plan;
+    let IptIndex { layout, fixed } = ix;
     let mut tables = Vec::new();
-    for (t, table) in rs.tables.iter_mut().enumerate().take(2) {
+    for (t, (table, kept)) in rs.tables.iter_mut().zip(fixed).enumerate() {
         let fixed = layout.base[t].len();
         // Where the block starts in each fixed chain, and its rules there
         // (one pass over the ports before it).
@@ -880,7 +912,8 @@ fn ipt_splice(
                 .collect();
             let rules = &mut table.chains[c].rules;
             if rules[off..off + n] != new[..] {
-                rules.splice(off..off + n, new);
+                rules.splice(off..off + n, new.iter().cloned());
+                kept[c].splice(off..off + n, new);
                 changed.push(c);
             }
         }
@@ -894,20 +927,20 @@ fn ipt_splice(
             .chains
             .splice(off..off + n, new.iter().cloned())
             .collect();
-        let mut chains: Vec<ipt::Chain> =
-            changed.iter().map(|&c| table.chains[c].clone()).collect();
-        chains.extend(
-            new.iter()
-                .filter(|c| !old.iter().any(|o| o.name == c.name && o.rules == c.rules))
-                .cloned(),
-        );
         let deleted: Vec<String> = old
             .iter()
             .filter(|o| !new.iter().any(|c| c.name == o.name))
             .map(|o| o.name.clone())
             .collect();
+        // The fixed chains shared with the index, not copied.
+        let mut chains: Vec<DeltaChain> = changed.iter().map(|&c| kept[c].clone()).collect();
+        chains.extend(
+            new.into_iter()
+                .filter(|c| !old.iter().any(|o| o.name == c.name && o.rules == c.rules))
+                .map(DeltaChain::new),
+        );
         if !chains.is_empty() || !deleted.is_empty() {
-            tables.push(super::iptables::TableDelta {
+            tables.push(TableDelta {
                 name: table.name,
                 chains,
                 deleted,
@@ -918,7 +951,7 @@ fn ipt_splice(
     let spans: Vec<PortSpan> = parts.into_iter().map(|p| p.span).collect();
     layout.endpoints = layout.endpoints - gone + spans.iter().map(|p| p.endpoints).sum::<usize>();
     layout.ports.splice(a..b, spans);
-    super::iptables::FamilyDelta {
+    FamilyDelta {
         family: rs.family,
         tables,
         jumps_changed: false,
