@@ -55,10 +55,6 @@ fn foreign(ns: &Netns) -> String {
     format!("{}{}", foreign_nft(ns), foreign_iptables(ns))
 }
 
-fn names(answers: &[String]) -> Vec<String> {
-    tally(answers).into_keys().collect()
-}
-
 fn traffic(mode: Mode) {
     if !require_root() {
         return;
@@ -78,22 +74,10 @@ fn traffic(mode: Mode) {
     lab.wait_syncs(0, 30);
 
     // ClusterIP spreads new connections over both endpoints.
-    let answers = lab.client_connects(WEB, 80, 40);
-    assert_eq!(
-        names(&answers),
-        ["b1", "b2"],
-        "ClusterIP: {:?}",
-        tally(&answers)
-    );
+    lab.expect_backends(WEB, 80, 40, &["b1", "b2"], "ClusterIP");
 
     // NodePort from an off-node client.
-    let answers = lab.client_connects(NODE_IP, NODE_PORT, 30);
-    assert_eq!(
-        names(&answers),
-        ["b1", "b2"],
-        "NodePort: {:?}",
-        tally(&answers)
-    );
+    lab.expect_backends(NODE_IP, NODE_PORT, 30, &["b1", "b2"], "NodePort");
 
     // ClientIP affinity sticks to one endpoint.
     let answers = lab.client_connects(STICKY, 80, 20);
@@ -110,25 +94,13 @@ fn traffic(mode: Mode) {
     let n = lab.syncs();
     source.write(&lab.dir, mode, &scenario(&[B1_IP]));
     lab.wait_syncs(n, 10);
-    let answers = lab.client_connects(WEB, 80, 30);
-    assert_eq!(
-        names(&answers),
-        ["b1"],
-        "after removing b2: {:?}",
-        tally(&answers)
-    );
+    lab.expect_backends(WEB, 80, 30, &["b1"], "after removing b2");
 
     // Adding it back brings traffic to it.
     let n = lab.syncs();
     source.write(&lab.dir, mode, &scenario(&[B1_IP, B2_IP]));
     lab.wait_syncs(n, 10);
-    let answers = lab.client_connects(WEB, 80, 40);
-    assert_eq!(
-        names(&answers),
-        ["b1", "b2"],
-        "after adding b2: {:?}",
-        tally(&answers)
-    );
+    lab.expect_backends(WEB, 80, 40, &["b1", "b2"], "after adding b2");
     let log = lab.log_text();
     assert!(
         log.contains("kind=partial"),

@@ -112,10 +112,6 @@ fn scenario(web_endpoints: &[Ipv4Addr]) -> Scenario {
     }
 }
 
-fn names(answers: &[String]) -> Vec<String> {
-    tally(answers).into_keys().collect()
-}
-
 fn api_to_kernel(mode: Mode) {
     if !require_root() {
         return;
@@ -135,21 +131,8 @@ fn api_to_kernel(mode: Mode) {
     lab.wait_syncs(0, 30);
 
     // The Service from the API works: ClusterIP and NodePort, both endpoints.
-    let answers = lab.client_connects(WEB, 80, 40);
-    assert_eq!(
-        names(&answers),
-        ["b1", "b2"],
-        "ClusterIP: {:?}\n{}",
-        tally(&answers),
-        lab.log_text()
-    );
-    let answers = lab.client_connects(NODE_IP, NODE_PORT, 30);
-    assert_eq!(
-        names(&answers),
-        ["b1", "b2"],
-        "NodePort: {:?}",
-        tally(&answers)
-    );
+    lab.expect_backends(WEB, 80, 40, &["b1", "b2"], "ClusterIP");
+    lab.expect_backends(NODE_IP, NODE_PORT, 30, &["b1", "b2"], "NodePort");
 
     // An EndpointSlice change through the API reaches the kernel.
     let n = lab.syncs();
@@ -157,13 +140,7 @@ fn api_to_kernel(mode: Mode) {
     source.write(&lab.dir, mode, &scenario(&[B1_IP]));
     lab.wait_syncs(n, 10);
     let synced = t0.elapsed();
-    let answers = lab.client_connects(WEB, 80, 30);
-    assert_eq!(
-        names(&answers),
-        ["b1"],
-        "after removing b2: {:?}",
-        tally(&answers)
-    );
+    lab.expect_backends(WEB, 80, 30, &["b1"], "after removing b2");
     eprintln!(
         "{}: EndpointSlice change via the API to the kernel: {:.1} ms",
         mode.name(),
@@ -175,23 +152,11 @@ fn api_to_kernel(mode: Mode) {
     let n = lab.syncs();
     source.write(&lab.dir, mode, &scenario(&[B2_IP]));
     lab.wait_syncs(n, 10);
-    let answers = lab.client_connects(WEB, 80, 20);
-    assert_eq!(
-        names(&answers),
-        ["b2"],
-        "after the broken watch: {:?}",
-        tally(&answers)
-    );
+    lab.expect_backends(WEB, 80, 20, &["b2"], "after the broken watch");
 
     // 410 Gone: the agent relists and keeps the ruleset meanwhile.
     source.api.compact();
-    let answers = lab.client_connects(WEB, 80, 10);
-    assert_eq!(
-        names(&answers),
-        ["b2"],
-        "during the relist: {:?}",
-        tally(&answers)
-    );
+    lab.expect_backends(WEB, 80, 10, &["b2"], "during the relist");
     let n = lab.syncs();
     source.write(&lab.dir, mode, &scenario(&[B1_IP, B2_IP]));
     lab.wait_syncs(n, 15);

@@ -420,6 +420,19 @@ impl Lab {
     pub fn client_connects(&self, ip: Ipv4Addr, port: u16, n: usize) -> Vec<String> {
         connect(&self.client, &ip.to_string(), port, n)
     }
+
+    /// `n` connections from the client to ip:port reach exactly the
+    /// backends `want` (each at least once); `what` names the step.
+    pub fn expect_backends(&self, ip: Ipv4Addr, port: u16, n: usize, want: &[&str], what: &str) {
+        let answers = self.client_connects(ip, port, n);
+        assert_eq!(
+            names(&answers),
+            want,
+            "{what}: {:?}\n{}",
+            tally(&answers),
+            self.log_text()
+        );
+    }
 }
 
 impl Drop for Lab {
@@ -445,6 +458,11 @@ pub fn connect(ns: &Netns, ip: &str, port: u16, n: usize) -> Vec<String> {
         "2",
     ]);
     out.lines().map(str::to_string).collect()
+}
+
+/// The distinct answers, sorted.
+pub fn names(answers: &[String]) -> Vec<String> {
+    tally(answers).into_keys().collect()
 }
 
 /// Counts of each answer.
