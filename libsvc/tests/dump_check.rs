@@ -378,6 +378,27 @@ default/hello-world: endpoint 10.244.2.7:8080 programmed but not in any Endpoint
 drift: 2 difference(s) in 48 kube-proxy iptables item(s)
 "
     );
+    // Without the Service chain's jump to that endpoint's chain, the
+    // endpoint is also not reachable: the jump reads as the endpoint its
+    // comment names (pkg/proxy/iptables/proxier.go
+    // writeServiceToEndpointRules writes `NS/NAME -> IP:PORT`).
+    let text = std::fs::read_to_string(dir.join("dumps/node-1.iptables")).unwrap();
+    let cut: String = text
+        .lines()
+        .filter(|l| !l.contains("-> 10.244.2.31:8080\" -j KUBE-SEP-"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(cut.len() < text.len());
+    let (cut, _) = dump::load(&[
+        libsvc::Input::new("node-1.iptables", cut),
+        file("dumps/node-1.ipset"),
+    ]);
+    let r = check(&l, Mode::Iptables, &cut).unwrap();
+    assert!(
+        r.text().contains("default/hello-world: jump to endpoint 10.244.2.31:8080 not programmed (nat/KUBE-SVC-DZ6LTOHRG6HQWHYE)\n"),
+        "{}",
+        r.text()
+    );
     let (nft, diags) = dump::load(&[file("dumps/node-1.nft")]);
     assert!(diags.is_empty(), "{diags:#?}");
     let r = check(&l, Mode::Nftables, &nft).unwrap();

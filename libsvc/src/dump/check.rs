@@ -435,12 +435,29 @@ fn rule_item(place: &str, chain: &str, t: &Table, r: &Rule, target: Option<Strin
         Stmt::Dnat(n) => Some(n.to_string()),
         _ => None,
     });
+    // A Service chain's jump to an endpoint chain carries the endpoint in
+    // its comment, `NS/NAME:PORT -> IP:PORT` (pkg/proxy/iptables/proxier.go
+    // writeServiceToEndpointRules): a lost one reads as that endpoint.
+    let jump_to_endpoint = target
+        .as_deref()
+        .is_some_and(|t| t.starts_with("KUBE-SEP-"))
+        .then(|| {
+            r.matches.iter().find_map(|m| match m {
+                Match::Comment(c) => c
+                    .trim_matches('"')
+                    .split_once(" -> ")
+                    .map(|(_, ep)| ep.trim().to_string()),
+                _ => None,
+            })
+        })
+        .flatten();
     Item {
         place: place.to_string(),
         canon: r.canonical(),
-        what: match dnat {
-            Some(ep) => format!("endpoint {ep}"),
-            None => format!("rule `{}`", r.text.trim()),
+        what: match (dnat, jump_to_endpoint) {
+            (Some(ep), _) => format!("endpoint {ep}"),
+            (None, Some(ep)) => format!("jump to endpoint {ep}"),
+            (None, None) => format!("rule `{}`", r.text.trim()),
         },
         owner: chain.to_string(),
         service_port: comment
