@@ -344,6 +344,38 @@ fn forbidden_names_the_missing_rbac_rule() {
     assert!(out.stdout.is_empty(), "no half output");
 }
 
+/// A credential the server does not accept: kubectl's words for 401
+/// (k8s.io/kubectl/pkg/cmd/util/helpers.go `StandardErrorMessage`), exit 1,
+/// no output; the token the kubeconfig names is the one sent.
+#[test]
+fn unauthorized_in_kubectls_words() {
+    let api = FakeApi::start(fixture::cluster());
+    let dir = Dir::new("unauthorized");
+    let k = api.kubeconfig(&dir.0);
+    let args = [
+        "render",
+        "--mode",
+        "nftables",
+        "--cluster",
+        "--kubeconfig",
+        k.to_str().unwrap(),
+        "--node-name",
+        "node-1",
+    ];
+    api.require_token("another-token");
+    let out = svcgen(&dir.0, &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "svcgen: error: You must be logged in to the server (Unauthorized)\n"
+    );
+    assert!(out.stdout.is_empty(), "no half output");
+    api.require_token("fake-token");
+    let out = svcgen(&dir.0, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("add table ip kube-proxy"));
+}
+
 /// A server without networking.k8s.io/v1 ServiceCIDRs (before 1.33), or a
 /// role that may not read them or the kube-proxy ConfigMap: skipped.
 #[test]

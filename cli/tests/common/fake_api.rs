@@ -137,6 +137,8 @@ struct Store {
     continue_expired_before: u64,
     /// Every request's path and query, in order.
     requests: Vec<String>,
+    /// When set, a request without `Authorization: Bearer TOKEN` gets 401.
+    token: Option<String>,
 }
 
 struct Shared {
@@ -328,6 +330,11 @@ impl FakeApi {
         self.store().missing.insert(plural.into());
     }
 
+    /// Answers 401 Unauthorized unless a request bears `token`.
+    pub fn require_token(&self, token: &str) {
+        self.store().token = Some(token.into());
+    }
+
     /// Every answer waits this long first.
     pub fn set_delay(&self, d: Duration) {
         self.store().delay = d;
@@ -452,11 +459,22 @@ fn fields_match(selector: &str, o: &Value) -> bool {
 async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Response<ChanBody> {
     let path = req.uri().path().to_string();
     let query = query_map(req.uri().query());
-    let delay = {
+    let (delay, token) = {
         let mut st = s.store.lock().unwrap();
         st.requests.push(req.uri().to_string());
-        st.delay
+        (st.delay, st.token.clone())
     };
+    if let Some(t) = token {
+        let bearer = format!("Bearer {t}");
+        let given = req.headers().get(hyper::header::AUTHORIZATION);
+        if given.and_then(|v| v.to_str().ok()) != Some(bearer.as_str()) {
+            // kube-apiserver's answer to a bad or missing credential.
+            return respond(
+                StatusCode::UNAUTHORIZED,
+                &status(401, "Unauthorized", "Unauthorized".into(), json!({})),
+            );
+        }
+    }
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
