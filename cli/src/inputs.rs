@@ -90,6 +90,10 @@ pub struct InputArgs {
     /// The kubeconfig context for --cluster (default: its current context).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+    /// How long one request to the cluster may take, as kubectl's flag:
+    /// seconds, or a duration such as 1s, 2m, 3h; 0 waits for ever.
+    #[arg(long, value_name = "DURATION", requires = "cluster")]
+    pub request_timeout: Option<String>,
 }
 
 const NO_INPUT: &str = "no input: give manifests with -f FILE|DIR|- or on stdin (see --help)";

@@ -416,6 +416,52 @@ fn a_slow_server_is_waited_for() {
     same_output(&api, &dir.0, &["get", "svc", "-A"]);
 }
 
+/// `--request-timeout` bounds each request as kubectl's flag does: a server
+/// slower than that is an error (exit 1, no output) well before it would
+/// have answered; a bad value gets clientcmd's `ParseTimeout` words.
+#[test]
+fn a_request_timeout_gives_up_on_a_slow_server() {
+    let api = FakeApi::start(fixture::cluster());
+    api.set_delay(Duration::from_secs(5));
+    let dir = Dir::new("timeout");
+    let k = api.kubeconfig(&dir.0);
+    let args = |t: &'static str| {
+        vec![
+            "get".to_string(),
+            "svc".into(),
+            "-A".into(),
+            "--cluster".into(),
+            "--kubeconfig".into(),
+            k.to_str().unwrap().into(),
+            "--request-timeout".into(),
+            t.into(),
+        ]
+    };
+    let start = std::time::Instant::now();
+    let a = args("1s");
+    let out = svcgen(&dir.0, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("svcgen: Unable to connect to the server: "),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "no half output");
+    let a = args("2x");
+    let out = svcgen(&dir.0, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("error: Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// 10k Pods come in pages of 500 (client-go's pager), and a continue token
 /// that expired mid-way falls back to one full list.
 #[test]

@@ -137,6 +137,8 @@ pub async fn run(source: ApiSource, tx: Sender) {
         kubeconfig: source.kubeconfig.clone(),
         context: source.context.clone(),
         in_cluster: true,
+        // Watches are long requests: no timeout of their own.
+        request_timeout: None,
     })
     .await
     {

@@ -11,6 +11,7 @@
 use super::ClusterError;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Where the kubeconfig comes from.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +22,62 @@ pub struct Source {
     pub context: Option<String>,
     /// The Pod's service account (the agent's default in a cluster).
     pub in_cluster: bool,
+    /// `--request-timeout`: how long one request may take (none: no limit).
+    pub request_timeout: Option<Duration>,
+}
+
+/// `--request-timeout` as clientcmd's `ParseTimeout` reads it
+/// (k8s.io/client-go/tools/clientcmd/client_config.go): a whole number is
+/// seconds, else a Go duration (`1s`, `2m`, `1h30m`, `500ms`); zero means
+/// no timeout.
+pub fn parse_timeout(text: &str) -> Result<Option<Duration>, String> {
+    let invalid = || {
+        "Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)".to_string()
+    };
+    let d = match text.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => go_duration(text).ok_or_else(invalid)?,
+    };
+    Ok((!d.is_zero()).then_some(d))
+}
+
+/// Go's `time.ParseDuration` for non-negative values: one or more decimal
+/// numbers, each with a unit of ns, us (µs), ms, s, m or h.
+fn go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.strip_prefix('+').unwrap_or(text);
+    if rest == "0" {
+        return Some(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_end);
+        if number.is_empty() || number == "." {
+            return None;
+        }
+        let value: f64 = number.parse().ok()?;
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, next) = after.split_at(unit_end);
+        let seconds = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += value * seconds;
+        rest = next;
+    }
+    Duration::try_from_secs_f64(total).ok()
 }
 
 /// The kubeconfig files to read, in kubectl's order of precedence.
@@ -122,6 +179,27 @@ pub async fn load(source: &Source) -> Result<kube::Config, ClusterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// clientcmd's ParseTimeout: seconds, Go durations, zero, and its error.
+    #[test]
+    fn request_timeouts() {
+        let ok = |t: &str| parse_timeout(t).unwrap();
+        assert_eq!(ok("0"), None);
+        assert_eq!(ok("0s"), None);
+        assert_eq!(ok("5"), Some(Duration::from_secs(5)));
+        assert_eq!(ok("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(ok("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(ok("1h30m"), Some(Duration::from_secs(5400)));
+        assert_eq!(ok("1.5s"), Some(Duration::from_millis(1500)));
+        for bad in ["", "s", "1x", "-1", "1s2", "abc"] {
+            assert!(
+                parse_timeout(bad)
+                    .unwrap_err()
+                    .starts_with("Invalid timeout value."),
+                "{bad}"
+            );
+        }
+    }
 
     /// clientcmd `ClientConfigLoadingRules.Load`: the explicit path wins and
     /// must exist; `$KUBECONFIG` lists files, missing ones skipped; else

@@ -230,7 +230,13 @@ fn connect_error(e: &(dyn std::error::Error + 'static)) -> ClusterError {
 
 /// A client for `source`, and the server's `host:port` for messages.
 pub async fn client(source: &config::Source) -> Result<(kube::Client, String), ClusterError> {
-    let config = config::load(source).await?;
+    let mut config = config::load(source).await?;
+    if let Some(t) = source.request_timeout {
+        // client-go bounds the whole request; kube-rs bounds each step.
+        config.connect_timeout = Some(t);
+        config.read_timeout = Some(t);
+        config.write_timeout = Some(t);
+    }
     let server = config
         .cluster_url
         .authority()
@@ -336,10 +342,15 @@ async fn kube_proxy_config(client: &kube::Client) -> Result<Option<Input>, Clust
 
 /// `InputArgs::read` for `--cluster`.
 pub fn read(args: &InputArgs) -> Result<Vec<Input>, Vec<Diagnostic>> {
+    let request_timeout = match args.request_timeout.as_deref() {
+        Some(t) => config::parse_timeout(t).map_err(|e| vec![error(format!("error: {e}"))])?,
+        None => None,
+    };
     let source = config::Source {
         kubeconfig: args.kubeconfig.clone(),
         context: args.context.clone(),
         in_cluster: false,
+        request_timeout,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
