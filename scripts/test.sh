@@ -18,7 +18,7 @@ echo "== cargo test (unit, property, conformance, kernel, CLI, doc tests)"
 cargo test --workspace
 
 scripts/fuzz-campaign.sh --ci 5  # libFuzzer targets 5 s each when nightly + cargo-fuzz are there (stable checks: cargo test above)
-SOAK_STRETCHES=report scripts/soak-agent.sh --minutes 2 --seed 1  # the agent under churn and SIGKILL in a network namespace (root); see docs/agent.md "Soak"
+scripts/soak-agent.sh --minutes 2 --seed 1  # the agent under churn and SIGKILL in a network namespace (root); see docs/agent.md "Soak"
 
 echo "== libsvc for wasm32-unknown-unknown"
 cargo build -p libsvc --target wasm32-unknown-unknown
