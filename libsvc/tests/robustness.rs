@@ -816,3 +816,53 @@ fn fuzz_found_lb_source_ranges_without_endpoints_differ_by_mode() {
     );
     assert_eq!(trace(&loaded, Mode::Nftables, &p).unwrap().outcome, "DROP");
 }
+
+/// Two ports with one ServicePortName (both unnamed, same protocol), which
+/// kube-apiserver refuses (`render` shows that error as a warning, as for
+/// every value that is well-formed but refused): kube-proxy's
+/// ports map (pkg/proxy/servicechangetracker.go `serviceToServiceMap`,
+/// keyed by namespace/name, port name and protocol) keeps the later one, so
+/// every proxy mode programs that one port, once — never a chain declared
+/// twice, which `iptables-restore` and `nft -f` would refuse.
+#[test]
+fn two_ports_with_one_service_port_name_program_the_later_one() {
+    use libsvc::render::{Mode, RenderOptions, render};
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: default}\nspec:\n  clusterIP: 10.96.0.10\n  ports: [{port: 80, targetPort: 8080}, {port: 81, targetPort: 8081}]\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: a-1, namespace: default, labels: {kubernetes.io/service-name: a}}\naddressType: IPv4\nports: [{port: 8081}]\nendpoints: [{addresses: [10.1.0.1]}]\n";
+    let o = Overrides {
+        service_cidrs: vec!["10.96.0.0/16".parse().unwrap()],
+        ..Default::default()
+    };
+    let l = load(&[Input::new("a.yaml", text)], &o);
+    assert!(
+        l.errors()
+            .any(|d| d.message == "spec.ports[0].name: Required value"),
+        "{:#?}",
+        l.diagnostics
+    );
+    let opts = RenderOptions::default();
+    let ipt = render(&l, Mode::Iptables, &opts).unwrap().text;
+    let svc_chains: Vec<&str> = ipt
+        .lines()
+        .filter(|l| l.starts_with(":KUBE-SVC-"))
+        .collect();
+    assert_eq!(svc_chains.len(), 1, "{ipt}");
+    assert!(
+        ipt.contains("--dport 81 ") && !ipt.contains("--dport 80 "),
+        "{ipt}"
+    );
+    let nft = render(&l, Mode::Nftables, &opts).unwrap().text;
+    let chains: Vec<&str> = nft
+        .lines()
+        .filter(|l| l.starts_with("add chain ip kube-proxy service-") && l.contains("default/a/"))
+        .collect();
+    assert_eq!(chains.len(), 1, "{nft}");
+    assert!(
+        nft.contains("10.96.0.10 . tcp . 81 ") && !nft.contains(". tcp . 80 "),
+        "{nft}"
+    );
+    let ipvs = render(&l, Mode::Ipvs, &opts).unwrap().text;
+    assert!(
+        ipvs.contains("10.96.0.10:81") && !ipvs.contains("10.96.0.10:80"),
+        "{ipvs}"
+    );
+}

@@ -67,19 +67,7 @@ fn deltas_apply(
     {
         return Err("nftables: apply(old, delta) != new".into());
     }
-    // A Service kube-apiserver refuses (two unnamed ports) renders one chain
-    // twice (see the report of issue 15); chains are keyed by name, so the
-    // delta of such a ruleset is not checked.
-    let declared_twice = |rs: &[libsvc::proxy::iptables::Ruleset]| {
-        rs.iter().flat_map(|r| &r.tables).any(|t| {
-            let mut names: Vec<&str> = t.chains.iter().map(|c| c.name.as_str()).collect();
-            names.sort();
-            names.windows(2).any(|w| w[0] == w[1])
-        })
-    };
     if let (Some(o), Some(n), Some(d)) = (&old.iptables, &new.iptables, &d.iptables)
-        && !declared_twice(o)
-        && !declared_twice(n)
         && iptables::normalize(&iptables::apply(o, d)) != iptables::normalize(n)
     {
         let (a, b) = (
@@ -207,9 +195,27 @@ pub fn check_scenario(s: &Scenario) -> Result<(), String> {
             .into_iter()
             .filter_map(|(m, c)| c.then_some(m))
             .collect();
+            let d = &update.deltas;
+            let non_empty: Vec<String> = [
+                (
+                    Mode::Iptables,
+                    d.iptables.as_ref().is_some_and(|x| !x.is_empty()),
+                ),
+                (
+                    Mode::Nftables,
+                    d.nftables.as_ref().is_some_and(|x| !x.is_empty()),
+                ),
+                (Mode::Ipvs, d.ipvs.as_ref().is_some_and(|x| !x.is_empty())),
+                (Mode::Env, d.env.as_ref().is_some_and(|x| !x.is_empty())),
+                (Mode::Dns, d.dns.as_ref().is_some_and(|x| !x.is_empty())),
+            ]
+            .into_iter()
+            .filter(|(_, n)| *n)
+            .map(|(m, _)| format!("{m:?}:\n{}", d.text(m)))
+            .collect();
             return Err(format!(
-                "delta empty: {}, outputs changed: {changed:?}",
-                update.deltas.is_empty()
+                "delta empty: {}, outputs changed: {changed:?}; non-empty deltas: {non_empty:?}",
+                d.is_empty()
             ));
         }
     }

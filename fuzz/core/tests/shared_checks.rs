@@ -67,9 +67,14 @@ fn incremental_target_checks_hold() {
 fn show() {
     use arbitrary::{Arbitrary, Unstructured};
     use svcgen_fuzz_core::{cluster::Cluster, dumps::DumpText, incremental::Scenario};
-    let spec = std::env::var("FUZZ_SHOW").expect("FUZZ_SHOW=target:seed:len");
-    let parts: Vec<&str> = spec.split(':').collect();
-    let data = bytes(parts[1].parse().unwrap(), parts[2].parse().unwrap());
+    // FUZZ_SHOW=target:seed:len (a generated input) or target:file:PATH
+    // (a crash libFuzzer left in fuzz/artifacts/).
+    let spec = std::env::var("FUZZ_SHOW").expect("FUZZ_SHOW=target:seed:len or target:file:PATH");
+    let parts: Vec<&str> = spec.splitn(3, ':').collect();
+    let data = match parts[1] {
+        "file" => std::fs::read(parts[2]).unwrap(),
+        seed => bytes(seed.parse().unwrap(), parts[2].parse().unwrap()),
+    };
     let u = Unstructured::new(&data);
     match parts[0] {
         "cluster" => {

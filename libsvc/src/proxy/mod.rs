@@ -216,7 +216,19 @@ fn push_service_ports<'a>(
         // kube-proxy keeps the parsed *net.IPNet, which prints masked.
         .map(|n| n.trunc())
         .collect();
+    let first = out.len();
     for port in &svc.ports {
+        // kube-proxy keeps a Service's ports in a map keyed by
+        // ServicePortName (namespace/name, port name, protocol): of two
+        // ports with one key — which kube-apiserver refuses, but svcgen
+        // renders refused input with warnings — the later one stands
+        // (pkg/proxy/servicechangetracker.go, `serviceToServiceMap`).
+        if let Some(i) = out[first..]
+            .iter()
+            .position(|sp| sp.port.name == port.name && sp.port.protocol == port.protocol)
+        {
+            out.remove(first + i);
+        }
         out.push(ServicePortInfo {
             service: svc,
             port,
