@@ -47,6 +47,14 @@ fn svcgen(home: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// svcgen with `args` and `--cluster --kubeconfig` of `api`'s kubeconfig in `dir`.
+fn from_cluster(api: &FakeApi, dir: &Path, args: &[&str]) -> Output {
+    let kubeconfig = api.kubeconfig(dir);
+    let mut all = args.to_vec();
+    all.extend(["--cluster", "--kubeconfig", kubeconfig.to_str().unwrap()]);
+    svcgen(dir, &all)
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -81,15 +89,12 @@ fn save_as_yaml(api: &FakeApi, dir: &Path) -> Vec<String> {
 /// Runs `args` with `--cluster` and with `-f` on the saved YAML; both must
 /// succeed with the same stdout.
 fn same_output(api: &FakeApi, dir: &Path, args: &[&str]) -> String {
-    let kubeconfig = api.kubeconfig(dir);
     let files = save_as_yaml(api, dir);
-    let mut from_cluster: Vec<&str> = args.to_vec();
-    from_cluster.extend(["--cluster", "--kubeconfig", kubeconfig.to_str().unwrap()]);
     let mut from_files: Vec<&str> = args.to_vec();
     for f in &files {
         from_files.extend(["-f", f]);
     }
-    let c = svcgen(dir, &from_cluster);
+    let c = from_cluster(api, dir, args);
     let f = svcgen(dir, &from_files);
     assert!(
         c.status.success(),
@@ -184,19 +189,7 @@ fn cluster_output_is_the_output_of_the_same_objects_as_yaml() {
 fn the_node_assumed_is_said() {
     let api = FakeApi::start(fixture::cluster());
     let dir = Dir::new("node");
-    let k = api.kubeconfig(&dir.0);
-    let k = k.to_str().unwrap();
-    let out = svcgen(
-        &dir.0,
-        &[
-            "render",
-            "--mode",
-            "nftables",
-            "--cluster",
-            "--kubeconfig",
-            k,
-        ],
-    );
+    let out = from_cluster(&api, &dir.0, &["render", "--mode", "nftables"]);
     assert!(out.status.success());
     assert!(
         text(&out.stderr).contains(
@@ -205,18 +198,10 @@ fn the_node_assumed_is_said() {
         "{}",
         text(&out.stderr)
     );
-    let out = svcgen(
+    let out = from_cluster(
+        &api,
         &dir.0,
-        &[
-            "render",
-            "--mode",
-            "nftables",
-            "--cluster",
-            "--kubeconfig",
-            k,
-            "--node-name",
-            "node-1",
-        ],
+        &["render", "--mode", "nftables", "--node-name", "node-1"],
     );
     assert!(!text(&out.stderr).contains("no --node-name"));
 }
@@ -324,18 +309,7 @@ fn forbidden_names_the_missing_rbac_rule() {
     let api = FakeApi::start(fixture::cluster());
     api.forbid("endpointslices");
     let dir = Dir::new("forbidden");
-    let k = api.kubeconfig(&dir.0);
-    let out = svcgen(
-        &dir.0,
-        &[
-            "render",
-            "--mode",
-            "nftables",
-            "--cluster",
-            "--kubeconfig",
-            k.to_str().unwrap(),
-        ],
-    );
+    let out = from_cluster(&api, &dir.0, &["render", "--mode", "nftables"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
@@ -351,19 +325,9 @@ fn forbidden_names_the_missing_rbac_rule() {
 fn unauthorized_in_kubectls_words() {
     let api = FakeApi::start(fixture::cluster());
     let dir = Dir::new("unauthorized");
-    let k = api.kubeconfig(&dir.0);
-    let args = [
-        "render",
-        "--mode",
-        "nftables",
-        "--cluster",
-        "--kubeconfig",
-        k.to_str().unwrap(),
-        "--node-name",
-        "node-1",
-    ];
+    let args = ["render", "--mode", "nftables", "--node-name", "node-1"];
     api.require_token("another-token");
-    let out = svcgen(&dir.0, &args);
+    let out = from_cluster(&api, &dir.0, &args);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
@@ -371,7 +335,7 @@ fn unauthorized_in_kubectls_words() {
     );
     assert!(out.stdout.is_empty(), "no half output");
     api.require_token("fake-token");
-    let out = svcgen(&dir.0, &args);
+    let out = from_cluster(&api, &dir.0, &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("add table ip kube-proxy"));
 }
@@ -384,19 +348,10 @@ fn optional_kinds_are_skipped_gracefully() {
     api.remove_api("servicecidrs");
     api.forbid("configmaps");
     let dir = Dir::new("optional");
-    let k = api.kubeconfig(&dir.0);
-    let out = svcgen(
+    let out = from_cluster(
+        &api,
         &dir.0,
-        &[
-            "render",
-            "--mode",
-            "iptables",
-            "--node-name",
-            "node-1",
-            "--cluster",
-            "--kubeconfig",
-            k.to_str().unwrap(),
-        ],
+        &["render", "--mode", "iptables", "--node-name", "node-1"],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let err = text(&out.stderr);
@@ -424,22 +379,9 @@ fn a_request_timeout_gives_up_on_a_slow_server() {
     let api = FakeApi::start(fixture::cluster());
     api.set_delay(Duration::from_secs(5));
     let dir = Dir::new("timeout");
-    let k = api.kubeconfig(&dir.0);
-    let args = |t: &'static str| {
-        vec![
-            "get".to_string(),
-            "svc".into(),
-            "-A".into(),
-            "--cluster".into(),
-            "--kubeconfig".into(),
-            k.to_str().unwrap().into(),
-            "--request-timeout".into(),
-            t.into(),
-        ]
-    };
+    let args = |t| ["get", "svc", "-A", "--request-timeout", t];
     let start = std::time::Instant::now();
-    let a = args("1s");
-    let out = svcgen(&dir.0, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = from_cluster(&api, &dir.0, &args("1s"));
     assert!(
         start.elapsed() < Duration::from_secs(4),
         "{:?}",
@@ -452,8 +394,7 @@ fn a_request_timeout_gives_up_on_a_slow_server() {
         text(&out.stderr)
     );
     assert!(out.stdout.is_empty(), "no half output");
-    let a = args("2x");
-    let out = svcgen(&dir.0, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = from_cluster(&api, &dir.0, &args("2x"));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("error: Invalid timeout value. Timeout must be a single integer in seconds, or an integer followed by a corresponding time unit (e.g. 1s | 2m | 3h)"),
@@ -482,18 +423,7 @@ fn a_flood_is_paged_and_an_expired_continue_relists() {
 
     api.compact();
     api.expire_continue_tokens();
-    let k = api.kubeconfig(&dir.0);
-    let out = svcgen(
-        &dir.0,
-        &[
-            "get",
-            "pods",
-            "-A",
-            "--cluster",
-            "--kubeconfig",
-            k.to_str().unwrap(),
-        ],
-    );
+    let out = from_cluster(&api, &dir.0, &["get", "pods", "-A"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 1 + total);
     assert!(api.requests().iter().any(|r| r == "/api/v1/pods"));
