@@ -709,9 +709,8 @@ mod tests {
     /// A file refused for a conflict with another file (two Services
     /// writing one cluster IP) is tried again when the other files change:
     /// once the conflict is gone, its newest version is programmed, not the
-    /// last good one it was held back to. (The 30-minute soak's finding:
-    /// a file written in two steps held a changed Service back until the
-    /// agent restarted.)
+    /// last good one it was held back to — whichever of the two files the
+    /// allocator names. (The soak's finding itself is the rename below.)
     #[test]
     fn a_file_held_back_by_a_conflict_is_retried_when_others_change() {
         for (mode, (a, b)) in [ProxyMode::Nftables, ProxyMode::Iptables]
