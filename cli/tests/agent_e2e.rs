@@ -243,6 +243,8 @@ fn kill_mid_apply(mode: Mode) {
         // Spread the kill over the whole apply.
         std::thread::sleep(Duration::from_millis(apply_ms * (i + 1) / 16));
         kill_group(&mut child);
+        // The tool the agent had started finishes its transaction alone.
+        ns.wait_for_tools();
         if mode == Mode::Nftables {
             // The kernel lists objects in creation order; the agent's own
             // dry run compares canonical listings.

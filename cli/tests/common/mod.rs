@@ -186,6 +186,40 @@ pub fn kill_group(child: &mut Child) {
     let _ = child.wait();
 }
 
+impl Netns {
+    /// Waits (at most 60 s) until no kernel tool (`nft`, `iptables-restore`,
+    /// `ip6tables-restore`, `ipset`) runs in this namespace: the agent runs
+    /// them in a process group of their own, so one outlives a SIGKILL of
+    /// the agent and finishes its transaction.
+    pub fn wait_for_tools(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(ns) = std::fs::metadata(format!("/run/netns/{}", self.0)) else {
+            return;
+        };
+        let ours = format!("net:[{}]", ns.ino());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let running = std::fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| {
+                    let p = e.path();
+                    let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+                    matches!(
+                        comm.trim(),
+                        "nft" | "iptables-restor" | "ip6tables-resto" | "ipset"
+                    ) && std::fs::read_link(p.join("ns/net"))
+                        .is_ok_and(|l| l.to_string_lossy() == ours)
+                });
+            if !running || std::time::Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
 /// A scratch directory under the temp dir, removed on drop (also on failure).
 pub struct TmpDir(pub PathBuf);
 

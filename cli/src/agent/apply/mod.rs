@@ -125,21 +125,26 @@ pub fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, 
     // A group of its own: a Ctrl-C at the terminal reaches the agent only,
     // which lets the tool finish its transaction and then stops.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    // The input goes in as an unnamed file written whole before the tool
+    // starts, not through a pipe: if the agent is killed while a pipe is
+    // half written, the tool (in its own group, so still running) reads a
+    // cut-off transaction, and `nft -f -` commits one that ends at a line
+    // boundary — half a ruleset. From a file the tool always reads all.
+    let input = match stdin {
+        Some(text) => Stdio::from(input_file(text).map_err(|e| {
+            ApplyError::Tool(format!(
+                "cannot write {program}'s input to a temporary file: {e}"
+            ))
+        })?),
+        None => Stdio::null(),
+    };
     cmd.args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdin(input)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd
+    let child = cmd
         .spawn()
         .map_err(|e| ApplyError::Tool(format!("cannot run {program}: {e}")))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        // A write error shows up as the tool's own failure below.
-        let _ = pipe.write_all(text.as_bytes());
-    }
     let out = child
         .wait_with_output()
         .map_err(|e| ApplyError::Tool(format!("{program}: {e}")))?;
@@ -154,6 +159,16 @@ pub fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String, 
             err.trim()
         )))
     }
+}
+
+/// `text` in an unnamed temporary file (removed once closed), positioned at
+/// its start.
+fn input_file(text: &str) -> std::io::Result<std::fs::File> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = tempfile::tempfile()?;
+    f.write_all(text.as_bytes())?;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(f)
 }
 
 #[cfg(test)]
